@@ -1,0 +1,60 @@
+// ggml tensor data types: ids, block layouts, and the reference (de)quantizers.
+//
+// Block layouts (as ggml defines them; fp16 scales are IEEE half, little-endian):
+//   F32   4 bytes/elem            F16  2 bytes/elem (IEEE half)   BF16 2 bytes/elem
+//   Q8_0  block of 32: f16 d | int8 qs[32]                        -> 34 bytes; x = d*q
+//   Q4_0  block of 32: f16 d | u8 qs[16]  (low nibbles = elems 0..15, high = 16..31)
+//                                                                 -> 18 bytes; x = d*(q-8)
+//   Q4_K  super-block of 256: f16 d | f16 dmin | u8 scales[12] (6-bit scale/min per 32-group)
+//         | u8 qs[128]                                            -> 144 bytes
+//   Q6_K  super-block of 256: u8 ql[128] | u8 qh[64] | int8 scales[16] | f16 d
+//                                                                 -> 210 bytes
+// A tensor's innermost dimension ne[0] must be a multiple of the block size.
+#ifndef GEMMA4C_RUNTIME_GGUF_GGML_TYPES_H_
+#define GEMMA4C_RUNTIME_GGUF_GGML_TYPES_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace g4::gguf {
+
+// Ids as in ggml.h (enum ggml_type). Only the ones we read are named; others are rejected.
+enum class GgmlType : uint32_t {
+  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kQ4_K = 12, kQ6_K = 14, kBF16 = 30,
+};
+
+struct TypeTraits {
+  GgmlType type;
+  const char* name;       // "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"
+  int64_t block_elems;    // elements per block (1 for float types)
+  int64_t block_bytes;    // bytes per block
+};
+
+// Traits of a supported type id; nullopt for ids we do not support.
+std::optional<TypeTraits> GetTypeTraits(uint32_t type_id);
+const TypeTraits& Traits(GgmlType type);
+// Parses "f32", "F32", "q8_0", ... ; nullopt if unknown.
+std::optional<GgmlType> ParseTypeName(absl::string_view name);
+// Bytes for n elements (n a multiple of the block size, else nullopt).
+std::optional<uint64_t> RowBytes(GgmlType type, int64_t n);
+
+// Scalar conversions (round-to-nearest-even for the narrowing ones).
+float HalfToFloat(uint16_t h);
+uint16_t FloatToHalf(float f);
+float Bf16ToFloat(uint16_t b);
+uint16_t FloatToBf16(float f);
+float RoundToBf16(float f);  // FloatToBf16 then back
+
+// Reference dequantizer: n elements (a multiple of the block size) from src to dst.
+void Dequantize(GgmlType type, const void* src, float* dst, int64_t n);
+// Reference quantizer: n floats to the block format (F32/F16/BF16/Q8_0/Q4_0 at least; Q4_K and
+// Q6_K as ggml's reference quantizers do). Returns InvalidArgument if n is not a block multiple.
+absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n);
+
+}  // namespace g4::gguf
+
+#endif  // GEMMA4C_RUNTIME_GGUF_GGML_TYPES_H_
