@@ -49,10 +49,15 @@ float Bf16ToFloat(uint16_t b);
 uint16_t FloatToBf16(float f);
 float RoundToBf16(float f);  // FloatToBf16 then back
 
-// Reference dequantizer: n elements (a multiple of the block size) from src to dst.
+// Reference dequantizer: n elements from src to dst. Precondition: n is a multiple of the block
+// size and src holds RowBytes(type, n) bytes (unchecked: this is the inner loop of ReadAsF32).
 void Dequantize(GgmlType type, const void* src, float* dst, int64_t n);
-// Reference quantizer: n floats to the block format (F32/F16/BF16/Q8_0/Q4_0 at least; Q4_K and
-// Q6_K as ggml's reference quantizers do). Returns InvalidArgument if n is not a block multiple.
+// Reference quantizer: n floats to the block format. F16/BF16 round to nearest even; Q8_0 and
+// Q4_0 reproduce ggml's reference quantizers bit for bit; Q4_K and Q6_K write ggml's block
+// layout with a simpler scale search than ggml's (a few least-squares refits per group), so
+// their bytes may differ from llama.cpp's while dequantizing with the same formula. Non-finite
+// inputs give unspecified (but valid) blocks. Returns InvalidArgument if n is not a block
+// multiple.
 absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n);
 
 }  // namespace g4::gguf

@@ -12,7 +12,14 @@
 // file size, string and array lengths, key uniqueness, dims (1..4, no zero, no overflow), types,
 // row sizes against block sizes, offsets aligned and inside the file, and no two tensors
 // overlapping. A malformed file is an absl::Status naming the file, the key or tensor and the
-// problem; never a crash, a hang or a read outside the mapping.
+// problem; never a crash, a hang or a read outside the mapping. Messages read
+// "<path>: <subject>: <problem>" with subject "header", "key 'k'", "metadata entry #i",
+// "tensor 't'" or "tensor info #i". Codes: InvalidArgument for a malformed file, Unimplemented
+// for a well-formed one we do not read (GGUF v1, big-endian, an unsupported ggml type), and the
+// errno-derived code (NotFound, PermissionDenied, ...) when the file cannot be opened.
+// Limits beyond the format's: keys and tensor names <= 65535 bytes, arrays nested <= 8 deep,
+// <= 2^24 metadata values in all (each costs ~100 bytes decoded whatever its encoded size).
+// The mapping assumes the file is not truncated while open (that would be SIGBUS).
 #ifndef GEMMA4C_RUNTIME_GGUF_GGUF_H_
 #define GEMMA4C_RUNTIME_GGUF_GGUF_H_
 
@@ -20,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -118,6 +126,8 @@ class GgufFile {
   std::vector<uint8_t> owned_;         // FromBytes copy
   std::vector<KeyValue> kv_;
   std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> kv_index_;      // key -> index in kv_
+  std::unordered_map<std::string, size_t> tensor_index_;  // name -> index in tensors_
 
   friend class GgufParser;
 };

@@ -50,15 +50,19 @@ class GgufWriter {
   // Declares a tensor (ne[0] innermost). Data offsets are assigned in declaration order.
   void AddTensor(const std::string& name, std::vector<int64_t> ne, GgmlType type);
 
-  // Writes the header, metadata, tensor infos and padding. Errors name the path.
+  // Validates keys (unique), arrays (homogeneous), tensors (unique names, 1..4 dims, ne >= 1,
+  // ne[0] a block multiple) and alignment (a power of two; general.alignment is added when it
+  // is not 32), then writes the header, metadata, tensor infos and padding. Errors name the path.
   absl::Status Open(const std::string& path);
   // Appends data of the current tensor (tensors are written in declaration order; `name` must
   // be the current one). Floats are quantized to the declared type; the count must be a
-  // multiple of the block size. A tensor may be written in several calls (whole rows each).
+  // multiple of the block size. A tensor may be written in several calls (each a multiple of
+  // the block size); quantization runs in fixed-size chunks, so memory stays bounded.
   absl::Status WriteTensorF32(const std::string& name, absl::Span<const float> values);
   // Raw bytes already in the declared type (e.g. copied from another GGUF).
   absl::Status WriteTensorBytes(const std::string& name, absl::Span<const uint8_t> bytes);
-  // Finishes: checks that every tensor got exactly its bytes, pads, closes the file.
+  // Finishes: checks that every tensor got exactly its bytes, pads, closes the file. On error
+  // the file is closed but left on disk, incomplete (the reader rejects it).
   absl::Status Close();
 
  private:

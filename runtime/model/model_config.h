@@ -89,6 +89,24 @@ struct TensorSpec {
 // order llama.cpp's converter writes them (globals, then per layer).
 std::vector<TensorSpec> ModelTensors(const ModelConfig& config);
 
+// Field-by-field equality (doubles compared exactly) and a readable list of the differing
+// fields ("" when equal), for tests and error messages.
+bool operator==(const ModelConfig& a, const ModelConfig& b);
+inline bool operator!=(const ModelConfig& a, const ModelConfig& b) { return !(a == b); }
+std::string DiffConfigs(const ModelConfig& a, const ModelConfig& b);
+
+// Parameter counts from ModelTensors (the tied LM head is not counted twice).
+struct ParamCounts {
+  int64_t total = 0;
+  int64_t embedding = 0;  // token_embd + per_layer_token_embd (table lookups, no matmul)
+  int64_t experts = 0;    // ffn_gate_up_exps + ffn_down_exps, all experts
+  int64_t active = 0;     // per token: total minus the experts a token does not run
+};
+ParamCounts CountParameters(const ModelConfig& config);
+
+// One line: name, sizes, layer pattern, sharing, PLE/MoE, parameter count.
+std::string DescribeConfig(const ModelConfig& config);
+
 }  // namespace g4
 
 #endif  // GEMMA4C_RUNTIME_MODEL_MODEL_CONFIG_H_

@@ -1,0 +1,36 @@
+//===- Compile.h - spec to plan: the gemma4c compile pipeline ---*- C++ -*-===//
+#ifndef G4_COMPILE_COMPILE_H
+#define G4_COMPILE_COMPILE_H
+
+#include <cstdint>
+#include <string>
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/LLVM.h"
+
+namespace mlir::g4 {
+
+struct CompileOptions {
+  std::string precision = "reference";  // f32 | minimal | reference
+  uint32_t maxBatchTokens = 512;
+  bool reportPrecision = false;
+};
+
+/// The pass pipeline of `gemma4c compile`: expand layers, clean up, then the precision,
+/// fusion and memory-planning passes that exist.
+void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
+
+/// Parses, verifies and compiles spec text; returns the plan bytes. Diagnostics (with their
+/// locations in `bufferName`) go to stderr.
+FailureOr<std::string> compileSpecText(const std::string &text, const std::string &bufferName,
+                                       const CompileOptions &options);
+
+/// Compiles a spec file into OUTDIR: OUTDIR/plan and OUTDIR/graph.mlir (the final IR, kept for
+/// reading). Creates OUTDIR if needed.
+LogicalResult compileSpecFile(const std::string &specPath, const std::string &outDir,
+                              const CompileOptions &options);
+
+}  // namespace mlir::g4
+
+#endif  // G4_COMPILE_COMPILE_H

@@ -1,0 +1,94 @@
+//===- G4Base.td - the g4 dialect, its types and enums -------*- tablegen -*-===//
+//
+// The g4 dialect describes one Gemma 4 text forward pass at the level a person reads in the
+// reference model. Activations are builtin ranked tensors `tensor<?xNxf32>` (the dynamic
+// dimension is the number of tokens in the batch); weights are `!g4.weight` values that name a
+// GGUF tensor, its shape in GGUF `ne` order and the dtypes the compiled code accepts for it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef G4_BASE_TD
+#define G4_BASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
+
+def G4_Dialect : Dialect {
+  let name = "g4";
+  let cppNamespace = "::mlir::g4";
+  let summary = "The Gemma 4 graph dialect";
+  let description = [{
+    Ops of the Gemma 4 text forward pass (embedding, RMSNorm, linear, RoPE, attention, GELU,
+    MoE routing and experts, per-layer embeddings, softcap) plus the structural ops that keep a
+    spec short (per-layer-kind functions instantiated by `g4.decoder_layer`) and the precision
+    ops of the BF16-islands pass. See docs/dialect.md and docs/spec-format.md.
+  }];
+  let useDefaultTypePrinterParser = 1;
+  let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// Name of the module attribute holding the model's hyperparameters.
+    static constexpr ::llvm::StringLiteral kModelAttrName = "g4.model";
+    /// Discardable attribute: the decoder layer an op was instantiated for.
+    static constexpr ::llvm::StringLiteral kLayerAttrName = "g4.layer";
+  }];
+}
+
+class G4_Type<string name, string typeMnemonic, list<Trait> traits = []>
+    : TypeDef<G4_Dialect, name, traits> {
+  let mnemonic = typeMnemonic;
+}
+
+// Bit set of GGUF dtypes a weight accepts (bit = 1 << G4DType).
+def G4_WeightType : G4_Type<"Weight", "weight"> {
+  let summary = "a GGUF tensor: shape in ne order and the dtypes it may have";
+  let description = [{
+    `!g4.weight<1536x2048 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>` is a matrix with ne0 = 1536 (the
+    input dimension, innermost in memory) and ne1 = 2048 (outputs), bound at run time to a GGUF
+    tensor of one of the listed dtypes.
+  }];
+  let parameters = (ins ArrayRefParameter<"int64_t">:$shape, "uint32_t":$dtypes);
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    int64_t getRank() const { return getShape().size(); }
+    int64_t getNumElements() const;
+    bool accepts(unsigned dtypeBit) const { return (getDtypes() >> dtypeBit) & 1u; }
+  }];
+}
+
+// Where a compile-time constant comes from in the reference; the precision pass decides from
+// the role whether the reference rounds it to bf16 (see docs/precision.md).
+def G4_ConstRoleEnum : I32EnumAttr<"ConstRole", "role of a scale constant", [
+    I32EnumAttrCase<"embed_scale", 0>,        // sqrt(H): a bf16 buffer in the reference
+    I32EnumAttrCase<"ple_token_scale", 1>,    // sqrt(P) = 16: bf16 buffer (exact)
+    I32EnumAttrCase<"ple_proj_scale", 2>,     // H^-1/2: Python float, applied in fp32
+    I32EnumAttrCase<"ple_combine_scale", 3>,  // 2^-1/2: Python float, applied in fp32
+    I32EnumAttrCase<"router_root_scale", 4>,  // H^-1/2: Python float, applied in fp32
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+// Printed as #g4.role<embed_scale>.
+def G4_ConstRole : EnumAttr<G4_Dialect, G4_ConstRoleEnum, "role"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def G4_RopeModeEnum : I32EnumAttr<"RopeMode", "RoPE frequency layout", [
+    I32EnumAttrCase<"default_", 0, "default">,      // all head dims rotate
+    I32EnumAttrCase<"proportional", 1>,             // first rotary_dims/2 pairs rotate
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+// Printed as #g4.rope<proportional>.
+def G4_RopeMode : EnumAttr<G4_Dialect, G4_RopeModeEnum, "rope"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+def G4_Activation : RankedTensorOf<[F32]>;
+def G4_Indices : RankedTensorOf<[I32]>;
+
+#endif // G4_BASE_TD

@@ -1,0 +1,44 @@
+//===- G4Dialect.h - the g4 dialect -----------------------------*- C++ -*-===//
+#ifndef G4_IR_G4DIALECT_H
+#define G4_IR_G4DIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "g4/IR/G4Dialect.h.inc"
+#include "g4/IR/G4Enums.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "g4/IR/G4Attrs.h.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "g4/IR/G4Types.h.inc"
+
+#define GET_OP_CLASSES
+#include "g4/IR/G4Ops.h.inc"
+
+namespace mlir::g4 {
+
+/// GGUF dtypes a weight may accept; the bit positions of WeightType::getDtypes().
+enum class DType : unsigned { f32 = 0, f16, bf16, q8_0, q4_0, q4_k, q6_k, kCount };
+llvm::StringRef stringifyDType(DType d);
+std::optional<DType> symbolizeDType(llvm::StringRef name);
+constexpr uint32_t dtypeBit(DType d) { return 1u << static_cast<unsigned>(d); }
+/// Any supported dtype (matrices).
+constexpr uint32_t kAnyDTypes = (1u << static_cast<unsigned>(DType::kCount)) - 1;
+/// Float dtypes (1-D tensors: norm weights, scales).
+constexpr uint32_t kFloatDTypes =
+    dtypeBit(DType::f32) | dtypeBit(DType::f16) | dtypeBit(DType::bf16);
+
+/// Width of the innermost dimension of an activation (rows are tokens).
+int64_t featureWidth(Value activation);
+
+}  // namespace mlir::g4
+
+#endif  // G4_IR_G4DIALECT_H

@@ -1,0 +1,100 @@
+//===- Compile.cpp - spec to plan: the gemma4c compile pipeline -----------===//
+#include "g4/Compile/Compile.h"
+
+#include "g4/IR/G4Dialect.h"
+#include "g4/Plan/PlanWriter.h"
+#include "g4/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::g4 {
+namespace {
+
+void registerDialects(MLIRContext &context) {
+  DialectRegistry registry;
+  registry.insert<G4Dialect, func::FuncDialect>();
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+}
+
+/// Runs the pipeline on a parsed module and translates it to plan bytes.
+FailureOr<std::string> compileModule(ModuleOp module, const CompileOptions &options) {
+  PassManager pm(module->getContext());
+  buildCompilePipeline(pm, options);
+  if (failed(pm.run(module))) return failure();
+  PlanOptions planOptions;
+  planOptions.precision = options.precision;
+  planOptions.maxBatchTokens = options.maxBatchTokens;
+  return buildPlan(module, planOptions);
+}
+
+LogicalResult writeOutput(const std::string &path, StringRef bytes) {
+  std::string error;
+  auto out = openOutputFile(path, &error);
+  if (!out) {
+    llvm::errs() << "gemma4c: cannot write " << path << ": " << error << "\n";
+    return failure();
+  }
+  out->os() << bytes;
+  out->keep();
+  return success();
+}
+
+}  // namespace
+
+void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options) {
+  pm.addPass(createG4ExpandLayers());
+  pm.addPass(mlir::createCSEPass());
+  (void)options;
+}
+
+FailureOr<std::string> compileSpecText(const std::string &text, const std::string &bufferName,
+                                       const CompileOptions &options) {
+  MLIRContext context;
+  registerDialects(context);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, bufferName), SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module) return failure();
+  return compileModule(*module, options);
+}
+
+LogicalResult compileSpecFile(const std::string &specPath, const std::string &outDir,
+                              const CompileOptions &options) {
+  MLIRContext context;
+  registerDialects(context);
+  std::string error;
+  auto input = openInputFile(specPath, &error);
+  if (!input) {
+    llvm::errs() << "gemma4c: cannot read " << specPath << ": " << error << "\n";
+    return failure();
+  }
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module) return failure();
+  FailureOr<std::string> plan = compileModule(*module, options);
+  if (failed(plan)) return failure();
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir)) {
+    llvm::errs() << "gemma4c: cannot create " << outDir << ": " << ec.message() << "\n";
+    return failure();
+  }
+  std::string ir;
+  llvm::raw_string_ostream irStream(ir);
+  module->print(irStream);
+  return success(succeeded(writeOutput(outDir + "/plan", *plan)) &&
+                 succeeded(writeOutput(outDir + "/graph.mlir", ir)));
+}
+
+}  // namespace mlir::g4

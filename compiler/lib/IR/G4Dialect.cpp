@@ -1,0 +1,155 @@
+//===- G4Dialect.cpp - g4 dialect, weight type, model attribute ----------===//
+//
+// The dialect's registration, the `!g4.weight` type's syntax, and the check of the `g4.model`
+// module attribute that carries a spec's hyperparameters.
+//
+//===----------------------------------------------------------------------===//
+#include "g4/IR/G4Dialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::g4;
+
+#include "g4/IR/G4Dialect.cpp.inc"
+#include "g4/IR/G4Enums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "g4/IR/G4Attrs.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "g4/IR/G4Types.cpp.inc"
+
+void G4Dialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "g4/IR/G4Ops.cpp.inc"
+      >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "g4/IR/G4Types.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "g4/IR/G4Attrs.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// DType names
+//===----------------------------------------------------------------------===//
+
+static constexpr llvm::StringLiteral kDTypeNames[] = {"f32",  "f16",  "bf16", "q8_0",
+                                                      "q4_0", "q4_k", "q6_k"};
+
+StringRef mlir::g4::stringifyDType(DType d) {
+  return kDTypeNames[static_cast<unsigned>(d)];
+}
+
+std::optional<DType> mlir::g4::symbolizeDType(StringRef name) {
+  for (unsigned i = 0; i < static_cast<unsigned>(DType::kCount); ++i)
+    if (name == kDTypeNames[i]) return static_cast<DType>(i);
+  return std::nullopt;
+}
+
+int64_t mlir::g4::featureWidth(Value activation) {
+  auto type = cast<RankedTensorType>(activation.getType());
+  return type.getShape().back();
+}
+
+//===----------------------------------------------------------------------===//
+// !g4.weight<1536x2048 : f32|bf16|q8_0>
+//===----------------------------------------------------------------------===//
+
+int64_t WeightType::getNumElements() const {
+  int64_t n = 1;
+  for (int64_t d : getShape()) n *= d;
+  return n;
+}
+
+LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 ArrayRef<int64_t> shape, uint32_t dtypes) {
+  if (shape.empty() || shape.size() > 4)
+    return emitError() << "weight must have 1 to 4 dimensions, got " << shape.size();
+  for (int64_t d : shape)
+    if (d <= 0) return emitError() << "weight dimensions must be positive, got " << d;
+  if (dtypes == 0 || (dtypes & ~kAnyDTypes) != 0)
+    return emitError() << "weight must accept at least one known dtype";
+  return success();
+}
+
+Type WeightType::parse(AsmParser &parser) {
+  SmallVector<int64_t> shape;
+  if (parser.parseLess() ||
+      parser.parseDimensionList(shape, /*allowDynamic=*/false, /*withTrailingX=*/false) ||
+      parser.parseColon())
+    return {};
+  uint32_t dtypes = 0;
+  do {
+    StringRef name;
+    SMLoc loc = parser.getCurrentLocation();
+    if (parser.parseKeyword(&name)) return {};
+    std::optional<DType> d = symbolizeDType(name);
+    if (!d) {
+      parser.emitError(loc) << "unknown weight dtype '" << name
+                            << "' (expected f32, f16, bf16, q8_0, q4_0, q4_k or q6_k)";
+      return {};
+    }
+    dtypes |= dtypeBit(*d);
+  } while (succeeded(parser.parseOptionalVerticalBar()));
+  if (parser.parseGreater()) return {};
+  return parser.getChecked<WeightType>(parser.getContext(), shape, dtypes);
+}
+
+void WeightType::print(AsmPrinter &printer) const {
+  printer << "<";
+  llvm::interleave(getShape(), printer, "x");
+  printer << " : ";
+  bool first = true;
+  for (unsigned i = 0; i < static_cast<unsigned>(DType::kCount); ++i) {
+    if (!accepts(i)) continue;
+    if (!first) printer << "|";
+    printer << stringifyDType(static_cast<DType>(i));
+    first = false;
+  }
+  printer << ">";
+}
+
+//===----------------------------------------------------------------------===//
+// The g4.model module attribute
+//===----------------------------------------------------------------------===//
+
+// Integer hyperparameters every spec states (docs/spec-format.md).
+static constexpr llvm::StringLiteral kRequiredIntKeys[] = {
+    "vocab", "hidden", "layers", "heads", "context_length", "sliding_window"};
+
+LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute attr) {
+  if (attr.getName() == kLayerAttrName) {
+    auto layer = dyn_cast<IntegerAttr>(attr.getValue());
+    if (!layer || layer.getInt() < 0)
+      return op->emitError() << "'" << kLayerAttrName << "' must be a non-negative integer";
+    return success();
+  }
+  if (attr.getName() != kModelAttrName)
+    return op->emitError() << "unknown g4 attribute '" << attr.getName().getValue() << "'";
+  if (!isa<ModuleOp>(op))
+    return op->emitError() << "'" << kModelAttrName << "' must be attached to the module";
+  auto dict = dyn_cast<DictionaryAttr>(attr.getValue());
+  if (!dict)
+    return op->emitError() << "'" << kModelAttrName << "' must be a dictionary";
+  if (!dict.getAs<StringAttr>("name"))
+    return op->emitError() << "'" << kModelAttrName << "' needs a string 'name'";
+  for (StringRef key : kRequiredIntKeys) {
+    auto value = dict.getAs<IntegerAttr>(key);
+    if (!value)
+      return op->emitError() << "'" << kModelAttrName << "' needs an integer '" << key << "'";
+    if (value.getInt() <= 0)
+      return op->emitError() << "'" << kModelAttrName << "' key '" << key
+                             << "' must be positive, got " << value.getInt();
+  }
+  return success();
+}

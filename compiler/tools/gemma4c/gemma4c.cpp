@@ -1,0 +1,163 @@
+//===- gemma4c.cpp - the gemma4c command-line driver ----------------------===//
+//
+//   gemma4c compile SPEC.mlir -o OUTDIR [--precision=...] [--max-batch=N]
+//   gemma4c spec (--from-gguf MODEL.gguf | --like PRESET) -o SPEC.mlir
+//   gemma4c synth --like PRESET [--dtype T] [--seed N] -o MODEL.gguf
+//   gemma4c plan-info OUTDIR
+//
+// Exit codes: 0 success, 1 a diagnosed failure (message on stderr), 2 bad usage.
+//
+//===----------------------------------------------------------------------===//
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "g4/Compile/Compile.h"
+#include "g4/Spec/SpecWriter.h"
+#include "gguf/gguf.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+#include "model/model_config.h"
+#include "model/synth.h"
+#include "plan/plan_reader.h"
+#include "plan/weight_binding.h"
+
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::SubCommand compileCmd("compile", "Compile a spec to OUTDIR (plan, IR, precision report)");
+cl::SubCommand specCmd("spec", "Write the spec of a model (from a GGUF file or a preset)");
+cl::SubCommand synthCmd("synth", "Write a random-weight Gemma 4 GGUF following llama.cpp's conventions");
+cl::SubCommand planInfoCmd("plan-info", "Summarize a compiled plan");
+
+// compile
+cl::opt<std::string> compileInput(cl::Positional, cl::desc("<spec.mlir>"), cl::Required,
+                                  cl::sub(compileCmd));
+cl::opt<std::string> compileOut("o", cl::desc("output directory"), cl::value_desc("OUTDIR"),
+                                cl::Required, cl::sub(compileCmd));
+cl::opt<std::string> precision("precision", cl::desc("precision policy: f32 | minimal | reference"),
+                               cl::init("reference"), cl::sub(compileCmd));
+cl::opt<unsigned> maxBatch("max-batch", cl::desc("largest number of tokens per evaluation"),
+                           cl::init(512), cl::sub(compileCmd));
+cl::opt<bool> reportPrecision("report-precision",
+                              cl::desc("print the islands and write OUTDIR/precision.json"),
+                              cl::sub(compileCmd));
+
+// spec
+cl::opt<std::string> specFromGguf("from-gguf", cl::desc("GGUF model to describe"),
+                                  cl::value_desc("MODEL.gguf"), cl::sub(specCmd));
+cl::opt<std::string> specLike("like", cl::desc("preset to describe"), cl::sub(specCmd));
+cl::opt<std::string> specOut("o", cl::desc("output spec file"), cl::Required, cl::sub(specCmd));
+
+// synth
+cl::opt<std::string> synthLike("like", cl::desc("preset: tiny-e2b, tiny-moe, tiny-31b, e2b, e4b, 26b-a4b, 31b"),
+                               cl::Required, cl::sub(synthCmd));
+cl::opt<std::string> synthDtype("dtype", cl::desc("matrix dtype: f32 | f16 | bf16 | q8_0 | q4_0"),
+                                cl::init("f32"), cl::sub(synthCmd));
+cl::opt<uint64_t> synthSeed("seed", cl::desc("random seed"), cl::init(1), cl::sub(synthCmd));
+cl::opt<std::string> synthOut("o", cl::desc("output GGUF"), cl::Required, cl::sub(synthCmd));
+
+// plan-info
+cl::opt<std::string> planInfoDir(cl::Positional, cl::desc("<OUTDIR>"), cl::Required,
+                                 cl::sub(planInfoCmd));
+
+int fail(const std::string &message) {
+  llvm::errs() << "gemma4c: " << message << "\n";
+  return 1;
+}
+
+bool writeFile(const std::string &path, const std::string &bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), bytes.size());
+  return bool(out);
+}
+
+int runSynth() {
+  absl::StatusOr<g4::ModelConfig> config = g4::PresetConfig(synthLike);
+  if (!config.ok()) return fail(std::string(config.status().message()));
+  std::optional<g4::gguf::GgmlType> dtype = g4::gguf::ParseTypeName(synthDtype);
+  if (!dtype) return fail("unknown --dtype '" + synthDtype + "'");
+  absl::Status st = g4::WriteSyntheticModel(*config, *dtype, synthSeed, synthOut);
+  if (!st.ok()) return fail(std::string(st.message()));
+  llvm::outs() << "wrote " << synthOut << " (" << config->name << ", " << synthDtype << ", seed "
+               << synthSeed << ")\n";
+  return 0;
+}
+
+/// Compiles the spec text in memory and checks its weights against the GGUF file.
+int checkSpecAgainstGguf(const std::string &specText, const g4::gguf::GgufFile &file) {
+  mlir::g4::CompileOptions options;
+  options.precision = "f32";
+  mlir::FailureOr<std::string> plan = mlir::g4::compileSpecText(specText, "<generated spec>", options);
+  if (mlir::failed(plan)) return fail("the generated spec does not compile (a bug; see above)");
+  absl::StatusOr<g4::plan::LoadedPlan> loaded =
+      g4::plan::LoadPlanBytes(std::vector<uint8_t>(plan->begin(), plan->end()), "<generated plan>");
+  if (!loaded.ok()) return fail(std::string(loaded.status().message()));
+  g4::plan::BindingReport report = g4::plan::CheckBindings(*loaded->plan(), file);
+  for (const std::string &u : report.unexpected)
+    llvm::errs() << "gemma4c: warning: " << file.path() << ": tensor " << u
+                 << " is not used by the spec\n";
+  absl::Status st = g4::plan::BindingStatus(report, file.path());
+  if (!st.ok()) return fail(std::string(st.message()));
+  return 0;
+}
+
+int runSpec() {
+  if (specFromGguf.empty() == specLike.empty())
+    return fail("spec needs exactly one of --from-gguf MODEL.gguf or --like PRESET");
+  std::string text;
+  if (!specLike.empty()) {
+    absl::StatusOr<g4::ModelConfig> config = g4::PresetConfig(specLike);
+    if (!config.ok()) return fail(std::string(config.status().message()));
+    text = mlir::g4::writeSpec(*config);
+  } else {
+    auto file = g4::gguf::GgufFile::Open(specFromGguf);
+    if (!file.ok()) return fail(std::string(file.status().message()));
+    absl::StatusOr<g4::ModelConfig> config = g4::ConfigFromGguf(**file);
+    if (!config.ok()) return fail(std::string(config.status().message()));
+    text = mlir::g4::writeSpec(*config);
+    if (int rc = checkSpecAgainstGguf(text, **file)) return rc;
+  }
+  if (!writeFile(specOut, text)) return fail("cannot write " + specOut);
+  llvm::outs() << "wrote " << specOut << "\n";
+  return 0;
+}
+
+int runCompile() {
+  mlir::g4::CompileOptions options;
+  options.precision = precision;
+  options.maxBatchTokens = maxBatch;
+  options.reportPrecision = reportPrecision;
+  if (options.precision != "f32" && options.precision != "minimal" && options.precision != "reference")
+    return fail("unknown --precision '" + precision + "' (expected f32, minimal or reference)");
+  if (mlir::failed(mlir::g4::compileSpecFile(compileInput, compileOut, options))) return 1;
+  absl::StatusOr<g4::plan::LoadedPlan> plan = g4::plan::LoadPlan(compileOut);
+  if (!plan.ok()) return fail(std::string(plan.status().message()));
+  llvm::outs() << g4::plan::DescribePlan(*plan->plan());
+  return 0;
+}
+
+int runPlanInfo() {
+  absl::StatusOr<g4::plan::LoadedPlan> plan = g4::plan::LoadPlan(planInfoDir);
+  if (!plan.ok()) return fail(std::string(plan.status().message()));
+  llvm::outs() << g4::plan::DescribePlan(*plan->plan());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  if (!cl::ParseCommandLineOptions(argc, argv, "gemma4c: ahead-of-time compiler for Gemma 4\n",
+                                   &llvm::errs()))
+    return 2;
+  if (compileCmd) return runCompile();
+  if (specCmd) return runSpec();
+  if (synthCmd) return runSynth();
+  if (planInfoCmd) return runPlanInfo();
+  llvm::errs() << "gemma4c: give a command: compile, spec, synth or plan-info (--help)\n";
+  return 2;
+}

@@ -1,0 +1,485 @@
+// ggml type traits, scalar float conversions and the reference (de)quantizers.
+//
+// The block layouts follow ggml (ggml-common.h, ggml-quants.c). The Q8_0 and Q4_0 quantizers
+// reproduce ggml's reference ones; the Q4_K and Q6_K quantizers are simpler than ggml's
+// iterative searches but emit valid blocks of the same layout (see the comments at each).
+#include "gguf/ggml_types.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace g4::gguf {
+namespace {
+
+constexpr TypeTraits kTraits[] = {
+    {GgmlType::kF32, "f32", 1, 4},       {GgmlType::kF16, "f16", 1, 2},
+    {GgmlType::kBF16, "bf16", 1, 2},     {GgmlType::kQ8_0, "q8_0", 32, 34},
+    {GgmlType::kQ4_0, "q4_0", 32, 18},   {GgmlType::kQ4_K, "q4_k", 256, 144},
+    {GgmlType::kQ6_K, "q6_k", 256, 210},
+};
+
+constexpr int kQK = 32;    // elements per Q8_0 / Q4_0 block
+constexpr int kQKK = 256;  // elements per K-quant super-block
+
+uint32_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+float BitsToFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof(f));
+  return f;
+}
+
+uint16_t LoadU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+void StoreU16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+float LoadHalf(const uint8_t* p) { return HalfToFloat(LoadU16(p)); }
+// Stores `f` as a half and returns the value the half represents, which is what the
+// dequantizer will see; quantizers must quantize against that, not against `f`.
+float StoreHalf(uint8_t* p, float f) {
+  const uint16_t h = FloatToHalf(f);
+  StoreU16(p, h);
+  return HalfToFloat(h);
+}
+
+// Round to nearest (ties to even, like ggml's nearest_int) and clamp to [lo, hi]. Clamping in
+// float first keeps NaN and huge inputs from reaching an undefined float->int conversion.
+int RoundClamp(float v, int lo, int hi) {
+  if (!(v >= static_cast<float>(lo))) return lo;  // also NaN
+  if (v > static_cast<float>(hi)) return hi;
+  return static_cast<int>(std::nearbyint(v));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q8_0: f16 d | int8 qs[32]; x = d * q.
+
+void DequantizeQ8_0(const uint8_t* src, float* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += 34, dst += kQK) {
+    const float d = LoadHalf(src);
+    const int8_t* qs = reinterpret_cast<const int8_t*>(src + 2);
+    for (int j = 0; j < kQK; ++j) dst[j] = d * qs[j];
+  }
+}
+
+// As ggml's quantize_row_q8_0_ref: d = amax / 127, q = round(x / d) (half away from zero).
+void QuantizeQ8_0(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQK, dst += 34) {
+    float amax = 0;
+    for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(src[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    StoreHalf(dst, d);
+    for (int j = 0; j < kQK; ++j) {
+      const float v = std::round(std::clamp(src[j] * id, -127.0f, 127.0f));
+      dst[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(std::isnan(v) ? 0 : v));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q4_0: f16 d | u8 qs[16]; element j < 16 is the low nibble of qs[j], element j + 16 the high
+// nibble; x = d * (q - 8).
+
+void DequantizeQ4_0(const uint8_t* src, float* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += 18, dst += kQK) {
+    const float d = LoadHalf(src);
+    const uint8_t* qs = src + 2;
+    for (int j = 0; j < kQK / 2; ++j) {
+      dst[j] = d * ((qs[j] & 0x0F) - 8);
+      dst[j + kQK / 2] = d * ((qs[j] >> 4) - 8);
+    }
+  }
+}
+
+// As ggml's quantize_row_q4_0_ref: the element of largest magnitude maps to -8 exactly
+// (d = max / -8), q = min(15, trunc(x / d + 8.5)).
+void QuantizeQ4_0(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQK, dst += 18) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < kQK; ++j) {
+      if (std::fabs(src[j]) > amax) {
+        amax = std::fabs(src[j]);
+        max = src[j];
+      }
+    }
+    const float d = max / -8.0f;
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    StoreHalf(dst, d);
+    auto quant = [&](float x) {
+      const float v = x * id + 8.5f;
+      return static_cast<uint8_t>(v >= 0 ? std::min(15.0f, v) : 0.0f);  // NaN -> 0
+    };
+    for (int j = 0; j < kQK / 2; ++j) {
+      dst[2 + j] = static_cast<uint8_t>(quant(src[j]) | (quant(src[j + kQK / 2]) << 4));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q4_K: f16 d | f16 dmin | u8 scales[12] | u8 qs[128]. Eight groups of 32, each with a 6-bit
+// scale sc and 6-bit min m: x = d*sc*q - dmin*m, q in 0..15. The 64 elements j..j+63 (j a
+// multiple of 64) share qs[j/2 .. j/2+31]: low nibbles are group j/32, high nibbles j/32 + 1.
+
+// Scale and min of group `j` (0..7) from the packed 12 bytes (ggml's get_scale_min_k4): groups
+// 0..3 keep their low 6 bits in bytes 0..3 (scales) and 4..7 (mins); groups 4..7 keep their low
+// 4 bits in the nibbles of bytes 8..11 and their top 2 bits in bits 6..7 of bytes 0..7.
+void GetScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+void SetScaleMinK4(int j, uint8_t sc, uint8_t m, uint8_t* q) {
+  if (j < 4) {
+    q[j] = static_cast<uint8_t>((q[j] & 0xC0) | sc);
+    q[j + 4] = static_cast<uint8_t>((q[j + 4] & 0xC0) | m);
+  } else {
+    q[j + 4] = static_cast<uint8_t>((sc & 0x0F) | ((m & 0x0F) << 4));
+    q[j - 4] = static_cast<uint8_t>((q[j - 4] & 0x3F) | ((sc >> 4) << 6));
+    q[j] = static_cast<uint8_t>((q[j] & 0x3F) | ((m >> 4) << 6));
+  }
+}
+
+void DequantizeQ4_K(const uint8_t* src, float* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += 144) {
+    const float d = LoadHalf(src);
+    const float dmin = LoadHalf(src + 2);
+    const uint8_t* scales = src + 4;
+    const uint8_t* q = src + 16;
+    for (int j = 0; j < kQKK; j += 64, q += 32) {
+      uint8_t sc, m;
+      GetScaleMinK4(j / 32, scales, &sc, &m);
+      const float d1 = d * sc, m1 = dmin * m;
+      GetScaleMinK4(j / 32 + 1, scales, &sc, &m);
+      const float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) *dst++ = d1 * (q[l] & 0x0F) - m1;
+      for (int l = 0; l < 32; ++l) *dst++ = d2 * (q[l] >> 4) - m2;
+    }
+  }
+}
+
+// Affine fit of one 32-group to x ~ scale*q - min, q in 0..15, min >= 0 (the format cannot
+// represent a negative min, i.e. a group whose values are all positive keeps 0 in range).
+// Starts from the min/max fit and refines by least squares on the chosen q a few times,
+// keeping a refinement only when it lowers the squared error.
+void FitGroupQ4K(const float* x, float* scale, float* min) {
+  float lo = std::min(0.0f, *std::min_element(x, x + 32));
+  float hi = *std::max_element(x, x + 32);
+  if (!(hi > lo)) {  // constant zero group (or NaN): all-zero encoding
+    *scale = 0;
+    *min = std::isfinite(lo) ? -lo : 0;
+    return;
+  }
+  float best_scale = (hi - lo) / 15, best_lo = lo;
+  auto error = [&](float s, float l) {
+    float e = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int q = RoundClamp((x[i] - l) / s, 0, 15);
+      e += (s * q + l - x[i]) * (s * q + l - x[i]);
+    }
+    return e;
+  };
+  float best_err = error(best_scale, best_lo);
+  for (int iter = 0; iter < 3; ++iter) {
+    // Least squares for x ~ s*q + l over the current q.
+    double sq = 0, sqq = 0, sx = 0, sqx = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int q = RoundClamp((x[i] - best_lo) / best_scale, 0, 15);
+      sq += q; sqq += double(q) * q; sx += x[i]; sqx += double(q) * x[i];
+    }
+    const double det = 32 * sqq - sq * sq;
+    if (det <= 0) break;
+    float s = static_cast<float>((32 * sqx - sq * sx) / det);
+    float l = static_cast<float>((sqq * sx - sq * sqx) / det);
+    if (l > 0) {  // min must stay >= 0: refit the scale alone with l = 0
+      l = 0;
+      s = sqq > 0 ? static_cast<float>(sqx / sqq) : 0;
+    }
+    if (!(s > 0)) break;
+    const float err = error(s, l);
+    if (!(err < best_err)) break;
+    best_err = err; best_scale = s; best_lo = l;
+  }
+  *scale = best_scale;
+  *min = -best_lo;
+}
+
+void QuantizeQ4_K(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQKK, dst += 144) {
+    float scales[8], mins[8];
+    for (int g = 0; g < 8; ++g) FitGroupQ4K(src + 32 * g, &scales[g], &mins[g]);
+    const float max_scale = *std::max_element(scales, scales + 8);
+    const float max_min = *std::max_element(mins, mins + 8);
+    // 6-bit scales relative to the super-block's d and dmin.
+    const float d = StoreHalf(dst, max_scale / 63);
+    const float dmin = StoreHalf(dst + 2, max_min / 63);
+    uint8_t* packed = dst + 4;
+    std::memset(packed, 0, 12);
+    uint8_t ls[8], lm[8];
+    for (int g = 0; g < 8; ++g) {
+      ls[g] = static_cast<uint8_t>(d > 0 ? RoundClamp(scales[g] / d, 0, 63) : 0);
+      lm[g] = static_cast<uint8_t>(dmin > 0 ? RoundClamp(mins[g] / dmin, 0, 63) : 0);
+      SetScaleMinK4(g, ls[g], lm[g], packed);
+    }
+    // Quantize against the scales as stored, so rounding of d/sc is compensated.
+    uint8_t* qs = dst + 16;
+    for (int j = 0; j < kQKK; j += 64, qs += 32) {
+      for (int half = 0; half < 2; ++half) {
+        const int g = j / 32 + half;
+        const float dd = d * ls[g], dm = dmin * lm[g];
+        for (int l = 0; l < 32; ++l) {
+          const float x = src[j + 32 * half + l];
+          const int q = dd > 0 ? RoundClamp((x + dm) / dd, 0, 15) : 0;
+          if (half == 0) qs[l] = static_cast<uint8_t>(q);
+          else qs[l] = static_cast<uint8_t>(qs[l] | (q << 4));
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Q6_K: u8 ql[128] | u8 qh[64] | int8 scales[16] | f16 d. Sixteen groups of 16 with an int8
+// scale each: x = d * sc * (q - 32), q in 0..63. Per 128-element half n (ql += 64, qh += 32,
+// sc += 8), element l + 32k (l < 32, k < 4) has low 4 bits in ql[l + 32*(k&1)] (low nibble for
+// k < 2, high for k >= 2), high 2 bits in qh[l] bits 2k..2k+1, and scale sc[l/16 + 2k].
+
+int Q6Value(const uint8_t* ql, const uint8_t* qh, int l, int k) {
+  const uint8_t lo_byte = ql[l + 32 * (k & 1)];
+  const int lo = k < 2 ? (lo_byte & 0x0F) : (lo_byte >> 4);
+  const int hi = (qh[l] >> (2 * k)) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
+void DequantizeQ6_K(const uint8_t* src, float* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += 210) {
+    const uint8_t* ql = src;
+    const uint8_t* qh = src + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(src + 192);
+    const float d = LoadHalf(src + 208);
+    for (int n = 0; n < kQKK; n += 128, ql += 64, qh += 32, sc += 8, dst += 128) {
+      for (int l = 0; l < 32; ++l) {
+        for (int k = 0; k < 4; ++k) {
+          dst[l + 32 * k] = d * sc[l / 16 + 2 * k] * Q6Value(ql, qh, l, k);
+        }
+      }
+    }
+  }
+}
+
+// Scale of one 16-group for q in -32..31 (x ~ scale * q). Tries a few mappings of the
+// largest-magnitude element near -32 (as ggml's make_qx_quants does), refits the scale by least
+// squares on the resulting q, and keeps the one with the lowest squared error. A plain
+// "max -> -32" would clamp the opposite end at +31, a whole step of error.
+float FitGroupQ6K(const float* x) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); max = x[i]; }
+  }
+  if (!(amax > 0) || !std::isfinite(amax)) return std::isfinite(amax) ? 0.0f : max / -32.0f;
+  float best_scale = max / -32.0f, best_err = std::numeric_limits<float>::infinity();
+  for (int step = -9; step <= 9; ++step) {
+    const float iscale = -(32.0f + 0.1f * step) / max;
+    double sum_lx = 0, sum_ll = 0;
+    int q[16];
+    for (int i = 0; i < 16; ++i) {
+      q[i] = RoundClamp(iscale * x[i], -32, 31);
+      sum_lx += double(q[i]) * x[i];
+      sum_ll += double(q[i]) * q[i];
+    }
+    if (sum_ll == 0) continue;
+    const float scale = static_cast<float>(sum_lx / sum_ll);
+    float err = 0;
+    for (int i = 0; i < 16; ++i) {
+      const float e = x[i] - scale * RoundClamp(x[i] / scale, -32, 31);
+      err += e * e;
+    }
+    if (err < best_err) { best_err = err; best_scale = scale; }
+  }
+  return best_scale;
+}
+
+// Group scales are stored as int8 relative to d, the largest-magnitude one as -128; elements
+// are then quantized against the scales as stored.
+void QuantizeQ6_K(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQKK, dst += 210) {
+    float group_scale[16];
+    float max_scale = 0, max_abs_scale = 0;
+    for (int g = 0; g < 16; ++g) {
+      group_scale[g] = FitGroupQ6K(src + 16 * g);
+      if (std::fabs(group_scale[g]) > max_abs_scale) {
+        max_abs_scale = std::fabs(group_scale[g]);
+        max_scale = group_scale[g];
+      }
+    }
+    std::memset(dst, 0, 210);
+    const float iscale = max_scale != 0 ? -128.0f / max_scale : 0.0f;
+    const float d = StoreHalf(dst + 208, iscale != 0 ? 1.0f / iscale : 0.0f);
+    int8_t* sc = reinterpret_cast<int8_t*>(dst + 192);
+    uint8_t q[kQKK];
+    for (int g = 0; g < 16; ++g) {
+      sc[g] = static_cast<int8_t>(RoundClamp(iscale * group_scale[g], -128, 127));
+      const float dd = d * sc[g];
+      for (int i = 0; i < 16; ++i) {
+        const int v = dd != 0 ? RoundClamp(src[16 * g + i] / dd, -32, 31) : 0;
+        q[16 * g + i] = static_cast<uint8_t>(v + 32);
+      }
+    }
+    uint8_t* ql = dst;
+    uint8_t* qh = dst + 128;
+    for (int n = 0; n < kQKK; n += 128, ql += 64, qh += 32) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t* e = q + n + l;  // e[32k] is element l + 32k of this half
+        ql[l] = static_cast<uint8_t>((e[0] & 0x0F) | ((e[64] & 0x0F) << 4));
+        ql[l + 32] = static_cast<uint8_t>((e[32] & 0x0F) | ((e[96] & 0x0F) << 4));
+        qh[l] = static_cast<uint8_t>((e[0] >> 4) | ((e[32] >> 4) << 2) | ((e[64] >> 4) << 4) |
+                                     ((e[96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<TypeTraits> GetTypeTraits(uint32_t type_id) {
+  for (const TypeTraits& t : kTraits) {
+    if (static_cast<uint32_t>(t.type) == type_id) return t;
+  }
+  return std::nullopt;
+}
+
+const TypeTraits& Traits(GgmlType type) {
+  for (const TypeTraits& t : kTraits) {
+    if (t.type == type) return t;
+  }
+  std::abort();  // unreachable for the enumerators; a cast from an unchecked id is a bug
+}
+
+std::optional<GgmlType> ParseTypeName(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  for (const TypeTraits& t : kTraits) {
+    if (lower == t.name) return t.type;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> RowBytes(GgmlType type, int64_t n) {
+  const TypeTraits& t = Traits(type);
+  if (n < 0 || n % t.block_elems != 0) return std::nullopt;
+  uint64_t bytes;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(n / t.block_elems),
+                             static_cast<uint64_t>(t.block_bytes), &bytes)) {
+    return std::nullopt;
+  }
+  return bytes;
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1F;
+  const uint32_t mant = h & 0x3FF;
+  if (exp == 0x1F) return BitsToFloat(sign | 0x7F800000 | (mant << 13));  // inf / NaN (payload kept)
+  if (exp != 0) return BitsToFloat(sign | ((exp + 112) << 23) | (mant << 13));
+  // Zero or subnormal: mant * 2^-24, exact in float.
+  const float magnitude = static_cast<float>(mant) * (1.0f / 16777216.0f);
+  return sign ? -magnitude : magnitude;
+}
+
+uint16_t FloatToHalf(float f) {
+  const uint32_t x = FloatBits(f);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  const uint32_t abs = x & 0x7FFFFFFF;
+  if (abs >= 0x7F800000) {  // inf stays inf; NaN stays a (quiet) NaN with the top payload bits
+    return abs == 0x7F800000 ? (sign | 0x7C00)
+                             : static_cast<uint16_t>(sign | 0x7E00 | ((abs >> 13) & 0x3FF));
+  }
+  if (abs >= 0x477FF000) return sign | 0x7C00;  // >= 65520 rounds past the largest half (65504)
+  const uint32_t exp = abs >> 23;
+  if (exp >= 113) {  // normal half: drop 13 mantissa bits, ties to even (carry may bump exp)
+    uint32_t h = ((exp - 112) << 10) | ((abs >> 13) & 0x3FF);
+    const uint32_t rest = abs & 0x1FFF;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  // Subnormal half (or zero): value = m * 2^(exp-150) in units of 2^-24 is m >> (126 - exp).
+  const uint32_t shift = 126 - exp;
+  if (shift > 24) return sign;  // below half the smallest subnormal (m < 2^24)
+  const uint32_t m = (abs & 0x7FFFFF) | (exp != 0 ? 0x800000 : 0);
+  uint32_t h = m >> shift;
+  const uint32_t rest = m & ((1u << shift) - 1);
+  const uint32_t halfway = 1u << (shift - 1);
+  if (rest > halfway || (rest == halfway && (h & 1))) ++h;  // may round up to the smallest normal
+  return static_cast<uint16_t>(sign | h);
+}
+
+float Bf16ToFloat(uint16_t b) { return BitsToFloat(static_cast<uint32_t>(b) << 16); }
+
+uint16_t FloatToBf16(float f) {
+  const uint32_t x = FloatBits(f);
+  if ((x & 0x7FFFFFFF) > 0x7F800000) {  // NaN: truncate and force quiet so it stays NaN
+    return static_cast<uint16_t>((x >> 16) | 0x40);
+  }
+  // Ties to even; overflow carries into the exponent and yields inf, as it should.
+  return static_cast<uint16_t>((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
+}
+
+float RoundToBf16(float f) { return Bf16ToFloat(FloatToBf16(f)); }
+
+void Dequantize(GgmlType type, const void* src, float* dst, int64_t n) {
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  const int64_t nblocks = n / Traits(type).block_elems;
+  switch (type) {
+    case GgmlType::kF32: std::memcpy(dst, s, sizeof(float) * static_cast<size_t>(n)); return;
+    case GgmlType::kF16:
+      for (int64_t i = 0; i < n; ++i) dst[i] = HalfToFloat(LoadU16(s + 2 * i));
+      return;
+    case GgmlType::kBF16:
+      for (int64_t i = 0; i < n; ++i) dst[i] = Bf16ToFloat(LoadU16(s + 2 * i));
+      return;
+    case GgmlType::kQ8_0: DequantizeQ8_0(s, dst, nblocks); return;
+    case GgmlType::kQ4_0: DequantizeQ4_0(s, dst, nblocks); return;
+    case GgmlType::kQ4_K: DequantizeQ4_K(s, dst, nblocks); return;
+    case GgmlType::kQ6_K: DequantizeQ6_K(s, dst, nblocks); return;
+  }
+}
+
+absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n) {
+  const TypeTraits& t = Traits(type);
+  if (n < 0 || n % t.block_elems != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("quantize to ", t.name, ": ", n,
+                                                   " elements is not a multiple of the block size ",
+                                                   t.block_elems));
+  }
+  uint8_t* d = static_cast<uint8_t*>(dst);
+  const int64_t nblocks = n / t.block_elems;
+  switch (type) {
+    case GgmlType::kF32: std::memcpy(d, src, sizeof(float) * static_cast<size_t>(n)); break;
+    case GgmlType::kF16:
+      for (int64_t i = 0; i < n; ++i) StoreU16(d + 2 * i, FloatToHalf(src[i]));
+      break;
+    case GgmlType::kBF16:
+      for (int64_t i = 0; i < n; ++i) StoreU16(d + 2 * i, FloatToBf16(src[i]));
+      break;
+    case GgmlType::kQ8_0: QuantizeQ8_0(src, d, nblocks); break;
+    case GgmlType::kQ4_0: QuantizeQ4_0(src, d, nblocks); break;
+    case GgmlType::kQ4_K: QuantizeQ4_K(src, d, nblocks); break;
+    case GgmlType::kQ6_K: QuantizeQ6_K(src, d, nblocks); break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace g4::gguf

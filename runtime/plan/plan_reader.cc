@@ -1,0 +1,126 @@
+// Plan loading and the `plan-info` summary.
+#include "plan/plan_reader.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "plan/plan_version.h"
+
+namespace g4::plan {
+namespace {
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) { bytes /= 1024; ++u; }
+  return absl::StrFormat("%.2f %s", bytes, units[u]);
+}
+
+// Bytes of `elements` values of a matrix stored in the given ggml block format.
+double BytesAt(int64_t elements, double bytes_per_block, int block_elems) {
+  return double(elements) / block_elems * bytes_per_block;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadedPlan> LoadPlanBytes(std::vector<uint8_t> bytes, const std::string& path) {
+  if (bytes.size() < 8 || !PlanBufferHasIdentifier(bytes.data()))
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a gemma4c plan (file identifier 'G4PL' missing)"));
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size());
+  if (!VerifyPlanBuffer(verifier))
+    return absl::DataLossError(absl::StrCat(path, ": plan is corrupt (FlatBuffer verification failed)"));
+  const Plan* plan = GetPlan(bytes.data());
+  if (plan->schema_version() != kPlanSchemaVersion)
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": plan schema version ", plan->schema_version(), " is not supported (this runtime reads version ",
+        kPlanSchemaVersion, "); recompile the spec with this gemma4c"));
+  if (plan->runtime_abi() != kRuntimeAbiVersion)
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": plan runtime ABI ", plan->runtime_abi(), " is not supported (this runtime implements ABI ",
+        kRuntimeAbiVersion, "); recompile the spec with this gemma4c"));
+  LoadedPlan loaded;
+  loaded.bytes_ = std::move(bytes);
+  loaded.path_ = path;
+  return loaded;
+}
+
+absl::StatusOr<LoadedPlan> LoadPlan(const std::string& path_or_dir) {
+  std::string path = IsDirectory(path_or_dir) ? path_or_dir + "/plan" : path_or_dir;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open plan"));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return LoadPlanBytes(std::move(bytes), path);
+}
+
+std::string DescribePlan(const Plan& plan) {
+  const Hyperparams& m = *plan.model();
+  std::string out;
+  absl::StrAppendFormat(&out, "plan: %s (schema %u, runtime ABI %u, precision %s, compiler %s)\n",
+                        m.name() ? m.name()->str() : "?", plan.schema_version(), plan.runtime_abi(),
+                        EnumNamePrecision(plan.precision()),
+                        plan.compiler() ? plan.compiler()->str() : "?");
+  absl::StrAppendFormat(&out, "model: hidden %d, vocab %d, %d layers, %d heads, context %d\n", m.hidden(),
+                        m.vocab(), m.layers(), m.heads(), m.context_length());
+
+  // Layers by kind, from the KV-cache layout (one entry per layer).
+  std::map<std::string, int> kinds;
+  for (const KvLayer* kv : *plan.kv_cache()) {
+    std::string kind = kv->window() > 0 ? "sliding" : "full";
+    kind += kv->owns_kv() ? "" : " (KV-shared)";
+    kinds[absl::StrFormat("%s, head dim %d, %d KV heads", kind, kv->head_dim(), kv->kv_heads())]++;
+  }
+  out += "layers by kind:\n";
+  for (const auto& [kind, n] : kinds) absl::StrAppendFormat(&out, "  %3d x %s\n", n, kind);
+  if (m.experts() > 0)
+    absl::StrAppendFormat(&out, "  MoE: %d experts, top-%d, expert MLP %d\n", m.experts(), m.experts_used(),
+                          m.expert_ff());
+  if (m.ple_dim() > 0) absl::StrAppendFormat(&out, "  per-layer embeddings: %d per layer\n", m.ple_dim());
+
+  int64_t params = 0, vector_params = 0;
+  for (const WeightBinding* w : *plan.weights()) {
+    int64_t n = 1;
+    for (int64_t d : *w->shape()) n *= d;
+    params += n;
+    if (w->shape()->size() == 1) vector_params += n;
+  }
+  int64_t matrix_params = params - vector_params;
+  absl::StrAppendFormat(&out, "weights: %d tensors, %d parameters (%.3f B)\n", plan.weights()->size(), params,
+                        params / 1e9);
+  absl::StrAppendFormat(&out, "  bytes if matrices are bf16: %s, q8_0: %s, q4_0: %s (vectors f32)\n",
+                        HumanBytes(BytesAt(matrix_params, 2, 1) + 4.0 * vector_params),
+                        HumanBytes(BytesAt(matrix_params, 34, 32) + 4.0 * vector_params),
+                        HumanBytes(BytesAt(matrix_params, 18, 32) + 4.0 * vector_params));
+
+  // Activations: without memory planning every tensor has its own buffer.
+  int64_t width_sum = 0;
+  for (const Tensor* t : *plan.tensors()) width_sum += t->width();
+  absl::StrAppendFormat(&out, "activations: %d tensors, %s for a batch of %u tokens (unplanned: one buffer each)\n",
+                        plan.tensors()->size(), HumanBytes(4.0 * width_sum * plan.max_batch_tokens()),
+                        plan.max_batch_tokens());
+
+  // KV cache: K and V per owning layer; sliding layers hold at most `window` positions.
+  double per_1k_bf16 = 0;
+  for (const KvLayer* kv : *plan.kv_cache()) {
+    if (!kv->owns_kv()) continue;
+    double positions = kv->window() > 0 ? std::min(1024, kv->window()) : 1024;
+    per_1k_bf16 += positions * 2.0 * kv->kv_heads() * kv->head_dim() * 2.0;
+  }
+  absl::StrAppendFormat(&out, "KV cache: %s per 1k tokens of context in bf16 (%s in f32)\n",
+                        HumanBytes(per_1k_bf16), HumanBytes(2 * per_1k_bf16));
+  absl::StrAppendFormat(&out, "steps: %d\n", plan.steps()->size());
+  return out;
+}
+
+}  // namespace g4::plan

@@ -1,0 +1,16 @@
+# lit configuration for the gemma4c suites: dialect verifiers, passes and tools.
+import os
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "gemma4c"
+config.suffixes = [".mlir", ".test"]
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.gemma4c_obj_root, "tests", "lit")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
+config.substitutions.append(("%specs", os.path.join(config.gemma4c_src_root, "specs")))
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(["gemma4c-opt", "gemma4c"],
+                                   [config.gemma4c_tools_dir, config.llvm_tools_dir])
