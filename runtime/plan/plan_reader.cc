@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "plan/plan_version.h"
@@ -88,16 +89,28 @@ std::string DescribePlan(const Plan& plan) {
                           m.expert_ff());
   if (m.ple_dim() > 0) absl::StrAppendFormat(&out, "  per-layer embeddings: %d per layer\n", m.ple_dim());
 
-  int64_t params = 0, vector_params = 0;
+  int64_t params = 0, vector_params = 0, expert_params = 0, ple_table_params = 0;
   for (const WeightBinding* w : *plan.weights()) {
     int64_t n = 1;
     for (int64_t d : *w->shape()) n *= d;
     params += n;
     if (w->shape()->size() == 1) vector_params += n;
+    std::string name = w->name()->str();
+    if (absl::EndsWith(name, "_exps.weight")) expert_params += n;
+    if (name == "per_layer_token_embd.weight") ple_table_params += n;
   }
   int64_t matrix_params = params - vector_params;
   absl::StrAppendFormat(&out, "weights: %d tensors, %d parameters (%.3f B)\n", plan.weights()->size(), params,
                         params / 1e9);
+  if (ple_table_params > 0)
+    absl::StrAppendFormat(&out, "  without the per-layer token embedding table: %.3f B\n",
+                          (params - ple_table_params) / 1e9);
+  if (m.experts() > 0) {
+    // A token reads only top-k of the E experts' weights.
+    double active = params - expert_params * (1.0 - double(m.experts_used()) / m.experts());
+    absl::StrAppendFormat(&out, "  active per token (top-%d of %d experts): %.3f B\n", m.experts_used(),
+                          m.experts(), active / 1e9);
+  }
   absl::StrAppendFormat(&out, "  bytes if matrices are bf16: %s, q8_0: %s, q4_0: %s (vectors f32)\n",
                         HumanBytes(BytesAt(matrix_params, 2, 1) + 4.0 * vector_params),
                         HumanBytes(BytesAt(matrix_params, 34, 32) + 4.0 * vector_params),

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "g4/Spec/SpecWriter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -412,9 +413,14 @@ std::string writeSpec(const ModelConfig &c) {
 
   Aliases aliases;
   std::string forward = writeForward(c, layerKinds, aliases);
+  // Layer kinds in the order their first layer appears.
+  std::vector<std::pair<int, KindKey>> order;
+  for (const auto &[k, layers] : kinds) order.push_back({layers.front(), k});
+  std::sort(order.begin(), order.end(),
+            [](const auto &a, const auto &b) { return a.first < b.first; });
   std::string kindText;
-  for (const auto &[k, layers] : kinds)
-    kindText += "\n" + writeLayerKind(c, c.Layer(layers.front()), names[k], layers, aliases);
+  for (const auto &[first, k] : order)
+    kindText += "\n" + writeLayerKind(c, c.Layer(first), names[k], kinds[k], aliases);
 
   std::ostringstream os;
   os << "// Gemma 4 spec '" << c.name << "', written by `gemma4c spec`. Format: docs/spec-format.md.\n"
