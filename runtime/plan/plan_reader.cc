@@ -36,13 +36,21 @@ double BytesAt(int64_t elements, double bytes_per_block, int block_elems) {
 }  // namespace
 
 absl::StatusOr<LoadedPlan> LoadPlanBytes(std::vector<uint8_t> bytes, const std::string& path) {
-  if (bytes.size() < 8 || !PlanBufferHasIdentifier(bytes.data()))
+  // The plan is size-prefixed (u32 length, then the FlatBuffer), so a truncated file is caught
+  // even where the cut falls in padding the verifier would not read.
+  if (bytes.size() < 12 || !flatbuffers::BufferHasIdentifier(bytes.data(), PlanIdentifier(),
+                                                              /*size_prefixed=*/true))
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a gemma4c plan (file identifier 'G4PL' missing)"));
+  uint32_t declared = flatbuffers::ReadScalar<uint32_t>(bytes.data());
+  if (uint64_t(declared) + 4 != bytes.size())
+    return absl::DataLossError(absl::StrCat(path, ": plan is truncated or has trailing bytes (",
+                                            bytes.size(), " bytes, the plan says ", uint64_t(declared) + 4,
+                                            ")"));
   flatbuffers::Verifier verifier(bytes.data(), bytes.size());
-  if (!VerifyPlanBuffer(verifier))
+  if (!VerifySizePrefixedPlanBuffer(verifier))
     return absl::DataLossError(absl::StrCat(path, ": plan is corrupt (FlatBuffer verification failed)"));
-  const Plan* plan = GetPlan(bytes.data());
+  const Plan* plan = GetSizePrefixedPlan(bytes.data());
   if (plan->schema_version() != kPlanSchemaVersion)
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": plan schema version ", plan->schema_version(), " is not supported (this runtime reads version ",

@@ -14,7 +14,7 @@ namespace g4::plan {
 // Owns the bytes of a plan; `plan()` points into them.
 class LoadedPlan {
  public:
-  const Plan* plan() const { return GetPlan(bytes_.data()); }
+  const Plan* plan() const { return GetSizePrefixedPlan(bytes_.data()); }
   const std::string& path() const { return path_; }
   size_t size() const { return bytes_.size(); }
 

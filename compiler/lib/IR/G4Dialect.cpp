@@ -127,11 +127,44 @@ void WeightType::print(AsmPrinter &printer) const {
 static constexpr llvm::StringLiteral kRequiredIntKeys[] = {
     "vocab", "hidden", "layers", "heads", "context_length", "sliding_window"};
 
+/// The values of `g4.rounding` and the op each one describes (docs/precision.md).
+static bool isRoundingKindOf(Operation *op, StringRef kind) {
+  if (kind == "rope_bf16") return isa<RopeOp>(op);
+  if (kind == "softcap_bf16") return isa<SoftcapOp>(op);
+  if (kind == "experts_bf16" || kind == "experts_bf16_weighted") return isa<ExpertFFNOp>(op);
+  if (kind == "renormalize_bf16") return isa<RenormalizeOp>(op);
+  if (kind == "attention_eager") return isa<AttentionOp>(op);
+  return false;
+}
+
+static constexpr llvm::StringLiteral kRoundingKinds[] = {
+    "rope_bf16", "softcap_bf16", "experts_bf16", "experts_bf16_weighted", "renormalize_bf16",
+    "attention_eager"};
+
 LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute attr) {
   if (attr.getName() == kLayerAttrName) {
     auto layer = dyn_cast<IntegerAttr>(attr.getValue());
     if (!layer || layer.getInt() < 0)
       return op->emitError() << "'" << kLayerAttrName << "' must be a non-negative integer";
+    return success();
+  }
+  if (attr.getName() == kRoundingAttrName) {
+    auto kind = dyn_cast<StringAttr>(attr.getValue());
+    if (!kind || !llvm::is_contained(kRoundingKinds, kind.getValue()))
+      return op->emitError() << "'" << kRoundingAttrName << "' must be one of "
+                             << llvm::join(ArrayRef<llvm::StringLiteral>(kRoundingKinds), ", ") << ", got " << attr.getValue();
+    if (!isRoundingKindOf(op, kind.getValue()))
+      return op->emitError() << "'" << kRoundingAttrName << "' = \"" << kind.getValue()
+                             << "\" does not describe " << op->getName();
+    return success();
+  }
+  if (attr.getName() == kKvStorageAttrName) {
+    auto storage = dyn_cast<StringAttr>(attr.getValue());
+    if (!storage || (storage.getValue() != "bf16" && storage.getValue() != "f32"))
+      return op->emitError() << "'" << kKvStorageAttrName << "' must be \"bf16\" or \"f32\", got "
+                             << attr.getValue();
+    if (!isa<AttentionOp>(op))
+      return op->emitError() << "'" << kKvStorageAttrName << "' belongs on g4.attention";
     return success();
   }
   if (attr.getName() != kModelAttrName)

@@ -191,7 +191,7 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
       buildHyperparams(b, model), b.CreateVector(tensors), b.CreateVector(inputs),
       b.CreateVector(outputs), b.CreateVector(weights), b.CreateVector(steps), b.CreateVector(kv),
       options.maxBatchTokens, b.CreateVector(std::vector<flatbuffers::Offset<fb::KernelLibrary>>{}));
-  fb::FinishPlanBuffer(b, plan);
+  fb::FinishSizePrefixedPlanBuffer(b, plan);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()), b.GetSize());
 }
 

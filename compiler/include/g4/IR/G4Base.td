@@ -33,6 +33,11 @@ def G4_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kModelAttrName = "g4.model";
     /// Discardable attribute: the decoder layer an op was instantiated for.
     static constexpr ::llvm::StringLiteral kLayerAttrName = "g4.layer";
+    /// Discardable attribute written by g4-bf16-islands: the bf16 roundings the reference does
+    /// inside a composite op (rope_bf16, softcap_bf16, experts_bf16, ...; docs/precision.md).
+    static constexpr ::llvm::StringLiteral kRoundingAttrName = "g4.rounding";
+    /// Discardable attribute on g4.attention: the element type of its KV cache ("bf16", "f32").
+    static constexpr ::llvm::StringLiteral kKvStorageAttrName = "g4.kv_storage";
   }];
 }
 

@@ -20,4 +20,48 @@ def G4ExpandLayers : Pass<"g4-expand-layers", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::g4::G4Dialect", "mlir::func::FuncDialect"];
 }
 
+def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
+  let summary = "Mark where the reference rounds to bf16 (islands) and round its bf16 constants";
+  let description = [{
+    The reference (transformers in bfloat16, architecture spec section 3) keeps every tensor
+    between PyTorch ops in bf16 while computing each op in fp32. This pass makes those rounding
+    points explicit so that the fused kernels can round in their epilogues, and so that a test
+    or a person can see them. What it writes (docs/precision.md has the full table):
+
+    * a rounding of an op's output becomes `g4.round_bf16 %v {rule = "...", island = N}` right
+      after the producer, and every other use of `%v` reads the rounded value. `rule` names the
+      reference behaviour (`linear_out`, `norm_out`, `residual_add`, `router`, ...); `island`
+      numbers the rounding points in program order;
+    * roundings inside a composite op (RoPE, softcap, the expert FFN, the renormalization of
+      the top-k weights, eager attention) become the discardable attribute
+      `g4.rounding = "<kind>"` on that op; attention records its KV-cache storage in
+      `g4.kv_storage = "bf16"`;
+    * `g4.scale` constants that the reference holds as bf16 buffers (embedding scale sqrt(H),
+      PLE token scale 16) get `factor` = bf16(factor), round-to-nearest-even, and keep the exact
+      value in `exact_factor`. Python-float constants (H^-1/2, 2^-1/2, the softcap) stay fp32.
+
+    Policies: `f32` changes nothing. `minimal` rounds only the systematic divergences: the
+    embedding-scale constant and product, the MoE router chain and the PLE scale products.
+    `reference` rounds every point of the reference (spec section 3.9) with the router
+    semantics of transformers 5.24 (softmax, top-k weights and per-expert scaling in fp32).
+    `router=bf16` selects the older router that rounds those steps too; `attention=eager`
+    selects eager attention (bf16 scores and probabilities) instead of SDPA.
+
+    Guarantees: norm internals are never rounded; the pass is idempotent (a value that already
+    feeds a `g4.round_bf16` and a constant that already has `exact_factor` are left alone, and
+    islands are renumbered in program order); `g4.round_bf16` is neither Pure nor foldable, so
+    canonicalization and CSE keep every rounding point.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", /*default=*/"\"reference\"",
+           "Precision policy: f32 | minimal | reference">,
+    Option<"attention", "attention", "std::string", /*default=*/"\"sdpa\"",
+           "Attention rounding under `reference`: sdpa (fp32 scores and softmax) | eager "
+           "(bf16 scores and probabilities)">,
+    Option<"router", "router", "std::string", /*default=*/"\"fp32\"",
+           "Router softmax/top-k weights: fp32 (transformers >= 5.x current) | bf16 (older)">,
+  ];
+  let dependentDialects = ["mlir::g4::G4Dialect"];
+}
+
 #endif // G4_TRANSFORMS_PASSES_TD
