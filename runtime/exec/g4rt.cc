@@ -1,0 +1,84 @@
+// The C API over exec::Session.
+#include "exec/g4rt.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exec/session.h"
+
+struct g4rt_status {
+  int code;
+  std::string message;
+};
+
+struct g4rt_session {
+  std::unique_ptr<g4::exec::Session> impl;
+};
+
+namespace {
+
+g4rt_status* Wrap(const absl::Status& s) {
+  if (s.ok()) return nullptr;
+  return new g4rt_status{int(s.code()), std::string(s.message())};
+}
+
+g4rt_status* Invalid(const char* message) {
+  return Wrap(absl::InvalidArgumentError(message));
+}
+
+}  // namespace
+
+extern "C" {
+
+int g4rt_status_code(const g4rt_status* status) { return status ? status->code : 0; }
+const char* g4rt_status_message(const g4rt_status* status) {
+  return status ? status->message.c_str() : "OK";
+}
+void g4rt_status_free(g4rt_status* status) { delete status; }
+
+g4rt_status* g4rt_open(const char* plan_dir, const char* gguf_path, const g4rt_options* options,
+                       g4rt_session** session) {
+  if (!plan_dir || !gguf_path || !session) return Invalid("g4rt_open: null argument");
+  g4::exec::SessionOptions o;
+  if (options) {
+    o.threads = options->threads;
+    o.exact_quantized_matmul = options->exact_quantized_matmul != 0;
+    o.force_builtin = options->force_builtin != 0;
+    o.keep_intermediates = options->keep_intermediates != 0;
+  }
+  auto s = g4::exec::Session::Open(plan_dir, gguf_path, o);
+  if (!s.ok()) return Wrap(s.status());
+  *session = new g4rt_session{std::move(*s)};
+  return nullptr;
+}
+
+g4rt_status* g4rt_eval(g4rt_session* session, const int32_t* tokens, int64_t n) {
+  if (!session || (!tokens && n > 0)) return Invalid("g4rt_eval: null argument");
+  return Wrap(session->impl->Eval(std::vector<int32_t>(tokens, tokens + n)));
+}
+
+g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int64_t* rows,
+                         int64_t* vocab) {
+  if (!session || !logits || !rows || !vocab) return Invalid("g4rt_logits: null argument");
+  if (session->impl->last_tokens() == 0) return Wrap(absl::FailedPreconditionError("g4rt_logits: nothing evaluated yet"));
+  *logits = session->impl->logits();
+  *rows = session->impl->last_tokens();
+  *vocab = session->impl->vocab();
+  return nullptr;
+}
+
+g4rt_status* g4rt_dump(const g4rt_session* session, const char* dir) {
+  if (!session || !dir) return Invalid("g4rt_dump: null argument");
+  return Wrap(session->impl->Dump(dir));
+}
+
+g4rt_status* g4rt_reset(g4rt_session* session) {
+  if (!session) return Invalid("g4rt_reset: null argument");
+  session->impl->Reset();
+  return nullptr;
+}
+
+void g4rt_close(g4rt_session* session) { delete session; }
+
+}  // extern "C"

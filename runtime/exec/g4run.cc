@@ -1,0 +1,134 @@
+// g4run: runs a compiled plan on a GGUF model through libg4rt's C API.
+//
+//   g4run OUTDIR --model M.gguf --tokens 2,105,... [--logits-out L.bin] [--dump DIR] [--threads N]
+//   g4run OUTDIR --model M.gguf --tokens 2,105,... -n 32      (greedy decode, prints tokens/s)
+//
+// --logits-out: float32 logits, one row of n_vocab per prompt position, row-major, no header.
+// --dump: every named intermediate of the prompt evaluation (DIR/<name>.bin + DIR/index.json).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "exec/g4rt.h"
+
+ABSL_FLAG(std::string, model, "", "GGUF model file");
+ABSL_FLAG(std::string, tokens, "", "prompt token ids, comma separated");
+ABSL_FLAG(std::string, logits_out, "", "write the prompt's logits (float32 [n_tokens][n_vocab])");
+ABSL_FLAG(std::string, dump, "", "write every named intermediate of the prompt to this directory");
+ABSL_FLAG(int, threads, 1, "threads");
+ABSL_FLAG(int, n, 0, "tokens to generate greedily after the prompt");
+ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
+ABSL_FLAG(bool, builtin, false, "ignore emitted kernels (run every step builtin)");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int Fail(g4rt_status* st) {
+  std::fprintf(stderr, "g4run: %s\n", g4rt_status_message(st));
+  g4rt_status_free(st);
+  return 1;
+}
+
+bool ParseTokens(const std::string& text, std::vector<int32_t>* out) {
+  for (absl::string_view piece : absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    int32_t v;
+    if (!absl::SimpleAtoi(piece, &v)) return false;
+    out->push_back(v);
+  }
+  return !out->empty();
+}
+
+int32_t Argmax(const float* row, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (row[i] > row[best]) best = i;
+  return int32_t(best);
+}
+
+// The command line spells flags with dashes (--logits-out); absl names them with underscores.
+std::vector<std::string> DashesToUnderscores(int argc, char** argv) {
+  std::vector<std::string> out(argv, argv + argc);
+  for (std::string& a : out) {
+    if (a.size() < 3 || a[0] != '-') continue;
+    size_t end = a.find('=');
+    for (size_t i = 2; i < std::min(end, a.size()); ++i)
+      if (a[i] == '-') a[i] = '_';
+  }
+  return out;
+}
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("g4run OUTDIR --model M.gguf --tokens 2,105,... [--logits-out F] [--dump DIR] [-n N]");
+  std::vector<std::string> spelled = DashesToUnderscores(argc, argv);
+  std::vector<char*> raw;
+  for (std::string& a : spelled) raw.push_back(a.data());
+  std::vector<char*> args = absl::ParseCommandLine(int(raw.size()), raw.data());
+  std::vector<int32_t> prompt;
+  if (args.size() != 2 || absl::GetFlag(FLAGS_model).empty() ||
+      !ParseTokens(absl::GetFlag(FLAGS_tokens), &prompt)) {
+    std::fprintf(stderr, "usage: g4run OUTDIR --model M.gguf --tokens 2,105,... [--logits-out F] [--dump DIR] [-n N]\n");
+    return 2;
+  }
+  g4rt_options options{absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_exact_quantized),
+                       absl::GetFlag(FLAGS_builtin), !absl::GetFlag(FLAGS_dump).empty()};
+  g4rt_session* session = nullptr;
+  if (g4rt_status* st = g4rt_open(args[1], absl::GetFlag(FLAGS_model).c_str(), &options, &session))
+    return Fail(st);
+
+  auto t0 = Clock::now();
+  if (g4rt_status* st = g4rt_eval(session, prompt.data(), int64_t(prompt.size()))) return Fail(st);
+  auto t1 = Clock::now();
+  const float* logits;
+  int64_t rows, vocab;
+  if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
+
+  if (!absl::GetFlag(FLAGS_logits_out).empty()) {
+    FILE* f = std::fopen(absl::GetFlag(FLAGS_logits_out).c_str(), "wb");
+    if (!f || std::fwrite(logits, sizeof(float), size_t(rows * vocab), f) != size_t(rows * vocab)) {
+      std::fprintf(stderr, "g4run: %s: cannot write\n", absl::GetFlag(FLAGS_logits_out).c_str());
+      return 1;
+    }
+    std::fclose(f);
+  }
+  if (!absl::GetFlag(FLAGS_dump).empty())
+    if (g4rt_status* st = g4rt_dump(session, absl::GetFlag(FLAGS_dump).c_str())) return Fail(st);
+
+  const int n = absl::GetFlag(FLAGS_n);
+  if (n > 0) {
+    std::vector<int32_t> generated;
+    int32_t next = Argmax(logits + (rows - 1) * vocab, vocab);
+    auto d0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      generated.push_back(next);
+      if (i + 1 == n) break;
+      if (g4rt_status* st = g4rt_eval(session, &next, 1)) return Fail(st);
+      if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
+      next = Argmax(logits, vocab);
+    }
+    auto d1 = Clock::now();
+    std::printf("tokens:");
+    for (int32_t t : generated) std::printf(" %d", t);
+    std::printf("\n");
+    std::printf("prefill: %zu tokens in %.3f s = %.2f tok/s\n", prompt.size(), Seconds(t0, t1),
+                prompt.size() / Seconds(t0, t1));
+    if (n > 1)
+      std::printf("decode: %d tokens in %.3f s = %.2f tok/s\n", n - 1, Seconds(d0, d1),
+                  (n - 1) / Seconds(d0, d1));
+  }
+  g4rt_close(session);
+  return 0;
+}

@@ -1,0 +1,86 @@
+#include "exec/kv_cache.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "gguf/ggml_types.h"
+
+namespace g4::exec {
+
+void KvCache::Init(int num_layers, bool bf16, int64_t context, int64_t max_batch) {
+  layers_.assign(num_layers, Layer{});
+  bf16_ = bf16;
+  context_ = context;
+  max_batch_ = max_batch;
+}
+
+void KvCache::AddLayer(int layer, bool owns, int source, int64_t window, int64_t row) {
+  Layer& l = layers_[layer];
+  l.owns = owns;
+  l.source = owns ? layer : source;
+  l.window = window;
+  l.row = row;
+  // Full layers grow with the context; sliding layers hold a fixed ring.
+  l.capacity = window > 0 ? std::min<int64_t>(window + max_batch_, context_) : 0;
+  if (owns && window > 0) Grow(l, l.capacity);
+}
+
+void KvCache::Grow(Layer& l, int64_t positions) {
+  size_t n = size_t(positions) * size_t(l.row);
+  if (bf16_) {
+    l.k16.resize(n);
+    l.v16.resize(n);
+  } else {
+    l.k32.resize(n);
+    l.v32.resize(n);
+  }
+}
+
+KvCache::Layer& KvCache::Owner(int layer) { return layers_[layers_[layer].source]; }
+const KvCache::Layer& KvCache::Owner(int layer) const { return layers_[layers_[layer].source]; }
+
+void KvCache::Write(int layer, int64_t pos0, int64_t n, const float* k, const float* v) {
+  Layer& l = layers_[layer];
+  if (l.window == 0 && pos0 + n > l.capacity) {
+    // Grow geometrically so that decode appends are amortized O(1).
+    l.capacity = std::min<int64_t>(context_, std::max<int64_t>(pos0 + n, 2 * l.capacity + 64));
+    Grow(l, l.capacity);
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    int64_t slot = l.window > 0 ? (pos0 + t) % l.capacity : pos0 + t;
+    size_t at = size_t(slot) * size_t(l.row);
+    const float* kr = k + t * l.row;
+    const float* vr = v + t * l.row;
+    if (bf16_) {
+      for (int64_t i = 0; i < l.row; ++i) {
+        l.k16[at + i] = gguf::FloatToBf16(kr[i]);
+        l.v16[at + i] = gguf::FloatToBf16(vr[i]);
+      }
+    } else {
+      std::memcpy(&l.k32[at], kr, l.row * sizeof(float));
+      std::memcpy(&l.v32[at], vr, l.row * sizeof(float));
+    }
+  }
+}
+
+void KvCache::ReadK(int layer, int64_t pos, float* out) const {
+  const Layer& l = Owner(layer);
+  int64_t slot = l.window > 0 ? pos % l.capacity : pos;
+  size_t at = size_t(slot) * size_t(l.row);
+  if (bf16_)
+    for (int64_t i = 0; i < l.row; ++i) out[i] = gguf::Bf16ToFloat(l.k16[at + i]);
+  else
+    std::memcpy(out, &l.k32[at], l.row * sizeof(float));
+}
+
+void KvCache::ReadV(int layer, int64_t pos, float* out) const {
+  const Layer& l = Owner(layer);
+  int64_t slot = l.window > 0 ? pos % l.capacity : pos;
+  size_t at = size_t(slot) * size_t(l.row);
+  if (bf16_)
+    for (int64_t i = 0; i < l.row; ++i) out[i] = gguf::Bf16ToFloat(l.v16[at + i]);
+  else
+    std::memcpy(out, &l.v32[at], l.row * sizeof(float));
+}
+
+}  // namespace g4::exec

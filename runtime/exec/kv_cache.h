@@ -1,0 +1,49 @@
+// The KV cache: per layer that owns K/V, the keys and values of past positions.
+//
+// Full-attention layers keep every position of the context; sliding layers keep a ring of
+// `window + max_batch` positions (a batch is written before it is attended to, and its first
+// query still needs the `window - 1` positions before the batch). KV-shared layers have no
+// cache of their own and read their source layer's. Storage is bf16 under the `reference`
+// policy (as transformers keeps it; the values are already bf16 there, so nothing is lost) and
+// f32 otherwise.
+#ifndef GEMMA4C_RUNTIME_EXEC_KV_CACHE_H_
+#define GEMMA4C_RUNTIME_EXEC_KV_CACHE_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace g4::exec {
+
+class KvCache {
+ public:
+  struct Layer {
+    bool owns = false;
+    int source = -1;       // layer whose cache this layer reads
+    int64_t window = 0;    // 0 = full
+    int64_t row = 0;       // kv_heads * head_dim
+    int64_t capacity = 0;  // positions held (ring size for sliding layers)
+    std::vector<float> k32, v32;        // f32 storage
+    std::vector<uint16_t> k16, v16;     // bf16 storage
+  };
+
+  void Init(int num_layers, bool bf16, int64_t context, int64_t max_batch);
+  void AddLayer(int layer, bool owns, int source, int64_t window, int64_t row);
+  // Stores n rows of K and V for positions pos0..pos0+n-1 of `layer` (an owning layer).
+  void Write(int layer, int64_t pos0, int64_t n, const float* k, const float* v);
+  // K or V of `pos` as float32 (read through the source layer for shared layers).
+  void ReadK(int layer, int64_t pos, float* out) const;
+  void ReadV(int layer, int64_t pos, float* out) const;
+  const Layer& layer(int i) const { return layers_[i]; }
+
+ private:
+  Layer& Owner(int layer);
+  const Layer& Owner(int layer) const;
+  void Grow(Layer& l, int64_t positions);
+  std::vector<Layer> layers_;
+  bool bf16_ = false;
+  int64_t context_ = 0, max_batch_ = 0;
+};
+
+}  // namespace g4::exec
+
+#endif  // GEMMA4C_RUNTIME_EXEC_KV_CACHE_H_

@@ -1,0 +1,95 @@
+// A compiled model ready to run: the plan of OUTDIR, the weights of a GGUF file bound to it, the
+// KV cache, the activation buffers, and the emitted kernels when the plan has them.
+//
+//   auto s = Session::Open(outdir, gguf_path, options);   // binds and checks every weight
+//   s->Eval(tokens);   // appends tokens at the next positions; logits of each evaluated token
+//   s->logits();       // [n_tokens][vocab] float32 of the last Eval
+//   s->Reset();        // empties the KV cache
+#ifndef GEMMA4C_RUNTIME_EXEC_SESSION_H_
+#define GEMMA4C_RUNTIME_EXEC_SESSION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cpu/thread_pool.h"
+#include "exec/kernel_abi.h"
+#include "exec/kv_cache.h"
+#include "gguf/gguf.h"
+#include "plan/plan_reader.h"
+
+namespace g4::exec {
+
+struct SessionOptions {
+  int threads = 1;
+  // Quantized weights meet activations quantized to 8 bits (fast) or in fp32 (exact).
+  bool exact_quantized_matmul = false;
+  // Run every step with the builtin implementation even where the plan has emitted kernels.
+  bool force_builtin = false;
+  // Keep every named intermediate of the last Eval for Dump().
+  bool keep_intermediates = false;
+};
+
+class Session {
+ public:
+  static absl::StatusOr<std::unique_ptr<Session>> Open(const std::string& plan_dir,
+                                                       const std::string& gguf_path,
+                                                       const SessionOptions& options);
+  ~Session();
+
+  // Evaluates `tokens` at positions position()..position()+n-1. Errors: a token outside the
+  // vocabulary, a batch larger than the plan allows, a context longer than the plan allows.
+  absl::Status Eval(const std::vector<int32_t>& tokens);
+  void Reset();
+
+  int64_t position() const { return position_; }
+  int64_t vocab() const { return vocab_; }
+  int64_t last_tokens() const { return n_tokens_; }
+  // Logits of the last Eval: [last_tokens()][vocab()].
+  const float* logits() const;
+
+  // Writes every named intermediate of the last Eval (keep_intermediates must be set) as
+  // DIR/<name>.bin (float32 [n_tokens][width]) plus DIR/index.json.
+  absl::Status Dump(const std::string& dir) const;
+
+  const plan::Plan& plan() const { return *plan_.plan(); }
+
+ private:
+  friend class StepRunner;
+  Session() = default;
+  absl::Status Bind(const std::string& plan_dir, const std::string& gguf_path);
+  absl::Status LoadKernels(const std::string& plan_dir);
+  absl::Status RunStep(const plan::Step& step);
+  float* Tensor(uint32_t id);
+  void EnsureTensorCapacity(int64_t n_tokens);
+  static void ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
+                        int round_bf16);
+  static void ApiBuiltinStep(void* rt, int64_t step);
+
+  SessionOptions options_;
+  plan::LoadedPlan plan_;
+  std::unique_ptr<gguf::GgufFile> gguf_;
+  std::unique_ptr<cpu::ThreadPool> pool_;
+  std::vector<g4k_weight> weights_;                 // by plan weight id
+  std::vector<std::vector<float>> weight_f32_;      // 1-D weights widened to f32
+  std::vector<std::vector<float>> tensors_;         // by plan tensor id, [capacity][width]
+  std::vector<g4k_tensor> tensor_views_;
+  std::vector<const plan::Step*> flat_steps_;       // for builtin_step(index)
+  std::map<std::string, g4k_fn> kernels_;
+  void* kernel_library_ = nullptr;
+  g4k_api api_{};
+  KvCache kv_;
+  bool reference_precision_ = false;
+  int64_t vocab_ = 0, max_batch_ = 0, context_ = 0;
+  int64_t position_ = 0, n_tokens_ = 0, capacity_ = 0;
+  std::vector<int32_t> positions_;
+  std::string model_path_;
+};
+
+}  // namespace g4::exec
+
+#endif  // GEMMA4C_RUNTIME_EXEC_SESSION_H_
