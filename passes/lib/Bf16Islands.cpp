@@ -146,8 +146,8 @@ void roundConstant(ScaleOp scale) {
   if (scale.getRole() != ConstRole::embed_scale && scale.getRole() != ConstRole::ple_token_scale)
     return;
   double exact = scale.getFactor().convertToDouble();
-  scale.setExactFactor(exact);
-  scale.setFactor(roundToBf16(exact));
+  scale.setExactFactor(APFloat(exact));
+  scale.setFactor(APFloat(roundToBf16(exact)));
 }
 
 /// Places `g4.round_bf16` after `op` and makes every other user read it.

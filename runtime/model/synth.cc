@@ -280,6 +280,12 @@ SynthTensorStream::SynthTensorStream(const ModelConfig& c, const TensorSpec& t, 
     normal(0.0f, 1.0f);
   } else if (absl::EndsWith(name, ".ffn_down_exps.scale")) {
     normal(1.0f, 0.2f);
+  } else if (absl::EndsWith(name, ".attn_q_norm.weight") ||
+             absl::EndsWith(name, ".attn_k_norm.weight")) {
+    // Attention has no 1/sqrt(d) scale: scores are |q||k|-sized. Weights ~0.5 give scores with a
+    // std of ~4 (head dim 256) to ~6 (512): attention far from uniform, yet not a hard argmax
+    // that turns last-bit differences into different attended positions.
+    normal(0.5f, 0.05f);
   } else if (t.matrix) {
     normal(0.0f, 1.0f / std::sqrt(static_cast<float>(t.ne[0])));  // ne[0] = fan-in
   } else {

@@ -1,6 +1,7 @@
 //===- Compile.cpp - spec to plan: the gemma4c compile pipeline -----------===//
 #include "g4/Compile/Compile.h"
 
+#include "g4/Compile/PrecisionReport.h"
 #include "g4/IR/G4Dialect.h"
 #include "g4/Plan/PlanWriter.h"
 #include "g4/Transforms/Passes.h"
@@ -11,6 +12,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -54,7 +56,14 @@ LogicalResult writeOutput(const std::string &path, StringRef bytes) {
 void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options) {
   pm.addPass(createG4ExpandLayers());
   pm.addPass(mlir::createCSEPass());
-  (void)options;
+  G4Bf16IslandsOptions islands;
+  islands.policy = options.precision;
+  islands.attention = options.attention;
+  islands.router = options.router;
+  pm.addPass(createG4Bf16Islands(islands));
+  // Generic cleanups after the islands: they must keep every g4.round_bf16 (not Pure, no folder).
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
 }
 
 FailureOr<std::string> compileSpecText(const std::string &text, const std::string &bufferName,
@@ -93,8 +102,16 @@ LogicalResult compileSpecFile(const std::string &specPath, const std::string &ou
   std::string ir;
   llvm::raw_string_ostream irStream(ir);
   module->print(irStream);
-  return success(succeeded(writeOutput(outDir + "/plan", *plan)) &&
-                 succeeded(writeOutput(outDir + "/graph.mlir", ir)));
+  if (failed(writeOutput(outDir + "/plan", *plan)) ||
+      failed(writeOutput(outDir + "/graph.mlir", ir)))
+    return failure();
+  if (!options.reportPrecision) return success();
+  PrecisionReport report = collectPrecisionReport(*module, options.precision);
+  printPrecisionReport(report, llvm::outs());
+  std::string json;
+  llvm::raw_string_ostream jsonStream(json);
+  jsonStream << llvm::formatv("{0:2}", precisionReportToJson(report)) << "\n";
+  return writeOutput(outDir + "/precision.json", json);
 }
 
 }  // namespace mlir::g4

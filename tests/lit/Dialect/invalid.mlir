@@ -472,3 +472,35 @@ func.func @layer_attr(%x: tensor<?x8xf32>) {
   %y = g4.gelu_tanh %x {g4.layer = -1 : i64} : tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @rounding_unknown_kind(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.rounding' must be one of rope_bf16, softcap_bf16, experts_bf16, experts_bf16_weighted, renormalize_bf16, attention_eager, got "tanh_bf16"}}
+  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = "tanh_bf16"} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @rounding_wrong_op(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.rounding' = "rope_bf16" does not describe g4.softcap}}
+  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = "rope_bf16"} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @kv_storage_unknown(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{'g4.kv_storage' must be "bf16" or "f32", got "f16"}}
+  %a = g4.attention %q kv(%q, %q) at %pos {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, g4.kv_storage = "f16"} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @kv_storage_not_attention(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.kv_storage' belongs on g4.attention}}
+  %y = g4.gelu_tanh %x {g4.kv_storage = "bf16"} : tensor<?x8xf32>
+  return
+}

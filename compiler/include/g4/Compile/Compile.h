@@ -12,13 +12,17 @@
 namespace mlir::g4 {
 
 struct CompileOptions {
-  std::string precision = "reference";  // f32 | minimal | reference
+  std::string precision = "reference";  // f32 | minimal | reference (g4-bf16-islands policy)
+  std::string attention = "sdpa";       // sdpa | eager: attention rounding under `reference`
+  std::string router = "fp32";          // fp32 (transformers >= 5.13) | bf16 (older router)
   uint32_t maxBatchTokens = 512;
+  /// Print the islands and write OUTDIR/precision.json (compileSpecFile only).
   bool reportPrecision = false;
 };
 
-/// The pass pipeline of `gemma4c compile`: expand layers, clean up, then the precision,
-/// fusion and memory-planning passes that exist.
+/// The pass pipeline of `gemma4c compile`: expand layers, clean up, mark the bf16 islands of
+/// the precision policy (then canonicalize and CSE, which must keep them), then the fusion and
+/// memory-planning passes that exist.
 void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options);
 
 /// Parses, verifies and compiles spec text; returns the plan bytes. Diagnostics (with their
@@ -27,7 +31,8 @@ FailureOr<std::string> compileSpecText(const std::string &text, const std::strin
                                        const CompileOptions &options);
 
 /// Compiles a spec file into OUTDIR: OUTDIR/plan and OUTDIR/graph.mlir (the final IR, kept for
-/// reading). Creates OUTDIR if needed.
+/// reading), and with `reportPrecision` OUTDIR/precision.json plus the report on stdout.
+/// Creates OUTDIR if needed.
 LogicalResult compileSpecFile(const std::string &specPath, const std::string &outDir,
                               const CompileOptions &options);
 

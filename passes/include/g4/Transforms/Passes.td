@@ -43,7 +43,8 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
     Policies: `f32` changes nothing. `minimal` rounds only the systematic divergences: the
     embedding-scale constant and product, the MoE router chain and the PLE scale products.
     `reference` rounds every point of the reference (spec section 3.9) with the router
-    semantics of transformers 5.24 (softmax, top-k weights and per-expert scaling in fp32).
+    semantics of transformers 5.13 and later, checked against 5.24.0: softmax, top-k weights and
+    per-expert scaling in fp32, experts summed in fp32 and rounded once (grouped_mm).
     `router=bf16` selects the older router that rounds those steps too; `attention=eager`
     selects eager attention (bf16 scores and probabilities) instead of SDPA.
 
@@ -59,7 +60,8 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
            "Attention rounding under `reference`: sdpa (fp32 scores and softmax) | eager "
            "(bf16 scores and probabilities)">,
     Option<"router", "router", "std::string", /*default=*/"\"fp32\"",
-           "Router softmax/top-k weights: fp32 (transformers >= 5.x current) | bf16 (older)">,
+           "Router softmax, top-k weights and per-expert scale: fp32 (transformers >= 5.13) | "
+           "bf16 (transformers <= 5.12, each step rounded)">,
   ];
   let dependentDialects = ["mlir::g4::G4Dialect"];
 }
