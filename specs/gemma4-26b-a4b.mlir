@@ -53,7 +53,7 @@ module attributes {g4.model = {
     // token embedding, scaled by sqrt(H) (§3.1)
     %w_token_embd = g4.weight "token_embd.weight" : !mat_2816_262144
     %embd = g4.embed %tokens, %w_token_embd : (!tokens, !mat_2816_262144) -> !act_2816
-    %inp_scaled = g4.scale %embd {factor = 53.065996645686397 : f64, role = #g4.role<embed_scale>} : !act_2816  // sqrt(H)
+    %inp_scaled = g4.scale %embd {factor = 53.065996645686397 : f64, role = #g4.role<embed_scale>, g4.name = "inp_scaled"} : !act_2816  // sqrt(H)
     // decoder layers
     %l_out0 = g4.decoder_layer 0 @sliding_moe(%inp_scaled, %pos) : (!act_2816, !tokens) -> !act_2816
     %l_out1 = g4.decoder_layer 1 @sliding_moe(%l_out0, %pos) : (!act_2816, !tokens) -> !act_2816
@@ -87,9 +87,9 @@ module attributes {g4.model = {
     %l_out29 = g4.decoder_layer 29 @full_moe(%l_out28, %pos) : (!act_2816, !tokens) -> !act_2816
     // output: final norm, tied LM head, softcap (§3.8)
     %w_output_norm = g4.weight "output_norm.weight" : !vec_2816
-    %result_norm = g4.rms_norm %l_out29, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
+    %result_norm = g4.rms_norm %l_out29, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64, g4.name = "result_norm"} : (!act_2816, !vec_2816) -> !act_2816
     %logits_raw = g4.linear %result_norm, %w_token_embd : (!act_2816, !mat_2816_262144) -> !act_262144
-    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64} : !act_262144
+    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64, g4.name = "result_output"} : !act_262144
     return %result_output : !act_262144
   }
 
@@ -97,26 +97,26 @@ module attributes {g4.model = {
   func.func private @sliding_moe(%h: !act_2816, %pos: !tokens) -> !act_2816 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_2816
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64, g4.name = "attn_norm"} : (!act_2816, !vec_2816) -> !act_2816
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_2816_4096
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_2816, !mat_2816_4096) -> !act_4096
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_4096, !vec_256) -> !act_4096
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_4096, !tokens) -> !act_4096
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_4096, !tokens) -> !act_4096
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_2816_2048
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_2816, !mat_2816_2048) -> !act_2048
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_2816_2048
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_2816, !mat_2816_2048) -> !act_2048
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_256
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_2048, !vec_256) -> !act_2048
-    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_2048, !tokens) -> !act_2048
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_2048) -> !act_2048
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 16 : i64, num_kv_heads = 8 : i64, head_dim = 256 : i64, window = 1024 : i64} : (!act_4096, !act_2048, !act_2048, !tokens) -> !act_4096
+    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Kcur"} : (!act_2048, !tokens) -> !act_2048
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64, g4.name = "Vcur"} : (!act_2048) -> !act_2048
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 16 : i64, num_kv_heads = 8 : i64, head_dim = 256 : i64, window = 1024 : i64, g4.name = "kqv_out"} : (!act_4096, !act_2048, !act_2048, !tokens) -> !act_4096
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_4096_2816
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_4096, !mat_4096_2816) -> !act_2816
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_2816
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
-    %h_attn = g4.add %h, %attn_post : !act_2816
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_2816
     // feed-forward half: shared dense MLP + routed experts
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_2816
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
@@ -153,9 +153,9 @@ module attributes {g4.model = {
     %ffn_sum = g4.add %mlp_out, %moe_out : !act_2816
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_2816
     %ffn_post = g4.rms_norm %ffn_sum, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_2816
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_2816
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale : (!act_2816, !vec_1) -> !act_2816
+    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale {g4.name = "l_out"} : (!act_2816, !vec_1) -> !act_2816
     return %out : !act_2816
   }
 
@@ -163,26 +163,26 @@ module attributes {g4.model = {
   func.func private @full_moe(%h: !act_2816, %pos: !tokens) -> !act_2816 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_2816
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64, g4.name = "attn_norm"} : (!act_2816, !vec_2816) -> !act_2816
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_2816_8192
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_2816, !mat_2816_8192) -> !act_8192
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_8192, !vec_512) -> !act_8192
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_8192, !tokens, !vec_256) -> !act_8192
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_8192, !tokens, !vec_256) -> !act_8192
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_2816_1024
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_2816, !mat_2816_1024) -> !act_1024
     // K = V: no attn_v; V starts from the raw K projection
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_512
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_1024, !vec_512) -> !act_1024
-    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_1024, !tokens, !vec_256) -> !act_1024
-    %v = g4.rms_norm %k_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_1024) -> !act_1024
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 16 : i64, num_kv_heads = 2 : i64, head_dim = 512 : i64, window = 0 : i64, k_eq_v} : (!act_8192, !act_1024, !act_1024, !tokens) -> !act_8192
+    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Kcur"} : (!act_1024, !tokens, !vec_256) -> !act_1024
+    %v = g4.rms_norm %k_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64, g4.name = "Vcur"} : (!act_1024) -> !act_1024
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 16 : i64, num_kv_heads = 2 : i64, head_dim = 512 : i64, window = 0 : i64, k_eq_v, g4.name = "kqv_out"} : (!act_8192, !act_1024, !act_1024, !tokens) -> !act_8192
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_8192_2816
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_8192, !mat_8192_2816) -> !act_2816
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_2816
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
-    %h_attn = g4.add %h, %attn_post : !act_2816
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_2816
     // feed-forward half: shared dense MLP + routed experts
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_2816
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
@@ -219,9 +219,9 @@ module attributes {g4.model = {
     %ffn_sum = g4.add %mlp_out, %moe_out : !act_2816
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_2816
     %ffn_post = g4.rms_norm %ffn_sum, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 2816 : i64} : (!act_2816, !vec_2816) -> !act_2816
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_2816
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_2816
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale : (!act_2816, !vec_1) -> !act_2816
+    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale {g4.name = "l_out"} : (!act_2816, !vec_1) -> !act_2816
     return %out : !act_2816
   }
 }

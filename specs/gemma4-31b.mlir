@@ -47,7 +47,7 @@ module attributes {g4.model = {
     // token embedding, scaled by sqrt(H) (§3.1)
     %w_token_embd = g4.weight "token_embd.weight" : !mat_5376_262144
     %embd = g4.embed %tokens, %w_token_embd : (!tokens, !mat_5376_262144) -> !act_5376
-    %inp_scaled = g4.scale %embd {factor = 73.321211119293437 : f64, role = #g4.role<embed_scale>} : !act_5376  // sqrt(H)
+    %inp_scaled = g4.scale %embd {factor = 73.321211119293437 : f64, role = #g4.role<embed_scale>, g4.name = "inp_scaled"} : !act_5376  // sqrt(H)
     // decoder layers
     %l_out0 = g4.decoder_layer 0 @sliding(%inp_scaled, %pos) : (!act_5376, !tokens) -> !act_5376
     %l_out1 = g4.decoder_layer 1 @sliding(%l_out0, %pos) : (!act_5376, !tokens) -> !act_5376
@@ -111,9 +111,9 @@ module attributes {g4.model = {
     %l_out59 = g4.decoder_layer 59 @full(%l_out58, %pos) : (!act_5376, !tokens) -> !act_5376
     // output: final norm, tied LM head, softcap (§3.8)
     %w_output_norm = g4.weight "output_norm.weight" : !vec_5376
-    %result_norm = g4.rms_norm %l_out59, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
+    %result_norm = g4.rms_norm %l_out59, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64, g4.name = "result_norm"} : (!act_5376, !vec_5376) -> !act_5376
     %logits_raw = g4.linear %result_norm, %w_token_embd : (!act_5376, !mat_5376_262144) -> !act_262144
-    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64} : !act_262144
+    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64, g4.name = "result_output"} : !act_262144
     return %result_output : !act_262144
   }
 
@@ -121,26 +121,26 @@ module attributes {g4.model = {
   func.func private @sliding(%h: !act_5376, %pos: !tokens) -> !act_5376 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_5376
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64, g4.name = "attn_norm"} : (!act_5376, !vec_5376) -> !act_5376
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_5376_8192
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_5376, !mat_5376_8192) -> !act_8192
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_8192, !vec_256) -> !act_8192
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_8192, !tokens) -> !act_8192
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_8192, !tokens) -> !act_8192
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_5376_4096
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_5376, !mat_5376_4096) -> !act_4096
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_5376_4096
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_5376, !mat_5376_4096) -> !act_4096
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_256
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_4096, !vec_256) -> !act_4096
-    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_4096, !tokens) -> !act_4096
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_4096) -> !act_4096
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 32 : i64, num_kv_heads = 16 : i64, head_dim = 256 : i64, window = 1024 : i64} : (!act_8192, !act_4096, !act_4096, !tokens) -> !act_8192
+    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Kcur"} : (!act_4096, !tokens) -> !act_4096
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64, g4.name = "Vcur"} : (!act_4096) -> !act_4096
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 32 : i64, num_kv_heads = 16 : i64, head_dim = 256 : i64, window = 1024 : i64, g4.name = "kqv_out"} : (!act_8192, !act_4096, !act_4096, !tokens) -> !act_8192
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_8192_5376
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_8192, !mat_8192_5376) -> !act_5376
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_5376
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
-    %h_attn = g4.add %h, %attn_post : !act_5376
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_5376
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_5376
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
@@ -154,9 +154,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_21504, !mat_21504_5376) -> !act_5376
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_5376
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_5376
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_5376
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale : (!act_5376, !vec_1) -> !act_5376
+    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale {g4.name = "l_out"} : (!act_5376, !vec_1) -> !act_5376
     return %out : !act_5376
   }
 
@@ -164,26 +164,26 @@ module attributes {g4.model = {
   func.func private @full(%h: !act_5376, %pos: !tokens) -> !act_5376 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_5376
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64, g4.name = "attn_norm"} : (!act_5376, !vec_5376) -> !act_5376
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_5376_16384
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_5376, !mat_5376_16384) -> !act_16384
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_16384, !vec_512) -> !act_16384
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_16384, !tokens, !vec_256) -> !act_16384
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_16384, !tokens, !vec_256) -> !act_16384
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_5376_2048
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_5376, !mat_5376_2048) -> !act_2048
     // K = V: no attn_v; V starts from the raw K projection
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_512
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_2048, !vec_512) -> !act_2048
-    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_2048, !tokens, !vec_256) -> !act_2048
-    %v = g4.rms_norm %k_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_2048) -> !act_2048
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 32 : i64, num_kv_heads = 4 : i64, head_dim = 512 : i64, window = 0 : i64, k_eq_v} : (!act_16384, !act_2048, !act_2048, !tokens) -> !act_16384
+    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Kcur"} : (!act_2048, !tokens, !vec_256) -> !act_2048
+    %v = g4.rms_norm %k_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64, g4.name = "Vcur"} : (!act_2048) -> !act_2048
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 32 : i64, num_kv_heads = 4 : i64, head_dim = 512 : i64, window = 0 : i64, k_eq_v, g4.name = "kqv_out"} : (!act_16384, !act_2048, !act_2048, !tokens) -> !act_16384
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_16384_5376
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_16384, !mat_16384_5376) -> !act_5376
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_5376
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
-    %h_attn = g4.add %h, %attn_post : !act_5376
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_5376
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_5376
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
@@ -197,9 +197,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_21504, !mat_21504_5376) -> !act_5376
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_5376
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 5376 : i64} : (!act_5376, !vec_5376) -> !act_5376
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_5376
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_5376
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale : (!act_5376, !vec_1) -> !act_5376
+    %out = g4.layer_scalar %h_ffn, %w_layer_output_scale {g4.name = "l_out"} : (!act_5376, !vec_1) -> !act_5376
     return %out : !act_5376
   }
 }

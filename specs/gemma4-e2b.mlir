@@ -54,7 +54,7 @@ module attributes {g4.model = {
     // token embedding, scaled by sqrt(H) (§3.1)
     %w_token_embd = g4.weight "token_embd.weight" : !mat_1536_262144
     %embd = g4.embed %tokens, %w_token_embd : (!tokens, !mat_1536_262144) -> !act_1536
-    %inp_scaled = g4.scale %embd {factor = 39.191835884530846 : f64, role = #g4.role<embed_scale>} : !act_1536  // sqrt(H)
+    %inp_scaled = g4.scale %embd {factor = 39.191835884530846 : f64, role = #g4.role<embed_scale>, g4.name = "inp_scaled"} : !act_1536  // sqrt(H)
     // per-layer embedding inputs (§3.2)
     %w_per_layer_token_embd = g4.weight "per_layer_token_embd.weight" : !mat_8960_262144
     %ple_tok_raw = g4.embed %tokens, %w_per_layer_token_embd : (!tokens, !mat_8960_262144) -> !act_8960
@@ -104,9 +104,9 @@ module attributes {g4.model = {
     %l_out34 = g4.decoder_layer 34 @full_shared(%l_out33, %ple, %pos) {kv_source = 14 : i64} : (!act_1536, !act_8960, !tokens) -> !act_1536
     // output: final norm, tied LM head, softcap (§3.8)
     %w_output_norm = g4.weight "output_norm.weight" : !vec_1536
-    %result_norm = g4.rms_norm %l_out34, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
+    %result_norm = g4.rms_norm %l_out34, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64, g4.name = "result_norm"} : (!act_1536, !vec_1536) -> !act_1536
     %logits_raw = g4.linear %result_norm, %w_token_embd : (!act_1536, !mat_1536_262144) -> !act_262144
-    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64} : !act_262144
+    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64, g4.name = "result_output"} : !act_262144
     return %result_output : !act_262144
   }
 
@@ -114,26 +114,26 @@ module attributes {g4.model = {
   func.func private @sliding(%h: !act_1536, %ple: !act_8960, %pos: !tokens) -> !act_1536 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_1536
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64, g4.name = "attn_norm"} : (!act_1536, !vec_1536) -> !act_1536
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_1536_2048
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_1536, !mat_1536_2048) -> !act_2048
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_2048, !vec_256) -> !act_2048
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_2048, !tokens) -> !act_2048
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_2048, !tokens) -> !act_2048
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_1536_256
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_1536, !mat_1536_256) -> !act_256
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_1536_256
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_1536, !mat_1536_256) -> !act_256
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_256
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_256, !vec_256) -> !act_256
-    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_256, !tokens) -> !act_256
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_256) -> !act_256
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 512 : i64} : (!act_2048, !act_256, !act_256, !tokens) -> !act_2048
+    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Kcur"} : (!act_256, !tokens) -> !act_256
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64, g4.name = "Vcur"} : (!act_256) -> !act_256
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 512 : i64, g4.name = "kqv_out"} : (!act_2048, !act_256, !act_256, !tokens) -> !act_2048
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_2048_1536
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_2048, !mat_2048_1536) -> !act_1536
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_1536
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_attn = g4.add %h, %attn_post : !act_1536
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_1536
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_1536
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
@@ -147,9 +147,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_6144, !mat_6144_1536) -> !act_1536
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_1536
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_1536
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_1536
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_8960) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_8960) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_1536_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_1536, !mat_1536_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -160,7 +160,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
     %h_ple = g4.add %h_ffn, %ple_post : !act_1536
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_1536, !vec_1) -> !act_1536
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_1536, !vec_1) -> !act_1536
     return %out : !act_1536
   }
 
@@ -168,27 +168,27 @@ module attributes {g4.model = {
   func.func private @full(%h: !act_1536, %ple: !act_8960, %pos: !tokens) -> !act_1536 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_1536
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64, g4.name = "attn_norm"} : (!act_1536, !vec_1536) -> !act_1536
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_1536_4096
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_1536, !mat_1536_4096) -> !act_4096
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_4096, !vec_512) -> !act_4096
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_4096, !tokens, !vec_256) -> !act_4096
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_4096, !tokens, !vec_256) -> !act_4096
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_1536_512
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_1536, !mat_1536_512) -> !act_512
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_1536_512
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_1536, !mat_1536_512) -> !act_512
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_512
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_512, !vec_512) -> !act_512
-    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_512, !tokens, !vec_256) -> !act_512
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_512) -> !act_512
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64} : (!act_4096, !act_512, !act_512, !tokens) -> !act_4096
+    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Kcur"} : (!act_512, !tokens, !vec_256) -> !act_512
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64, g4.name = "Vcur"} : (!act_512) -> !act_512
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64, g4.name = "kqv_out"} : (!act_4096, !act_512, !act_512, !tokens) -> !act_4096
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_4096_1536
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_4096, !mat_4096_1536) -> !act_1536
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_1536
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_attn = g4.add %h, %attn_post : !act_1536
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_1536
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_1536
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
@@ -202,9 +202,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_6144, !mat_6144_1536) -> !act_1536
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_1536
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_1536
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_1536
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_8960) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_8960) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_1536_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_1536, !mat_1536_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -215,7 +215,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
     %h_ple = g4.add %h_ffn, %ple_post : !act_1536
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_1536, !vec_1) -> !act_1536
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_1536, !vec_1) -> !act_1536
     return %out : !act_1536
   }
 
@@ -223,19 +223,19 @@ module attributes {g4.model = {
   func.func private @sliding_shared(%h: !act_1536, %ple: !act_8960, %pos: !tokens) -> !act_1536 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_1536
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64, g4.name = "attn_norm"} : (!act_1536, !vec_1536) -> !act_1536
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_1536_2048
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_1536, !mat_1536_2048) -> !act_2048
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_2048, !vec_256) -> !act_2048
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_2048, !tokens) -> !act_2048
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_2048, !tokens) -> !act_2048
     // KV-shared: reads the cache of the instance's kv_source
-    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 512 : i64} : (!act_2048, !tokens) -> !act_2048
+    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 512 : i64, g4.name = "kqv_out"} : (!act_2048, !tokens) -> !act_2048
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_2048_1536
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_2048, !mat_2048_1536) -> !act_1536
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_1536
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_attn = g4.add %h, %attn_post : !act_1536
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_1536
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_1536
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
@@ -249,9 +249,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_12288, !mat_12288_1536) -> !act_1536
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_1536
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_1536
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_1536
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_8960) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_8960) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_1536_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_1536, !mat_1536_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -262,7 +262,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
     %h_ple = g4.add %h_ffn, %ple_post : !act_1536
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_1536, !vec_1) -> !act_1536
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_1536, !vec_1) -> !act_1536
     return %out : !act_1536
   }
 
@@ -270,20 +270,20 @@ module attributes {g4.model = {
   func.func private @full_shared(%h: !act_1536, %ple: !act_8960, %pos: !tokens) -> !act_1536 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_1536
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64, g4.name = "attn_norm"} : (!act_1536, !vec_1536) -> !act_1536
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_1536_4096
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_1536, !mat_1536_4096) -> !act_4096
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_4096, !vec_512) -> !act_4096
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_4096, !tokens, !vec_256) -> !act_4096
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_4096, !tokens, !vec_256) -> !act_4096
     // KV-shared: reads the cache of the instance's kv_source
-    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64} : (!act_4096, !tokens) -> !act_4096
+    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64, g4.name = "kqv_out"} : (!act_4096, !tokens) -> !act_4096
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_4096_1536
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_4096, !mat_4096_1536) -> !act_1536
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_1536
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_attn = g4.add %h, %attn_post : !act_1536
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_1536
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_1536
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
@@ -297,9 +297,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_12288, !mat_12288_1536) -> !act_1536
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_1536
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_1536
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_1536
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_8960) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_8960) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_1536_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_1536, !mat_1536_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -310,7 +310,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 1536 : i64} : (!act_1536, !vec_1536) -> !act_1536
     %h_ple = g4.add %h_ffn, %ple_post : !act_1536
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_1536, !vec_1) -> !act_1536
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_1536, !vec_1) -> !act_1536
     return %out : !act_1536
   }
 }

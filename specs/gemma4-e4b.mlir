@@ -53,7 +53,7 @@ module attributes {g4.model = {
     // token embedding, scaled by sqrt(H) (§3.1)
     %w_token_embd = g4.weight "token_embd.weight" : !mat_2560_262144
     %embd = g4.embed %tokens, %w_token_embd : (!tokens, !mat_2560_262144) -> !act_2560
-    %inp_scaled = g4.scale %embd {factor = 50.596442562694072 : f64, role = #g4.role<embed_scale>} : !act_2560  // sqrt(H)
+    %inp_scaled = g4.scale %embd {factor = 50.596442562694072 : f64, role = #g4.role<embed_scale>, g4.name = "inp_scaled"} : !act_2560  // sqrt(H)
     // per-layer embedding inputs (§3.2)
     %w_per_layer_token_embd = g4.weight "per_layer_token_embd.weight" : !mat_10752_262144
     %ple_tok_raw = g4.embed %tokens, %w_per_layer_token_embd : (!tokens, !mat_10752_262144) -> !act_10752
@@ -110,9 +110,9 @@ module attributes {g4.model = {
     %l_out41 = g4.decoder_layer 41 @full_shared(%l_out40, %ple, %pos) {kv_source = 23 : i64} : (!act_2560, !act_10752, !tokens) -> !act_2560
     // output: final norm, tied LM head, softcap (§3.8)
     %w_output_norm = g4.weight "output_norm.weight" : !vec_2560
-    %result_norm = g4.rms_norm %l_out41, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
+    %result_norm = g4.rms_norm %l_out41, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64, g4.name = "result_norm"} : (!act_2560, !vec_2560) -> !act_2560
     %logits_raw = g4.linear %result_norm, %w_token_embd : (!act_2560, !mat_2560_262144) -> !act_262144
-    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64} : !act_262144
+    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64, g4.name = "result_output"} : !act_262144
     return %result_output : !act_262144
   }
 
@@ -120,26 +120,26 @@ module attributes {g4.model = {
   func.func private @sliding(%h: !act_2560, %ple: !act_10752, %pos: !tokens) -> !act_2560 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_2560
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64, g4.name = "attn_norm"} : (!act_2560, !vec_2560) -> !act_2560
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_2560_2048
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_2560, !mat_2560_2048) -> !act_2048
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_2048, !vec_256) -> !act_2048
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_2048, !tokens) -> !act_2048
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_2048, !tokens) -> !act_2048
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_2560_512
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_2560, !mat_2560_512) -> !act_512
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_2560_512
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_2560, !mat_2560_512) -> !act_512
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_256
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_512, !vec_256) -> !act_512
-    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_512, !tokens) -> !act_512
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_512) -> !act_512
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 256 : i64, window = 512 : i64} : (!act_2048, !act_512, !act_512, !tokens) -> !act_2048
+    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Kcur"} : (!act_512, !tokens) -> !act_512
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64, g4.name = "Vcur"} : (!act_512) -> !act_512
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 256 : i64, window = 512 : i64, g4.name = "kqv_out"} : (!act_2048, !act_512, !act_512, !tokens) -> !act_2048
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_2048_2560
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_2048, !mat_2048_2560) -> !act_2560
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_2560
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_attn = g4.add %h, %attn_post : !act_2560
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_2560
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_2560
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
@@ -153,9 +153,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_10240, !mat_10240_2560) -> !act_2560
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_2560
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_2560
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_2560
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_10752) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_10752) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_2560_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_2560, !mat_2560_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -166,7 +166,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
     %h_ple = g4.add %h_ffn, %ple_post : !act_2560
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_2560, !vec_1) -> !act_2560
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_2560, !vec_1) -> !act_2560
     return %out : !act_2560
   }
 
@@ -174,27 +174,27 @@ module attributes {g4.model = {
   func.func private @full(%h: !act_2560, %ple: !act_10752, %pos: !tokens) -> !act_2560 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_2560
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64, g4.name = "attn_norm"} : (!act_2560, !vec_2560) -> !act_2560
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_2560_4096
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_2560, !mat_2560_4096) -> !act_4096
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_4096, !vec_512) -> !act_4096
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_4096, !tokens, !vec_256) -> !act_4096
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_4096, !tokens, !vec_256) -> !act_4096
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_2560_1024
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_2560, !mat_2560_1024) -> !act_1024
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_2560_1024
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_2560, !mat_2560_1024) -> !act_1024
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_512
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_1024, !vec_512) -> !act_1024
-    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_1024, !tokens, !vec_256) -> !act_1024
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_1024) -> !act_1024
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 512 : i64, window = 0 : i64} : (!act_4096, !act_1024, !act_1024, !tokens) -> !act_4096
+    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Kcur"} : (!act_1024, !tokens, !vec_256) -> !act_1024
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64, g4.name = "Vcur"} : (!act_1024) -> !act_1024
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 512 : i64, window = 0 : i64, g4.name = "kqv_out"} : (!act_4096, !act_1024, !act_1024, !tokens) -> !act_4096
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_4096_2560
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_4096, !mat_4096_2560) -> !act_2560
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_2560
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_attn = g4.add %h, %attn_post : !act_2560
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_2560
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_2560
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
@@ -208,9 +208,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_10240, !mat_10240_2560) -> !act_2560
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_2560
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_2560
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_2560
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_10752) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_10752) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_2560_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_2560, !mat_2560_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -221,7 +221,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
     %h_ple = g4.add %h_ffn, %ple_post : !act_2560
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_2560, !vec_1) -> !act_2560
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_2560, !vec_1) -> !act_2560
     return %out : !act_2560
   }
 
@@ -229,19 +229,19 @@ module attributes {g4.model = {
   func.func private @sliding_shared(%h: !act_2560, %ple: !act_10752, %pos: !tokens) -> !act_2560 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_2560
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64, g4.name = "attn_norm"} : (!act_2560, !vec_2560) -> !act_2560
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_2560_2048
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_2560, !mat_2560_2048) -> !act_2048
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_2048, !vec_256) -> !act_2048
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_2048, !tokens) -> !act_2048
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_2048, !tokens) -> !act_2048
     // KV-shared: reads the cache of the instance's kv_source
-    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 256 : i64, window = 512 : i64} : (!act_2048, !tokens) -> !act_2048
+    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 256 : i64, window = 512 : i64, g4.name = "kqv_out"} : (!act_2048, !tokens) -> !act_2048
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_2048_2560
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_2048, !mat_2048_2560) -> !act_2560
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_2560
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_attn = g4.add %h, %attn_post : !act_2560
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_2560
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_2560
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
@@ -255,9 +255,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_10240, !mat_10240_2560) -> !act_2560
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_2560
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_2560
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_2560
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_10752) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_10752) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_2560_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_2560, !mat_2560_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -268,7 +268,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
     %h_ple = g4.add %h_ffn, %ple_post : !act_2560
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_2560, !vec_1) -> !act_2560
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_2560, !vec_1) -> !act_2560
     return %out : !act_2560
   }
 
@@ -276,20 +276,20 @@ module attributes {g4.model = {
   func.func private @full_shared(%h: !act_2560, %ple: !act_10752, %pos: !tokens) -> !act_2560 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_2560
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64, g4.name = "attn_norm"} : (!act_2560, !vec_2560) -> !act_2560
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_2560_4096
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_2560, !mat_2560_4096) -> !act_4096
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_4096, !vec_512) -> !act_4096
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_4096, !tokens, !vec_256) -> !act_4096
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_4096, !tokens, !vec_256) -> !act_4096
     // KV-shared: reads the cache of the instance's kv_source
-    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 512 : i64, window = 0 : i64} : (!act_4096, !tokens) -> !act_4096
+    %attn = g4.attention %q at %pos {num_heads = 8 : i64, num_kv_heads = 2 : i64, head_dim = 512 : i64, window = 0 : i64, g4.name = "kqv_out"} : (!act_4096, !tokens) -> !act_4096
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_4096_2560
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_4096, !mat_4096_2560) -> !act_2560
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_2560
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_attn = g4.add %h, %attn_post : !act_2560
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_2560
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_2560
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
@@ -303,9 +303,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_10240, !mat_10240_2560) -> !act_2560
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_2560
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_2560
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_2560
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_10752) -> !act_256
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_10752) -> !act_256
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_2560_256
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_2560, !mat_2560_256) -> !act_256
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_256
@@ -316,7 +316,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 2560 : i64} : (!act_2560, !vec_2560) -> !act_2560
     %h_ple = g4.add %h_ffn, %ple_post : !act_2560
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_2560, !vec_1) -> !act_2560
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_2560, !vec_1) -> !act_2560
     return %out : !act_2560
   }
 }

@@ -48,7 +48,7 @@ module attributes {g4.model = {
     // token embedding, scaled by sqrt(H) (§3.1)
     %w_token_embd = g4.weight "token_embd.weight" : !mat_128_1024
     %embd = g4.embed %tokens, %w_token_embd : (!tokens, !mat_128_1024) -> !act_128
-    %inp_scaled = g4.scale %embd {factor = 11.313708498984761 : f64, role = #g4.role<embed_scale>} : !act_128  // sqrt(H)
+    %inp_scaled = g4.scale %embd {factor = 11.313708498984761 : f64, role = #g4.role<embed_scale>, g4.name = "inp_scaled"} : !act_128  // sqrt(H)
     // per-layer embedding inputs (§3.2)
     %w_per_layer_token_embd = g4.weight "per_layer_token_embd.weight" : !mat_640_1024
     %ple_tok_raw = g4.embed %tokens, %w_per_layer_token_embd : (!tokens, !mat_640_1024) -> !act_640
@@ -73,9 +73,9 @@ module attributes {g4.model = {
     %l_out9 = g4.decoder_layer 9 @full_shared(%l_out8, %ple, %pos) {kv_source = 4 : i64} : (!act_128, !act_640, !tokens) -> !act_128
     // output: final norm, tied LM head, softcap (§3.8)
     %w_output_norm = g4.weight "output_norm.weight" : !vec_128
-    %result_norm = g4.rms_norm %l_out9, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
+    %result_norm = g4.rms_norm %l_out9, %w_output_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64, g4.name = "result_norm"} : (!act_128, !vec_128) -> !act_128
     %logits_raw = g4.linear %result_norm, %w_token_embd : (!act_128, !mat_128_1024) -> !act_1024
-    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64} : !act_1024
+    %result_output = g4.softcap %logits_raw {cap = 30.0 : f64, g4.name = "result_output"} : !act_1024
     return %result_output : !act_1024
   }
 
@@ -83,26 +83,26 @@ module attributes {g4.model = {
   func.func private @sliding(%h: !act_128, %ple: !act_640, %pos: !tokens) -> !act_128 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_128
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64, g4.name = "attn_norm"} : (!act_128, !vec_128) -> !act_128
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_128_512
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_128, !mat_128_512) -> !act_512
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_512, !vec_256) -> !act_512
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_512, !tokens) -> !act_512
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_512, !tokens) -> !act_512
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_128_256
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_128, !mat_128_256) -> !act_256
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_128_256
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_128, !mat_128_256) -> !act_256
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_256
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_256, !vec_256) -> !act_256
-    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_256, !tokens) -> !act_256
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_256) -> !act_256
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 16 : i64} : (!act_512, !act_256, !act_256, !tokens) -> !act_512
+    %k = g4.rope %k_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Kcur"} : (!act_256, !tokens) -> !act_256
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 256 : i64, g4.name = "Vcur"} : (!act_256) -> !act_256
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 16 : i64, g4.name = "kqv_out"} : (!act_512, !act_256, !act_256, !tokens) -> !act_512
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_512_128
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_512, !mat_512_128) -> !act_128
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_128
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_attn = g4.add %h, %attn_post : !act_128
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_128
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_128
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
@@ -116,9 +116,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_256, !mat_256_128) -> !act_128
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_128
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_128
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_128
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_640) -> !act_64
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_640) -> !act_64
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_128_64
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_128, !mat_128_64) -> !act_64
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_64
@@ -129,7 +129,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
     %h_ple = g4.add %h_ffn, %ple_post : !act_128
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_128, !vec_1) -> !act_128
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_128, !vec_1) -> !act_128
     return %out : !act_128
   }
 
@@ -137,27 +137,27 @@ module attributes {g4.model = {
   func.func private @full(%h: !act_128, %ple: !act_640, %pos: !tokens) -> !act_128 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_128
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64, g4.name = "attn_norm"} : (!act_128, !vec_128) -> !act_128
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_128_1024
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_128, !mat_128_1024) -> !act_1024
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_1024, !vec_512) -> !act_1024
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_1024, !tokens, !vec_256) -> !act_1024
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_1024, !tokens, !vec_256) -> !act_1024
     %w_attn_k = g4.weight "blk.{i}.attn_k.weight" : !mat_128_512
     %k_proj = g4.linear %attn_norm, %w_attn_k : (!act_128, !mat_128_512) -> !act_512
     %w_attn_v = g4.weight "blk.{i}.attn_v.weight" : !mat_128_512
     %v_proj = g4.linear %attn_norm, %w_attn_v : (!act_128, !mat_128_512) -> !act_512
     %w_attn_k_norm = g4.weight "blk.{i}.attn_k_norm.weight" : !vec_512
     %k_normed = g4.rms_norm %k_proj, %w_attn_k_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_512, !vec_512) -> !act_512
-    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_512, !tokens, !vec_256) -> !act_512
-    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_512) -> !act_512
-    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64} : (!act_1024, !act_512, !act_512, !tokens) -> !act_1024
+    %k = g4.rope %k_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Kcur"} : (!act_512, !tokens, !vec_256) -> !act_512
+    %v = g4.rms_norm %v_proj {eps = 9.9999999999999995e-07 : f64, width = 512 : i64, g4.name = "Vcur"} : (!act_512) -> !act_512
+    %attn = g4.attention %q kv(%k, %v) at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64, g4.name = "kqv_out"} : (!act_1024, !act_512, !act_512, !tokens) -> !act_1024
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_1024_128
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_1024, !mat_1024_128) -> !act_128
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_128
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_attn = g4.add %h, %attn_post : !act_128
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_128
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_128
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
@@ -171,9 +171,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_256, !mat_256_128) -> !act_128
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_128
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_128
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_128
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_640) -> !act_64
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_640) -> !act_64
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_128_64
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_128, !mat_128_64) -> !act_64
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_64
@@ -184,7 +184,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
     %h_ple = g4.add %h_ffn, %ple_post : !act_128
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_128, !vec_1) -> !act_128
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_128, !vec_1) -> !act_128
     return %out : !act_128
   }
 
@@ -192,19 +192,19 @@ module attributes {g4.model = {
   func.func private @sliding_shared(%h: !act_128, %ple: !act_640, %pos: !tokens) -> !act_128 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_128
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64, g4.name = "attn_norm"} : (!act_128, !vec_128) -> !act_128
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_128_512
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_128, !mat_128_512) -> !act_512
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_256
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 256 : i64} : (!act_512, !vec_256) -> !act_512
-    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64} : (!act_512, !tokens) -> !act_512
+    %q = g4.rope %q_normed, %pos {mode = #g4.rope<default>, theta = 10000.0 : f64, head_dim = 256 : i64, rotary_dims = 256 : i64, g4.name = "Qcur"} : (!act_512, !tokens) -> !act_512
     // KV-shared: reads the cache of the instance's kv_source
-    %attn = g4.attention %q at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 16 : i64} : (!act_512, !tokens) -> !act_512
+    %attn = g4.attention %q at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 16 : i64, g4.name = "kqv_out"} : (!act_512, !tokens) -> !act_512
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_512_128
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_512, !mat_512_128) -> !act_128
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_128
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_attn = g4.add %h, %attn_post : !act_128
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_128
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_128
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
@@ -218,9 +218,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_512, !mat_512_128) -> !act_128
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_128
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_128
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_128
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_640) -> !act_64
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_640) -> !act_64
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_128_64
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_128, !mat_128_64) -> !act_64
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_64
@@ -231,7 +231,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
     %h_ple = g4.add %h_ffn, %ple_post : !act_128
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_128, !vec_1) -> !act_128
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_128, !vec_1) -> !act_128
     return %out : !act_128
   }
 
@@ -239,20 +239,20 @@ module attributes {g4.model = {
   func.func private @full_shared(%h: !act_128, %ple: !act_640, %pos: !tokens) -> !act_128 {
     // attention half
     %w_attn_norm = g4.weight "blk.{i}.attn_norm.weight" : !vec_128
-    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
+    %attn_norm = g4.rms_norm %h, %w_attn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64, g4.name = "attn_norm"} : (!act_128, !vec_128) -> !act_128
     %w_attn_q = g4.weight "blk.{i}.attn_q.weight" : !mat_128_1024
     %q_proj = g4.linear %attn_norm, %w_attn_q : (!act_128, !mat_128_1024) -> !act_1024
     %w_attn_q_norm = g4.weight "blk.{i}.attn_q_norm.weight" : !vec_512
     %q_normed = g4.rms_norm %q_proj, %w_attn_q_norm {eps = 9.9999999999999995e-07 : f64, width = 512 : i64} : (!act_1024, !vec_512) -> !act_1024
     %w_rope_freqs = g4.weight "rope_freqs.weight" : !vec_256
-    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64} : (!act_1024, !tokens, !vec_256) -> !act_1024
+    %q = g4.rope %q_normed, %pos, %w_rope_freqs {mode = #g4.rope<proportional>, theta = 1000000.0 : f64, head_dim = 512 : i64, rotary_dims = 128 : i64, g4.name = "Qcur"} : (!act_1024, !tokens, !vec_256) -> !act_1024
     // KV-shared: reads the cache of the instance's kv_source
-    %attn = g4.attention %q at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64} : (!act_1024, !tokens) -> !act_1024
+    %attn = g4.attention %q at %pos {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 512 : i64, window = 0 : i64, g4.name = "kqv_out"} : (!act_1024, !tokens) -> !act_1024
     %w_attn_output = g4.weight "blk.{i}.attn_output.weight" : !mat_1024_128
     %attn_proj = g4.linear %attn, %w_attn_output : (!act_1024, !mat_1024_128) -> !act_128
     %w_post_attention_norm = g4.weight "blk.{i}.post_attention_norm.weight" : !vec_128
     %attn_post = g4.rms_norm %attn_proj, %w_post_attention_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_attn = g4.add %h, %attn_post : !act_128
+    %h_attn = g4.add %h, %attn_post {g4.name = "attn_out"} : !act_128
     // feed-forward half
     %w_ffn_norm = g4.weight "blk.{i}.ffn_norm.weight" : !vec_128
     %ffn_in = g4.rms_norm %h_attn, %w_ffn_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
@@ -266,9 +266,9 @@ module attributes {g4.model = {
     %down = g4.linear %gate_up, %w_ffn_down : (!act_512, !mat_512_128) -> !act_128
     %w_post_ffw_norm = g4.weight "blk.{i}.post_ffw_norm.weight" : !vec_128
     %ffn_post = g4.rms_norm %down, %w_post_ffw_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
-    %h_ffn = g4.add %h_attn, %ffn_post : !act_128
+    %h_ffn = g4.add %h_attn, %ffn_post {g4.name = "ffn_out"} : !act_128
     // per-layer embedding injection
-    %ple_in = g4.ple_slice %ple : (!act_640) -> !act_64
+    %ple_in = g4.ple_slice %ple {g4.name = "per_layer_inp"} : (!act_640) -> !act_64
     %w_inp_gate = g4.weight "blk.{i}.inp_gate.weight" : !mat_128_64
     %ple_gate = g4.linear %h_ffn, %w_inp_gate : (!act_128, !mat_128_64) -> !act_64
     %ple_gate_act = g4.gelu_tanh %ple_gate : !act_64
@@ -279,7 +279,7 @@ module attributes {g4.model = {
     %ple_post = g4.rms_norm %ple_proj, %w_post_norm {eps = 9.9999999999999995e-07 : f64, width = 128 : i64} : (!act_128, !vec_128) -> !act_128
     %h_ple = g4.add %h_ffn, %ple_post : !act_128
     %w_layer_output_scale = g4.weight "blk.{i}.layer_output_scale.weight" : !vec_1
-    %out = g4.layer_scalar %h_ple, %w_layer_output_scale : (!act_128, !vec_1) -> !act_128
+    %out = g4.layer_scalar %h_ple, %w_layer_output_scale {g4.name = "l_out"} : (!act_128, !vec_1) -> !act_128
     return %out : !act_128
   }
 }

@@ -159,6 +159,9 @@ void roundOutput(Operation *op, StringRef rule) {
   auto round = RoundBf16Op::create(builder, op->getLoc(), value, rule, /*island=*/0);
   if (Attribute layer = op->getAttr(G4Dialect::kLayerAttrName))
     round->setAttr(G4Dialect::kLayerAttrName, layer);
+  // The rounded value is what the reference passes on, so it carries the tensor's name.
+  if (Attribute name = op->removeAttr(G4Dialect::kNameAttrName))
+    round->setAttr(G4Dialect::kNameAttrName, name);
   value.replaceAllUsesExcept(round.getResult(), round);
 }
 

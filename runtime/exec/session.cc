@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "cpu/matmul.h"
 #include "cpu/row_ops.h"
 #include "plan/weight_binding.h"
@@ -515,6 +516,7 @@ absl::Status Session::Eval(const std::vector<int32_t>& tokens) {
           absl::StrCat("token ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", vocab_, ")"));
   EnsureTensorCapacity(n);
   n_tokens_ = n;
+  last_tokens_ = tokens;
   positions_.resize(n);
   const plan::Plan& p = *plan_.plan();
   float* tok = Tensor(p.inputs()->Get(0));
@@ -555,7 +557,10 @@ absl::Status Session::Dump(const std::string& dir) const {
   index += "\n}\n";
   std::ofstream out(dir + "/index.json");
   out << index;
-  return out ? absl::OkStatus() : absl::InternalError(absl::StrCat(dir, "/index.json: cannot write"));
+  // The evaluated tokens (positions start at position() - n_tokens), for the reference.
+  std::ofstream toks(dir + "/tokens.json");
+  toks << "[" << absl::StrJoin(last_tokens_, ", ") << "]\n";
+  return out && toks ? absl::OkStatus() : absl::InternalError(absl::StrCat(dir, ": cannot write the index"));
 }
 
 }  // namespace g4::exec

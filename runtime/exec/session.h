@@ -87,6 +87,7 @@ class Session {
   int64_t vocab_ = 0, max_batch_ = 0, context_ = 0;
   int64_t position_ = 0, n_tokens_ = 0, capacity_ = 0;
   std::vector<int32_t> positions_;
+  std::vector<int32_t> last_tokens_;
   std::string model_path_;
 };
 

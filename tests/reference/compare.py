@@ -141,12 +141,14 @@ def main(argv=None):
     ap.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
     ap.add_argument("--experts", default="grouped_mm", choices=["grouped_mm", "eager"])
     ap.add_argument("--router-fp32", action="store_true")
+    ap.add_argument("--weights-as-stored", action="store_true",
+                    help="bf16 mode: use the file's weights as stored instead of rounding them")
     ap.add_argument("--stages", action="store_true", help="teacher-forced per-layer, per-stage table")
     ap.add_argument("--threshold", type=float, default=None,
                     help="exit 1 if any NMSE exceeds this value")
     a = ap.parse_args(argv)
     ref = Gemma4Reference(a.model, mode=a.mode, attention=a.attention, experts=a.experts,
-                          router_fp32=a.router_fp32)
+                          router_fp32=a.router_fp32, round_weights=not a.weights_as_stored)
     dump, tokens = read_dump(a.dump)
     worst = 0.0
     if a.stages:

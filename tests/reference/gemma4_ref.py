@@ -174,7 +174,8 @@ class Gemma4Reference:
     MODES = ("float64", "float32", "bf16")
 
     def __init__(self, path, mode="float64", attention="sdpa", experts="grouped_mm",
-                 router_fp32=False, partial_rotary_factor=0.25, check_rope_freqs=True):
+                 router_fp32=False, partial_rotary_factor=0.25, check_rope_freqs=True,
+                 round_weights=True):
         if mode not in self.MODES:
             raise ValueError("mode must be one of %s" % (self.MODES,))
         if attention not in ("sdpa", "eager"):
@@ -186,6 +187,10 @@ class Gemma4Reference:
         self.attention = attention
         self.experts = experts
         self.router_fp32 = router_fp32
+        # bf16 mode holds weights in bf16 as transformers does. round_weights=False uses the
+        # file's values as stored (what a runtime reading the GGUF computes with); for files
+        # made from bf16 checkpoints the two are the same.
+        self.round_weights = round_weights
         self.gguf = GGUFReader(path)
         self.cfg = Gemma4Config(self.gguf)
         self.partial_rotary_factor = partial_rotary_factor
@@ -289,7 +294,7 @@ class Gemma4Reference:
             t = self.gguf.tensor(name, dtype=np.float64 if self.mode == "float64" else np.float32)
             if self.mode == "float64":
                 w = t.astype(np.float64)
-            elif self.mode == "bf16":
+            elif self.mode == "bf16" and self.round_weights:
                 w = bf16_round(t)
             else:
                 w = t.astype(np.float32)

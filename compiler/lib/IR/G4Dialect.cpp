@@ -158,6 +158,15 @@ LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute 
                              << "\" does not describe " << op->getName();
     return success();
   }
+  if (attr.getName() == kNameAttrName) {
+    auto name = dyn_cast<StringAttr>(attr.getValue());
+    if (!name || name.getValue().empty() || name.getValue().contains('/'))
+      return op->emitError() << "'" << kNameAttrName
+                             << "' must be a non-empty tensor name without '/'";
+    if (op->getNumResults() != 1)
+      return op->emitError() << "'" << kNameAttrName << "' names the result of a one-result op";
+    return success();
+  }
   if (attr.getName() == kKvStorageAttrName) {
     auto storage = dyn_cast<StringAttr>(attr.getValue());
     if (!storage || (storage.getValue() != "bf16" && storage.getValue() != "f32"))

@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
 #include "plan/plan_generated.h"
 #include "plan/plan_version.h"
@@ -34,22 +35,45 @@ std::string weightStem(StringRef name) {
   return s;
 }
 
-/// Names tensors uniquely: the first use of a base name keeps it, later ones get #2, #3, ...
+/// Names tensors uniquely: a name given in the IR (g4.name, plus "-<layer>") is kept as is;
+/// derived names (weight stem or op mnemonic, plus "-<layer>") never take a given name, and
+/// repeated ones get #2, #3, ...
 class TensorNamer {
  public:
+  explicit TensorNamer(Operation *root) {
+    root->walk([&](Operation *op) {
+      if (auto given = op->getAttrOfType<StringAttr>(G4Dialect::kNameAttrName))
+        given_.insert(withLayer(given.str(), op));
+    });
+  }
+
   std::string name(Operation *op, unsigned resultIndex) {
+    if (auto given = op->getAttrOfType<StringAttr>(G4Dialect::kNameAttrName)) {
+      std::string full = withLayer(given.str(), op);
+      unsigned n = ++givenCounts_[full];
+      return n == 1 ? full : full + "#" + std::to_string(n);
+    }
     std::string base;
-    for (Value v : op->getOperands())
-      if (auto w = v.getDefiningOp<WeightOp>()) { base = weightStem(w.getName()); break; }
+    for (Value v : op->getOperands()) {
+      if (!base.empty()) break;
+      if (auto w = v.getDefiningOp<WeightOp>()) base = weightStem(w.getName());
+    }
     if (base.empty()) base = op->getName().stripDialect().str();
     if (op->getNumResults() > 1) base += "." + std::to_string(resultIndex);
-    int64_t layer = layerOf(op);
-    if (layer >= 0) base += "-" + std::to_string(layer);
-    unsigned n = ++counts_[base];
+    base = withLayer(base, op);
+    unsigned &count = counts_[base];
+    if (count == 0 && given_.contains(base)) count = 1;  // the plain name is taken
+    unsigned n = ++count;
     return n == 1 ? base : base + "#" + std::to_string(n);
   }
 
  private:
+  llvm::StringSet<> given_;
+  llvm::StringMap<unsigned> givenCounts_;
+  static std::string withLayer(std::string base, Operation *op) {
+    int64_t layer = layerOf(op);
+    return layer >= 0 ? base + "-" + std::to_string(layer) : base;
+  }
   llvm::StringMap<unsigned> counts_;
 };
 
@@ -115,7 +139,7 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
     return module.emitError() << "layers are not expanded: run g4-expand-layers first";
 
   flatbuffers::FlatBufferBuilder b;
-  TensorNamer namer;
+  TensorNamer namer(forward);
   llvm::DenseMap<Value, uint32_t> tensorIds, weightIds;
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   std::vector<flatbuffers::Offset<fb::WeightBinding>> weights;

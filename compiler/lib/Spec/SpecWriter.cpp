@@ -53,6 +53,11 @@ KindKey keyOf(const LayerInfo &l) {
   return {l.sliding, l.owns_kv, l.k_eq_v, l.moe, l.head_dim, l.num_kv_heads, l.ff, l.rotary_dims};
 }
 
+/// `, g4.name = "NAME"` inside an attribute dictionary, or nothing.
+std::string nameAttr(const std::string &name) {
+  return name.empty() ? "" : ", g4.name = \"" + name + "\"";
+}
+
 /// Collects the type aliases a spec uses, printed once at the top.
 class Aliases {
  public:
@@ -96,9 +101,10 @@ class BodyWriter {
   }
   /// Scaled RMSNorm when `weight` is given, unscaled otherwise.
   std::string rmsNorm(const std::string &out, const std::string &x, int64_t xw,
-                      const std::string &weight, int64_t width) {
+                      const std::string &weight, int64_t width, const std::string &name = "") {
     os_ << "    " << out << " = g4.rms_norm " << x << (weight.empty() ? "" : ", " + weight)
-        << " {eps = " << fmtDouble(c_.rms_eps) << " : f64, width = " << width << " : i64} : ("
+        << " {eps = " << fmtDouble(c_.rms_eps) << " : f64, width = " << width << " : i64"
+        << nameAttr(name) << "} : ("
         << a_.act(xw) << (weight.empty() ? "" : ", " + a_.vec(width)) << ") -> " << a_.act(xw)
         << "\n";
     return out;
@@ -111,19 +117,22 @@ class BodyWriter {
   }
   std::string unary(const std::string &out, const std::string &op, const std::string &x,
                     int64_t w, const std::string &attrs = "") {
+    // attrs is a full dictionary "{...}" or empty.
     os_ << "    " << out << " = g4." << op << " " << x << (attrs.empty() ? "" : " " + attrs)
         << " : " << a_.act(w) << "\n";
     return out;
   }
   std::string binary(const std::string &out, const std::string &op, const std::string &x,
-                     const std::string &y, int64_t w) {
-    os_ << "    " << out << " = g4." << op << " " << x << ", " << y << " : " << a_.act(w) << "\n";
+                     const std::string &y, int64_t w, const std::string &name = "") {
+    os_ << "    " << out << " = g4." << op << " " << x << ", " << y
+        << (name.empty() ? "" : " {g4.name = \"" + name + "\"}") << " : " << a_.act(w) << "\n";
     return out;
   }
   std::string scale(const std::string &out, const std::string &x, int64_t w, double factor,
-                    const std::string &role, const std::string &why) {
+                    const std::string &role, const std::string &why, const std::string &name = "") {
     os_ << "    " << out << " = g4.scale " << x << " {factor = " << fmtDouble(factor)
-        << " : f64, role = #g4.role<" << role << ">} : " << a_.act(w) << "  // " << why << "\n";
+        << " : f64, role = #g4.role<" << role << ">" << nameAttr(name) << "} : " << a_.act(w)
+        << "  // " << why << "\n";
     return out;
   }
   void raw(const std::string &line) { os_ << "    " << line << "\n"; }
@@ -159,27 +168,29 @@ std::string writeAttention(BodyWriter &b, const ModelConfig &c, const LayerInfo 
   const int64_t H = c.hidden, hd = l.head_dim, qw = c.num_heads * hd, kvw = l.num_kv_heads * hd;
   b.comment("attention half");
   std::string wn = b.weightVec("blk.{i}.attn_norm.weight", H);
-  b.rmsNorm("%attn_norm", "%h", H, wn, H);
+  b.rmsNorm("%attn_norm", "%h", H, wn, H, "attn_norm");
   std::string wq = b.weightMat("blk.{i}.attn_q.weight", {H, qw});
   b.linear("%q_proj", "%attn_norm", wq, H, qw);
   std::string wqn = b.weightVec("blk.{i}.attn_q_norm.weight", hd);
   b.rmsNorm("%q_normed", "%q_proj", qw, wqn, hd);
   std::string freqs;
   if (!l.sliding) freqs = b.weightVec("rope_freqs.weight", c.head_dim_full / 2);
-  auto rope = [&](const std::string &out, const std::string &x, int64_t w) {
+  auto rope = [&](const std::string &out, const std::string &x, int64_t w,
+                  const std::string &name) {
     b.raw(out + " = g4.rope " + x + ", %pos" + (freqs.empty() ? "" : ", " + freqs) +
           " {mode = #g4.rope<" + (l.sliding ? "default" : "proportional") +
           ">, theta = " + fmtDouble(l.rope_theta) + " : f64, head_dim = " + std::to_string(hd) +
-          " : i64, rotary_dims = " + std::to_string(l.rotary_dims) + " : i64} : (" +
+          " : i64, rotary_dims = " + std::to_string(l.rotary_dims) + " : i64" + nameAttr(name) +
+          "} : (" +
           b.aliases().act(w) + ", !tokens" + (freqs.empty() ? "" : ", " + b.aliases().vec(hd / 2)) +
           ") -> " + b.aliases().act(w));
   };
-  rope("%q", "%q_normed", qw);
+  rope("%q", "%q_normed", qw, "Qcur");
   std::string attrs = "{num_heads = " + std::to_string(c.num_heads) +
                       " : i64, num_kv_heads = " + std::to_string(l.num_kv_heads) +
                       " : i64, head_dim = " + std::to_string(hd) +
                       " : i64, window = " + std::to_string(l.sliding ? c.sliding_window : 0) +
-                      " : i64" + (l.k_eq_v ? ", k_eq_v" : "") + "}";
+                      " : i64" + (l.k_eq_v ? ", k_eq_v" : "") + nameAttr("kqv_out") + "}";
   if (l.owns_kv) {
     std::string wk = b.weightMat("blk.{i}.attn_k.weight", {H, kvw});
     b.linear("%k_proj", "%attn_norm", wk, H, kvw);
@@ -192,8 +203,8 @@ std::string writeAttention(BodyWriter &b, const ModelConfig &c, const LayerInfo 
     }
     std::string wkn = b.weightVec("blk.{i}.attn_k_norm.weight", hd);
     b.rmsNorm("%k_normed", "%k_proj", kvw, wkn, hd);
-    rope("%k", "%k_normed", kvw);
-    b.rmsNorm("%v", vproj, kvw, "", hd);
+    rope("%k", "%k_normed", kvw, "Kcur");
+    b.rmsNorm("%v", vproj, kvw, "", hd, "Vcur");
     b.raw("%attn = g4.attention %q kv(%k, %v) at %pos " + attrs + " : (" + b.aliases().act(qw) +
           ", " + b.aliases().act(kvw) + ", " + b.aliases().act(kvw) + ", !tokens) -> " +
           b.aliases().act(qw));
@@ -206,7 +217,7 @@ std::string writeAttention(BodyWriter &b, const ModelConfig &c, const LayerInfo 
   b.linear("%attn_proj", "%attn", wo, qw, H);
   std::string wpa = b.weightVec("blk.{i}.post_attention_norm.weight", H);
   b.rmsNorm("%attn_post", "%attn_proj", H, wpa, H);
-  return b.binary("%h_attn", "add", "%h", "%attn_post", H);
+  return b.binary("%h_attn", "add", "%h", "%attn_post", H, "attn_out");
 }
 
 /// gelu(x @ gate) * (x @ up) @ down, the dense MLP (§3.4 step 17).
@@ -266,14 +277,15 @@ std::string writeFeedForward(BodyWriter &b, const ModelConfig &c, const LayerInf
   }
   std::string wpf = b.weightVec("blk.{i}.post_ffw_norm.weight", H);
   b.rmsNorm("%ffn_post", ffn_out, H, wpf, H);
-  return b.binary("%h_ffn", "add", "%h_attn", "%ffn_post", H);
+  return b.binary("%h_ffn", "add", "%h_attn", "%ffn_post", H, "ffn_out");
 }
 
 /// Per-layer embedding injection (§3.6). Returns the residual stream after it.
 std::string writePleInjection(BodyWriter &b, const ModelConfig &c) {
   const int64_t H = c.hidden, P = c.ple_dim, LP = int64_t(c.num_layers) * P;
   b.comment("per-layer embedding injection");
-  b.raw("%ple_in = g4.ple_slice %ple : (" + b.aliases().act(LP) + ") -> " + b.aliases().act(P));
+  b.raw("%ple_in = g4.ple_slice %ple {g4.name = \"per_layer_inp\"} : (" + b.aliases().act(LP) +
+        ") -> " + b.aliases().act(P));
   std::string wg = b.weightMat("blk.{i}.inp_gate.weight", {H, P});
   b.linear("%ple_gate", "%h_ffn", wg, H, P);
   b.unary("%ple_gate_act", "gelu_tanh", "%ple_gate", P);
@@ -298,8 +310,8 @@ std::string writeLayerKind(const ModelConfig &c, const LayerInfo &l, const std::
   h = writeFeedForward(b, c, l);
   if (c.HasPle()) h = writePleInjection(b, c);
   std::string ws = b.weightVec("blk.{i}.layer_output_scale.weight", 1);
-  b.raw("%out = g4.layer_scalar " + h + ", " + ws + " : (" + act(c.hidden) + ", " + vec(1) +
-        ") -> " + act(c.hidden));
+  b.raw("%out = g4.layer_scalar " + h + ", " + ws + " {g4.name = \"l_out\"} : (" +
+        act(c.hidden) + ", " + vec(1) + ") -> " + act(c.hidden));
   b.raw("return %out : " + act(c.hidden));
   std::ostringstream os;
   os << "  // Layer kind '" << name << "': " << (l.sliding ? "sliding window" : "full attention")
@@ -319,7 +331,8 @@ std::string writeForward(const ModelConfig &c, const std::vector<std::string> &l
   b.comment("token embedding, scaled by sqrt(H) (§3.1)");
   std::string we = b.weightMat("token_embd.weight", {H, V});
   b.raw("%embd = g4.embed %tokens, " + we + " : (!tokens, " + a.mat({H, V}) + ") -> " + a.act(H));
-  b.scale("%inp_scaled", "%embd", H, std::sqrt(double(H)), "embed_scale", "sqrt(H)");
+  b.scale("%inp_scaled", "%embd", H, std::sqrt(double(H)), "embed_scale", "sqrt(H)",
+          "inp_scaled");
   std::string ple;
   if (c.HasPle()) {
     const int64_t P = c.ple_dim, LP = int64_t(c.num_layers) * P;
@@ -352,10 +365,10 @@ std::string writeForward(const ModelConfig &c, const std::vector<std::string> &l
   }
   b.comment("output: final norm, tied LM head, softcap (§3.8)");
   std::string wo = b.weightVec("output_norm.weight", H);
-  b.rmsNorm("%result_norm", h, H, wo, H);
+  b.rmsNorm("%result_norm", h, H, wo, H, "result_norm");
   b.linear("%logits_raw", "%result_norm", we, H, V);
   b.unary("%result_output", "softcap", "%logits_raw", V,
-          "{cap = " + fmtDouble(c.final_softcap) + " : f64}");
+          "{cap = " + fmtDouble(c.final_softcap) + " : f64" + nameAttr("result_output") + "}");
   b.raw("return %result_output : " + a.act(V));
   return "  func.func @forward(%tokens: !tokens, %pos: !tokens) -> " + a.act(V) + " {\n" +
          b.str() + "  }\n";

@@ -504,3 +504,19 @@ func.func @kv_storage_not_attention(%x: tensor<?x8xf32>) {
   %y = g4.gelu_tanh %x {g4.kv_storage = "bf16"} : tensor<?x8xf32>
   return
 }
+
+// -----
+
+func.func @name_empty(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.name' must be a non-empty tensor name without '/'}}
+  %y = g4.gelu_tanh %x {g4.name = ""} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @name_two_results(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.name' names the result of a one-result op}}
+  %v, %i = g4.top_k %x {k = 2 : i64, g4.name = "top"} : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return
+}

@@ -33,6 +33,10 @@ def G4_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kModelAttrName = "g4.model";
     /// Discardable attribute: the decoder layer an op was instantiated for.
     static constexpr ::llvm::StringLiteral kLayerAttrName = "g4.layer";
+    /// Discardable attribute: the stable name of the op's result (llama.cpp's graph name where
+    /// the same tensor exists; the plan appends "-<layer>"). Moves to the rounding that
+    /// follows the op, since the rounded value is what flows on.
+    static constexpr ::llvm::StringLiteral kNameAttrName = "g4.name";
     /// Discardable attribute written by g4-bf16-islands: the bf16 roundings the reference does
     /// inside a composite op (rope_bf16, softcap_bf16, experts_bf16, ...; docs/precision.md).
     static constexpr ::llvm::StringLiteral kRoundingAttrName = "g4.rounding";
