@@ -24,6 +24,8 @@ ABSL_FLAG(std::string, logits_out, "", "write the prompt's logits (float32 [n_to
 ABSL_FLAG(std::string, dump, "", "write every named intermediate of the prompt to this directory");
 ABSL_FLAG(int, threads, 1, "threads");
 ABSL_FLAG(int, n, 0, "tokens to generate greedily after the prompt");
+ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 = token by token); "
+                         "0 = one batch. --logits-out then holds every prompt position's row");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
 ABSL_FLAG(bool, builtin, false, "ignore emitted kernels (run every step builtin)");
 
@@ -89,12 +91,23 @@ int main(int argc, char** argv) {
   if (g4rt_status* st = g4rt_open(args[1], absl::GetFlag(FLAGS_model).c_str(), &options, &session))
     return Fail(st);
 
+  // The prompt, in one batch or in chunks; prompt_logits collects every position's row.
+  const int64_t chunk = absl::GetFlag(FLAGS_chunk) > 0 ? absl::GetFlag(FLAGS_chunk) : int64_t(prompt.size());
+  std::vector<float> prompt_logits;
+  const float* logits = nullptr;
+  int64_t rows = 0, vocab = 0;
   auto t0 = Clock::now();
-  if (g4rt_status* st = g4rt_eval(session, prompt.data(), int64_t(prompt.size()))) return Fail(st);
+  for (int64_t at = 0; at < int64_t(prompt.size()); at += chunk) {
+    int64_t n = std::min<int64_t>(chunk, int64_t(prompt.size()) - at);
+    if (g4rt_status* st = g4rt_eval(session, prompt.data() + at, n)) return Fail(st);
+    if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
+    if (chunk < int64_t(prompt.size())) prompt_logits.insert(prompt_logits.end(), logits, logits + rows * vocab);
+  }
   auto t1 = Clock::now();
-  const float* logits;
-  int64_t rows, vocab;
-  if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
+  if (!prompt_logits.empty()) {
+    logits = prompt_logits.data();
+    rows = int64_t(prompt.size());
+  }
 
   if (!absl::GetFlag(FLAGS_logits_out).empty()) {
     FILE* f = std::fopen(absl::GetFlag(FLAGS_logits_out).c_str(), "wb");
@@ -111,6 +124,8 @@ int main(int argc, char** argv) {
   if (n > 0) {
     std::vector<int32_t> generated;
     int32_t next = Argmax(logits + (rows - 1) * vocab, vocab);
+    if (absl::GetFlag(FLAGS_dump).empty() == false && chunk < int64_t(prompt.size()))
+      std::fprintf(stderr, "g4run: note: --dump holds the last chunk only\n");
     auto d0 = Clock::now();
     for (int i = 0; i < n; ++i) {
       generated.push_back(next);

@@ -12,5 +12,5 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 config.substitutions.append(("%specs", os.path.join(config.gemma4c_src_root, "specs")))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["gemma4c-opt", "gemma4c", "gguf-edit"],
+llvm_config.add_tool_substitutions(["gemma4c-opt", "gemma4c", "gguf-edit", "g4run"],
                                    [config.gemma4c_tools_dir, config.llvm_tools_dir])

@@ -516,7 +516,10 @@ class Gemma4Reference:
                 up = self.R(xe.astype(np.float64) @ self._expert_w(pfx + "ffn_up_exps.weight", ex).T)
             y = self.mul(self.gelu(gate), up)                                  # E2
             y = self.R(y.astype(np.float64) @ self._expert_w(pfx + "ffn_down_exps.weight", ex).T)
-            y = self.R(self.F(y) * self.F(w[tok, slot])[:, None])              # E3
+            # E3: with bf16 routing weights (router_fp32=False) the product is a bf16 op and
+            # rounds; with fp32 weights (transformers >= 5.13) type promotion keeps it fp32.
+            y = self.F(y) * self.F(w[tok, slot])[:, None]
+            y = self.F(y) if self.router_fp32 else self.R(y)
             contrib[tok, slot] = y
         if self.experts == "eager" and self.mode != "float64":
             out = np.zeros((T, H), dtype=self.dtype)
