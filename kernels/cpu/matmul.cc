@@ -1,0 +1,225 @@
+// MatMul driver: argument checks, ISA dispatch, activation quantization, tiling and threads.
+// The arithmetic lives in the per-ISA chunk kernels (matmul_internal.h).
+#include "cpu/matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cpu/matmul_internal.h"
+
+namespace g4::cpu {
+namespace {
+
+using internal::kChunk;
+using internal::KernelTable;
+using internal::kQ8Block;
+using internal::kRowTile;
+using internal::kTokenTile;
+using internal::Q8Act;
+
+// Token blocks keep the activations one thread walks over (for all its row tiles) in L2: about
+// this many bytes of them. Weights are streamed once per token block.
+constexpr int64_t kActivationBlockBytes = 512 * 1024;
+constexpr int64_t kMaxTokenBlock = 64;
+
+bool IsQuantized(GgmlType t) {
+  return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0 || t == GgmlType::kQ4_K ||
+         t == GgmlType::kQ6_K;
+}
+
+// Activations of all tokens quantized to int8 per 32-block (the integer path's input).
+struct Q8Activations {
+  int64_t blocks_per_token = 0;
+  std::vector<int8_t> q;
+  std::vector<float> d, sum;
+
+  Q8Act At(int64_t token, int64_t block) const {
+    const int64_t b = token * blocks_per_token + block;
+    return {q.data() + b * kQ8Block, d.data() + b, sum.data() + b};
+  }
+};
+
+// One 32-block: d = amax / 127 kept in fp32 (ggml rounds it to f16; we need not), q = x / d
+// rounded to nearest even and clamped to +-127, so |x - d q| <= d / 2 (+ fp32 rounding of x / d).
+// `sum` = d * sum(q), the block sum of the QUANTIZED x, for Q4_K's mins: with it the weight's
+// offset -dmin*m meets the same xhat = d q as its scale part, so the error is sum w (xhat - x)
+// as for the other types. (The exact sum of x looks more accurate but leaves the large positive
+// d*sc*q part alone with xhat - x: 8x the NMSE on Gaussian data.)
+void QuantizeBlockQ8(const float* x, int8_t* q, float* d, float* sum) {
+  float amax = 0;
+  for (int j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
+  const float scale = amax / 127.0f;
+  const float inv = scale != 0 ? 1.0f / scale : 0.0f;
+  int32_t qsum = 0;
+  for (int j = 0; j < kQ8Block; ++j) {
+    const float v = std::nearbyint(std::clamp(x[j] * inv, -127.0f, 127.0f));
+    q[j] = static_cast<int8_t>(v == v ? v : 0.0f);  // NaN input: 0 (the block is NaN anyway)
+    qsum += q[j];
+  }
+  *d = scale;
+  *sum = scale * static_cast<float>(qsum);
+}
+
+void QuantizeActivations(const float* X, int64_t in, int64_t tokens, ThreadPool* pool,
+                         Q8Activations* acts) {
+  acts->blocks_per_token = in / kQ8Block;
+  const int64_t blocks = tokens * acts->blocks_per_token;
+  acts->q.resize(static_cast<size_t>(blocks * kQ8Block));
+  acts->d.resize(static_cast<size_t>(blocks));
+  acts->sum.resize(static_cast<size_t>(blocks));
+  auto quantize = [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      QuantizeBlockQ8(X + b * kQ8Block, acts->q.data() + b * kQ8Block, acts->d.data() + b,
+                      acts->sum.data() + b);
+    }
+  };
+  // Cheap next to the product (O(tokens * in) vs O(tokens * in * out)): only worth threads
+  // for prefill-sized batches.
+  if (pool != nullptr && tokens >= 8) {
+    pool->ParallelFor(blocks, quantize);
+  } else {
+    quantize(0, blocks);
+  }
+}
+
+// Everything one tile needs; shared read-only by all threads.
+struct Problem {
+  const KernelTable* k;
+  GgmlType type;
+  const uint8_t* w;
+  int64_t row_bytes;
+  int64_t block_elems, block_bytes;
+  int64_t in, out, tokens;
+  const float* x;               // exact path
+  const Q8Activations* acts;    // integer path (nullptr: exact path)
+  float* y;
+};
+
+// Rows [row0, row0 + R) x tokens [t0, t0 + nt), nt <= kMaxTokenBlock: walks `in` chunk by chunk,
+// feeding each chunk of the R rows to all token tiles while it is hot in L1.
+void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
+  double acc[kRowTile][kMaxTokenBlock] = {};
+  alignas(64) float decoded[kRowTile][kChunk];
+  const uint8_t* rows[kRowTile];
+  for (int r = 0; r < R; ++r) rows[r] = p.w + (row0 + r) * p.row_bytes;
+
+  for (int64_t i0 = 0; i0 < p.in; i0 += kChunk) {
+    const int64_t n = std::min<int64_t>(kChunk, p.in - i0);
+    const int64_t byte0 = i0 / p.block_elems * p.block_bytes;
+    if (p.acts != nullptr) {
+      const uint8_t* w[kRowTile];
+      for (int r = 0; r < R; ++r) w[r] = rows[r] + byte0;
+      for (int64_t tt = 0; tt < nt; tt += kTokenTile) {
+        const int T = static_cast<int>(std::min<int64_t>(kTokenTile, nt - tt));
+        Q8Act x[kTokenTile];
+        for (int t = 0; t < T; ++t) x[t] = p.acts->At(t0 + tt + t, i0 / kQ8Block);
+        p.k->dot_q8(p.type, w, R, x, T, n, &acc[0][tt], kMaxTokenBlock);
+      }
+    } else {
+      const float* w[kRowTile];
+      for (int r = 0; r < R; ++r) {
+        if (p.type == GgmlType::kF32 && nt <= kTokenTile) {
+          // GEMV: in place (unaligned is fine). For GEMM the chunk is copied like the decoded
+          // types: rows `in` floats apart alias the same L1 sets as the token rows of X.
+          w[r] = reinterpret_cast<const float*>(rows[r] + byte0);
+        } else {
+          p.k->decode(p.type, rows[r] + byte0, n, decoded[r]);
+          w[r] = decoded[r];
+        }
+      }
+      for (int64_t tt = 0; tt < nt; tt += kTokenTile) {
+        const int T = static_cast<int>(std::min<int64_t>(kTokenTile, nt - tt));
+        const float* x[kTokenTile];
+        for (int t = 0; t < T; ++t) x[t] = p.x + (t0 + tt + t) * p.in + i0;
+        p.k->dot_f32(w, R, x, T, n, &acc[0][tt], kMaxTokenBlock);
+      }
+    }
+  }
+  for (int64_t t = 0; t < nt; ++t) {
+    for (int r = 0; r < R; ++r) p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[r][t]);
+  }
+}
+
+// Row tiles [tile_begin, tile_end): for each token block, every tile of the range, so the
+// block's activations stay in cache while the range's weights stream past once per block.
+void ComputeRowTiles(const Problem& p, int64_t tile_begin, int64_t tile_end) {
+  const int64_t bytes_per_token = p.acts != nullptr ? p.in + p.in / 8 : p.in * 4;
+  const int64_t token_block = std::clamp<int64_t>(
+      kActivationBlockBytes / bytes_per_token / kTokenTile * kTokenTile, kTokenTile,
+      kMaxTokenBlock);
+  for (int64_t t0 = 0; t0 < p.tokens; t0 += token_block) {
+    const int64_t nt = std::min(token_block, p.tokens - t0);
+    for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
+      const int64_t row0 = tile * kRowTile;
+      ComputeTile(p, row0, static_cast<int>(std::min<int64_t>(kRowTile, p.out - row0)), t0, nt);
+    }
+  }
+}
+
+}  // namespace
+
+bool CpuHasAvx2() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+  }();
+  return has && internal::Avx2Kernels() != nullptr;
+#else
+  return false;
+#endif
+}
+
+absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, const float* X,
+                    int64_t tokens, float* Y, const MatMulOptions& options) {
+  const gguf::TypeTraits& traits = gguf::Traits(wtype);
+  if (in <= 0 || out <= 0 || tokens < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("MatMul: bad shape in=", in, " out=", out, " tokens=", tokens));
+  }
+  if (in % traits.block_elems != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("MatMul: in=", in, " is not a multiple of ",
+                                                   traits.name, "'s block of ",
+                                                   traits.block_elems));
+  }
+  if (tokens == 0) return absl::OkStatus();
+  if (W == nullptr || X == nullptr || Y == nullptr) {
+    return absl::InvalidArgumentError("MatMul: null pointer");
+  }
+
+  const KernelTable* kernels = &internal::PortableKernels();
+  if (options.isa == Isa::kAvx2 && !CpuHasAvx2()) {
+    return absl::FailedPreconditionError("MatMul: AVX2 kernels requested on a CPU without AVX2");
+  }
+  if (options.isa != Isa::kPortable && CpuHasAvx2()) kernels = internal::Avx2Kernels();
+
+  Q8Activations acts;
+  const bool integer_path =
+      IsQuantized(wtype) && options.activations == ActivationPrecision::kQ8;
+  if (integer_path) QuantizeActivations(X, in, tokens, options.pool, &acts);
+
+  const Problem p{kernels,
+                  wtype,
+                  static_cast<const uint8_t*>(W),
+                  in / traits.block_elems * traits.block_bytes,
+                  traits.block_elems,
+                  traits.block_bytes,
+                  in,
+                  out,
+                  tokens,
+                  X,
+                  integer_path ? &acts : nullptr,
+                  Y};
+  const int64_t tiles = (out + kRowTile - 1) / kRowTile;
+  if (options.pool != nullptr) {
+    options.pool->ParallelFor(tiles, [&](int64_t b, int64_t e) { ComputeRowTiles(p, b, e); });
+  } else {
+    ComputeRowTiles(p, 0, tiles);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace g4::cpu

@@ -1,0 +1,65 @@
+// CPU matrix products against GGUF weights read in place: y = W x for a batch of tokens.
+//
+// Contract of MatMul (see docs/kernels-cpu.md for the numbers):
+//   W  `out` rows of `in` elements in GGUF layout (ne = [in, out]): row o is the
+//      RowBytes(wtype, in) bytes at W + o * RowBytes(wtype, in). No alignment is required (GGUF
+//      rows of Q8_0/Q4_0/Q6_K are not even 4-byte aligned). Read only, never converted as a whole.
+//   X  [tokens][in] floats, row-major.   Y  [tokens][out] floats, row-major (fully overwritten).
+//   Y[t][o] = sum_i W[o][i] * X[t][i].
+//   `in` must be a multiple of the type's block size (32 for Q8_0/Q4_0, 256 for Q4_K/Q6_K).
+//   tokens == 1 is the decode GEMV, tokens > 1 the prefill GEMM; tokens == 0 does nothing.
+//
+// Rounding:
+//   * F32/F16/BF16 weights, and quantized weights with ActivationPrecision::kF32: weights are
+//     widened exactly to fp32 (bit-identical to gguf::Dequantize), activations are used as given
+//     (never rounded to bf16/f16), products are fused multiply-adds into 8 fp32 lanes over chunks
+//     of 256 elements, and the chunk sums are added in float64. Error <= ~34 * 2^-24 *
+//     sum_i |W[o][i] X[t][i]| (+ the final rounding to float).
+//   * Quantized weights with ActivationPrecision::kQ8 (the default): each token's activations
+//     are quantized to int8 per block of 32 (scale d = amax/127 kept in fp32, round to nearest)
+//     and the products are integer dot products, as ggml's q8_0/q8_K paths. Extra error
+//     <= sum_i |W[o][i]| * d(block of i) / 2, plus fp32 rounding of the per-block scaled sums.
+//
+// Determinism: every output element is computed by one thread with a sequence of operations that
+// does not depend on the thread count, the tile it falls in or the token count, so results are
+// bit-identical for any pool (including none). The AVX2 and portable paths agree to within the
+// rounding bounds above, not bitwise.
+#ifndef GEMMA4C_KERNELS_CPU_MATMUL_H_
+#define GEMMA4C_KERNELS_CPU_MATMUL_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "cpu/thread_pool.h"
+#include "gguf/ggml_types.h"
+
+namespace g4::cpu {
+
+using gguf::GgmlType;
+
+// Which implementation runs. kAuto picks AVX2 when the CPU has AVX2+FMA+F16C, else portable.
+enum class Isa { kAuto, kAvx2, kPortable };
+
+// How activations meet quantized weights (ignored for F32/F16/BF16 weights, which are exact).
+enum class ActivationPrecision {
+  kQ8,   // fast: activations quantized to int8 per 32-block, integer dot products
+  kF32,  // exact: weights dequantized on the fly to fp32, fp32 activations
+};
+
+struct MatMulOptions {
+  ThreadPool* pool = nullptr;  // nullptr: run on the calling thread only
+  Isa isa = Isa::kAuto;
+  ActivationPrecision activations = ActivationPrecision::kQ8;
+};
+
+// Whether this CPU can run the AVX2 kernels (AVX2, FMA and F16C).
+bool CpuHasAvx2();
+
+// Y = X W^T as described above. InvalidArgument for bad shapes or null pointers;
+// FailedPrecondition for Isa::kAvx2 on a CPU without it.
+absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, const float* X,
+                    int64_t tokens, float* Y, const MatMulOptions& options = {});
+
+}  // namespace g4::cpu
+
+#endif  // GEMMA4C_KERNELS_CPU_MATMUL_H_

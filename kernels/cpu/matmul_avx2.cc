@@ -1,0 +1,428 @@
+// AVX2 + FMA + F16C chunk kernels (contracts in matmul_internal.h).
+//
+// Every function here carries the target attribute instead of the file being compiled with
+// -mavx2: the library must still load and run on plain x86-64, and a per-file -mavx2 would let
+// AVX2 copies of inline/template functions shared with other files (std::, absl::) win at link
+// time. Nothing here is reachable unless CpuHasAvx2().
+#include "cpu/matmul_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#define G4_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace g4::cpu::internal {
+namespace {
+
+// ---- Small helpers ---------------------------------------------------------------------------
+
+G4_AVX2 inline float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);  // exact, like gguf::HalfToFloat
+}
+
+G4_AVX2 inline __m256i LoadU256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// Sum of the 8 lanes in float64: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)). Converting
+// first makes the cross-lane sum exact to ~2^-53, so only the in-lane fp32 chains round.
+G4_AVX2 inline double HsumToDouble(__m256 v) {
+  const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                  _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+// Lanes [0, count) set, for the masked loads of a float tail (count in 1..7).
+G4_AVX2 inline __m256i TailMask(int64_t count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// 8 bytes at p (u8 or i8 per `is_signed`) widened to floats.
+G4_AVX2 inline __m256 BytesToFloat(const void* p, bool is_signed) {
+  const __m128i b = _mm_loadl_epi64(static_cast<const __m128i*>(p));
+  return _mm256_cvtepi32_ps(is_signed ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b));
+}
+
+// Sum of adjacent pairs of u8 * i8 products, then of adjacent int16 pairs: 8 int32 lanes, each
+// the exact dot product of 4 consecutive elements. maddubs cannot saturate for our operands
+// (|u| <= 128 and |i| <= 127 gives |pair| <= 32512).
+G4_AVX2 inline __m256i DotU8I8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// ---- Exact path: decode ----------------------------------------------------------------------
+// Each decoder evaluates the reference formula in the reference's order, so the floats are
+// bit-identical to gguf::Dequantize (all products but Q6_K's last are exact anyway).
+
+G4_AVX2 void DecodeF16(const uint8_t* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                  reinterpret_cast<const __m128i*>(src + 2 * i))));
+  }
+  for (; i < n; ++i) dst[i] = LoadHalf(src + 2 * i);
+}
+
+G4_AVX2 void DecodeBF16(const uint8_t* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i h = _mm256_cvtepu16_epi32(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i)));
+    _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(h, 16)));
+  }
+  for (; i < n; ++i) {
+    uint16_t b;
+    std::memcpy(&b, src + 2 * i, 2);
+    const uint32_t u = static_cast<uint32_t>(b) << 16;
+    std::memcpy(dst + i, &u, 4);
+  }
+}
+
+// x = d * q.
+G4_AVX2 void DecodeQ8_0(const uint8_t* src, int64_t nblocks, float* dst) {
+  for (int64_t b = 0; b < nblocks; ++b, src += 34, dst += 32) {
+    const __m256 d = _mm256_set1_ps(LoadHalf(src));
+    for (int k = 0; k < 4; ++k) {
+      _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(d, BytesToFloat(src + 2 + 8 * k, true)));
+    }
+  }
+}
+
+// x = d * (q - 8); low nibbles are elements 0..15, high nibbles 16..31.
+G4_AVX2 void DecodeQ4_0(const uint8_t* src, int64_t nblocks, float* dst) {
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m256 eight = _mm256_set1_ps(8.0f);
+  for (int64_t b = 0; b < nblocks; ++b, src += 18, dst += 32) {
+    const __m256 d = _mm256_set1_ps(LoadHalf(src));
+    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2));
+    alignas(16) uint8_t q[32];
+    _mm_store_si128(reinterpret_cast<__m128i*>(q), _mm_and_si128(qs, nibble));
+    _mm_store_si128(reinterpret_cast<__m128i*>(q + 16),
+                    _mm_and_si128(_mm_srli_epi16(qs, 4), nibble));
+    for (int k = 0; k < 4; ++k) {
+      _mm256_storeu_ps(dst + 8 * k, _mm256_mul_ps(d, _mm256_sub_ps(BytesToFloat(q + 8 * k, false),
+                                                                   eight)));
+    }
+  }
+}
+
+// Q4_K group j's 6-bit scale and min (ggml's get_scale_min_k4).
+inline void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// x = (d * sc) * q - dmin * m per 32-group; d*sc*q is exact, so fused or not is the same.
+G4_AVX2 void DecodeQ4_K(const uint8_t* src, int64_t nblocks, float* dst) {
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  for (int64_t b = 0; b < nblocks; ++b, src += 144) {
+    const float d = LoadHalf(src), dmin = LoadHalf(src + 2);
+    const uint8_t* qs = src + 16;
+    for (int j = 0; j < 4; ++j, qs += 32) {
+      const __m256i q = LoadU256(qs);
+      alignas(32) uint8_t group[2][32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(group[0]), _mm256_and_si256(q, nibble));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(group[1]),
+                         _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble));
+      for (int h = 0; h < 2; ++h, dst += 32) {
+        int sc, m;
+        ScaleMinK4(2 * j + h, src + 4, &sc, &m);
+        const __m256 scale = _mm256_set1_ps(d * static_cast<float>(sc));
+        const __m256 min = _mm256_set1_ps(dmin * static_cast<float>(m));
+        for (int k = 0; k < 4; ++k) {
+          _mm256_storeu_ps(dst + 8 * k, _mm256_sub_ps(_mm256_mul_ps(
+                                            scale, BytesToFloat(group[h] + 8 * k, false)), min));
+        }
+      }
+    }
+  }
+}
+
+// The 6-bit values of 32-block k (0..3) of one 128-element half, as u8 0..63: low 4 bits from
+// ql[32*(k&1) ..] (low nibbles for k < 2, high for k >= 2), high 2 bits from qh bits 2k..2k+1.
+// The 16-bit shifts pull in neighbouring bits only above the masks.
+G4_AVX2 inline __m256i Q6Values(const uint8_t* ql, const uint8_t* qh, int k) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), low2 = _mm256_set1_epi8(0x03);
+  __m256i lo = LoadU256(ql + 32 * (k & 1));
+  lo = _mm256_and_si256(k < 2 ? lo : _mm256_srli_epi16(lo, 4), low4);
+  const __m256i hi =
+      _mm256_and_si256(_mm256_srl_epi16(LoadU256(qh), _mm_cvtsi32_si128(2 * k)), low2);
+  return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+}
+
+// x = (d * sc) * (q - 32) per 16-group.
+G4_AVX2 void DecodeQ6_K(const uint8_t* src, int64_t nblocks, float* dst) {
+  const __m256 bias = _mm256_set1_ps(32.0f);
+  for (int64_t b = 0; b < nblocks; ++b, src += 210) {
+    const float d = LoadHalf(src + 208);
+    const int8_t* sc = reinterpret_cast<const int8_t*>(src + 192);
+    for (int half = 0; half < 2; ++half, sc += 8) {
+      for (int k = 0; k < 4; ++k, dst += 32) {
+        alignas(32) uint8_t q[32];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(q),
+                           Q6Values(src + 64 * half, src + 128 + 32 * half, k));
+        for (int e = 0; e < 4; ++e) {  // 8 elements at a time; 16-group = e / 2
+          const __m256 scale = _mm256_set1_ps(d * static_cast<float>(sc[2 * k + e / 2]));
+          _mm256_storeu_ps(dst + 8 * e,
+                           _mm256_mul_ps(scale, _mm256_sub_ps(BytesToFloat(q + 8 * e, false),
+                                                              bias)));
+        }
+      }
+    }
+  }
+}
+
+G4_AVX2 void Decode(GgmlType type, const uint8_t* src, int64_t n, float* dst) {
+  switch (type) {
+    case GgmlType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
+    case GgmlType::kF16: DecodeF16(src, n, dst); return;
+    case GgmlType::kBF16: DecodeBF16(src, n, dst); return;
+    case GgmlType::kQ8_0: DecodeQ8_0(src, n / 32, dst); return;
+    case GgmlType::kQ4_0: DecodeQ4_0(src, n / 32, dst); return;
+    case GgmlType::kQ4_K: DecodeQ4_K(src, n / 256, dst); return;
+    case GgmlType::kQ6_K: DecodeQ6_K(src, n / 256, dst); return;
+  }
+}
+
+// ---- Exact path: fp32 products ---------------------------------------------------------------
+
+// R x T pairs, one 8-lane fp32 FMA chain each (element i into lane i % 8), then to float64.
+// Each weight load feeds T tokens and each activation load R rows.
+template <int R, int T>
+G4_AVX2 void DotF32Tile(const float* const* w, const float* const* x, int64_t n, double* acc,
+                        int64_t acc_stride) {
+  __m256 s[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm256_loadu_ps(x[t] + i);
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = _mm256_loadu_ps(w[r] + i);
+      for (int t = 0; t < T; ++t) s[r][t] = _mm256_fmadd_ps(wv, xv[t], s[r][t]);
+    }
+  }
+  if (i < n) {  // float types only: masked loads never touch the bytes past the row
+    const __m256i mask = TailMask(n - i);
+    __m256 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm256_maskload_ps(x[t] + i, mask);
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = _mm256_maskload_ps(w[r] + i, mask);
+      for (int t = 0; t < T; ++t) s[r][t] = _mm256_fmadd_ps(wv, xv[t], s[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+}
+
+// ---- Integer path ----------------------------------------------------------------------------
+// Per (row, token) pair an 8-lane fp32 accumulator; per weight block the exact int32 dot products
+// of 4-element groups are scaled by (weight scale * activation scale) with one FMA.
+
+// Q8_0 (kIsQ8) and Q4_0 blocks as 32 signed bytes: sign(w) moves onto x so maddubs sees |w| as
+// unsigned (ggml's trick).
+template <bool kIsQ8, int R, int T>
+G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks, double* acc,
+                        int64_t acc_stride) {
+  constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m256i eight = _mm256_set1_epi8(8);
+  __m256 s[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nblocks; ++b) {
+    __m256i xq[T];
+    float dx[T];
+    for (int t = 0; t < T; ++t) {
+      xq[t] = LoadU256(x[t].q + 32 * b);
+      dx[t] = x[t].d[b];
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* block = w[r] + b * kBlockBytes;
+      const float dw = LoadHalf(block);
+      __m256i wq;
+      if (kIsQ8) {
+        wq = LoadU256(block + 2);
+      } else {
+        const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+        wq = _mm256_sub_epi8(
+            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
+                             _mm_and_si128(qs, nibble)),
+            eight);
+      }
+      const __m256i aw = _mm256_sign_epi8(wq, wq);
+      for (int t = 0; t < T; ++t) {
+        const __m256i p = DotU8I8(aw, _mm256_sign_epi8(xq[t], wq));
+        s[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+}
+
+// Q4_K's 8 scales and 8 mins, unpacked from the 12 packed bytes with 32-bit masks (ggml's
+// trick, same values as ScaleMinK4), as d * sc_g and dmin * m_g.
+G4_AVX2 inline void Q4KScalesMins(const uint8_t* block, __m256* dsc, __m256* dm) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t u[4];
+  std::memcpy(u, block + 4, 12);
+  u[3] = ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4);  // mins 4..7
+  const uint32_t mins_lo = u[1] & kLow6;                         // mins 0..3
+  u[1] = (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4);          // scales 4..7
+  u[2] = mins_lo;
+  u[0] &= kLow6;                                                 // scales 0..3
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(u));
+  *dsc = _mm256_mul_ps(_mm256_set1_ps(LoadHalf(block)),
+                       _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)));
+  *dm = _mm256_mul_ps(_mm256_set1_ps(LoadHalf(block + 2)),
+                      _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8))));
+}
+
+// One Q4_K block (256): sum_g (d*sc_g)*dx_g * dot(q, xq) - (dmin*m_g) * xsum_g. The unsigned
+// nibbles go straight into maddubs; the mins meet the 8 block sums in one vector FMA; the 8
+// group scales of each pair are formed with one vector multiply and broadcast from memory.
+template <int R, int T>
+G4_AVX2 void DotQ4KTile(const uint8_t* const* w, const Q8Act* x, double* acc,
+                        int64_t acc_stride) {
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  __m256 s[R][T];
+  alignas(32) float scale[R][T][8];  // (d * sc_g) * dx_g
+  for (int r = 0; r < R; ++r) {
+    __m256 dsc, dm;
+    Q4KScalesMins(w[r], &dsc, &dm);
+    for (int t = 0; t < T; ++t) {
+      _mm256_store_ps(scale[r][t], _mm256_mul_ps(dsc, _mm256_loadu_ps(x[t].d)));
+      s[r][t] = _mm256_fnmadd_ps(dm, _mm256_loadu_ps(x[t].sum), _mm256_setzero_ps());
+    }
+  }
+  for (int j = 0; j < 4; ++j) {  // 64 elements: groups 2j (low nibbles) and 2j+1 (high)
+    __m256i xlo[T], xhi[T];
+    for (int t = 0; t < T; ++t) {
+      xlo[t] = LoadU256(x[t].q + 64 * j);
+      xhi[t] = LoadU256(x[t].q + 64 * j + 32);
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256i q = LoadU256(w[r] + 16 + 32 * j);
+      const __m256i lo = _mm256_and_si256(q, nibble);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble);
+      for (int t = 0; t < T; ++t) {
+        s[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][2 * j]),
+                                  _mm256_cvtepi32_ps(DotU8I8(lo, xlo[t])), s[r][t]);
+        s[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][2 * j + 1]),
+                                  _mm256_cvtepi32_ps(DotU8I8(hi, xhi[t])), s[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+}
+
+// One Q6_K block (256): per 32-block of activations, sum (q - 32) * xq as maddubs(q, xq) -
+// maddubs(32, xq) in int16 (|.| <= 16002, no saturation), weighted by the two 16-groups' int8
+// scales in madd (the low 128 bits are group 2k, the high ones 2k+1), times d * dx.
+template <int R, int T>
+G4_AVX2 void DotQ6KTile(const uint8_t* const* w, const Q8Act* x, double* acc,
+                        int64_t acc_stride) {
+  const __m256i bias = _mm256_set1_epi8(32);
+  __m256 s[R][T];
+  alignas(32) float scale[R][T][8];  // d * dx_block
+  for (int r = 0; r < R; ++r) {
+    const __m256 d = _mm256_set1_ps(LoadHalf(w[r] + 208));
+    for (int t = 0; t < T; ++t) {
+      _mm256_store_ps(scale[r][t], _mm256_mul_ps(d, _mm256_loadu_ps(x[t].d)));
+      s[r][t] = _mm256_setzero_ps();
+    }
+  }
+  for (int half = 0; half < 2; ++half) {
+    for (int k = 0; k < 4; ++k) {
+      const int block = 4 * half + k;
+      __m256i xq[T], xbias[T];
+      for (int t = 0; t < T; ++t) {
+        xq[t] = LoadU256(x[t].q + 32 * block);
+        xbias[t] = _mm256_maddubs_epi16(bias, xq[t]);
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m256i q = Q6Values(w[r] + 64 * half, w[r] + 128 + 32 * half, k);
+        const int8_t* sc = reinterpret_cast<const int8_t*>(w[r] + 192 + 8 * half);
+        const __m256i group_scales = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]),
+                                                      _mm_set1_epi16(sc[2 * k]));
+        for (int t = 0; t < T; ++t) {
+          const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xq[t]), xbias[t]);
+          const __m256i p = _mm256_madd_epi16(p16, group_scales);
+          s[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][block]),
+                                    _mm256_cvtepi32_ps(p), s[r][t]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+}
+
+// ---- Dispatch to the (R, T) instantiations ---------------------------------------------------
+
+template <int R, int T>
+G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, int64_t n,
+                       double* acc, int64_t acc_stride) {
+  switch (type) {
+    case GgmlType::kQ8_0: DotQ32Tile<true, R, T>(w, x, n / 32, acc, acc_stride); return;
+    case GgmlType::kQ4_0: DotQ32Tile<false, R, T>(w, x, n / 32, acc, acc_stride); return;
+    case GgmlType::kQ4_K: DotQ4KTile<R, T>(w, x, acc, acc_stride); return;   // n == 256
+    case GgmlType::kQ6_K: DotQ6KTile<R, T>(w, x, acc, acc_stride); return;   // n == 256
+    default: return;  // float types never take the integer path
+  }
+}
+
+static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation tables");
+
+using DotF32Fn = void (*)(const float* const*, const float* const*, int64_t, double*, int64_t);
+constexpr DotF32Fn kDotF32[kRowTile][kTokenTile] = {
+    {DotF32Tile<1, 1>, DotF32Tile<1, 2>}, {DotF32Tile<2, 1>, DotF32Tile<2, 2>},
+    {DotF32Tile<3, 1>, DotF32Tile<3, 2>}, {DotF32Tile<4, 1>, DotF32Tile<4, 2>}};
+
+using DotQ8Fn = void (*)(GgmlType, const uint8_t* const*, const Q8Act*, int64_t, double*,
+                         int64_t);
+constexpr DotQ8Fn kDotQ8[kRowTile][kTokenTile] = {
+    {DotQ8Tile<1, 1>, DotQ8Tile<1, 2>}, {DotQ8Tile<2, 1>, DotQ8Tile<2, 2>},
+    {DotQ8Tile<3, 1>, DotQ8Tile<3, 2>}, {DotQ8Tile<4, 1>, DotQ8Tile<4, 2>}};
+
+void DotF32(const float* const* w, int R, const float* const* x, int T, int64_t n, double* acc,
+            int64_t acc_stride) {
+  kDotF32[R - 1][T - 1](w, x, n, acc, acc_stride);
+}
+
+void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
+           double* acc, int64_t acc_stride) {
+  kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride);
+}
+
+}  // namespace
+
+const KernelTable* Avx2Kernels() {
+  static const KernelTable table{Decode, DotF32, DotQ8};
+  return &table;
+}
+
+}  // namespace g4::cpu::internal
+
+#else  // not x86-64 GCC/Clang: no AVX2 kernels
+
+namespace g4::cpu::internal {
+const KernelTable* Avx2Kernels() { return nullptr; }
+}  // namespace g4::cpu::internal
+
+#endif

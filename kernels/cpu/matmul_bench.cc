@@ -1,0 +1,126 @@
+// matmul_bench: GEMV GB/s and GEMM GFLOP/s of cpu::MatMul per dtype on a 4096 x 4096 matrix,
+// on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
+//
+//   matmul_bench [--isa=auto|portable] [--tokens=64] [--reps=N]
+//
+// GEMV GB/s counts the weight bytes read once per call (the activations are 16 KiB); GEMM
+// GFLOP/s counts 2 * in * out * tokens. Each figure is the median of several timed calls after a
+// warm-up. memcpy GB/s counts bytes copied (the memory traffic is twice that: read + write).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/matmul.h"
+
+namespace {
+
+using g4::cpu::ActivationPrecision;
+using g4::cpu::Isa;
+using g4::cpu::MatMulOptions;
+using g4::cpu::ThreadPool;
+using g4::gguf::GgmlType;
+
+constexpr int64_t kIn = 4096, kOut = 4096;
+
+template <typename Fn>
+double MedianSeconds(int reps, Fn&& fn) {
+  fn();  // warm-up (page faults, caches, worker wake-up)
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+double MemcpyGBs() {
+  const size_t bytes = size_t{256} << 20;
+  std::vector<char> a(bytes, 1), b(bytes, 2);
+  const double s = MedianSeconds(5, [&] { std::memcpy(b.data(), a.data(), bytes); });
+  return bytes / s / 1e9;
+}
+
+// A 4096 x 4096 weight matrix of `type`: 256 distinct quantized rows repeated (quantizing 16M
+// values with the reference K-quant quantizers takes seconds; the bytes' values do not matter
+// for speed, their addresses do).
+std::vector<uint8_t> MakeWeights(GgmlType type) {
+  const int64_t kDistinct = 256;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> src(static_cast<size_t>(kIn * kDistinct));
+  for (float& v : src) v = normal(rng);
+  const size_t row_bytes = *g4::gguf::RowBytes(type, kIn);
+  std::vector<uint8_t> w(row_bytes * kOut);
+  if (!g4::gguf::Quantize(type, src.data(), w.data(), kIn * kDistinct).ok()) std::abort();
+  for (int64_t r = kDistinct; r < kOut; ++r) {
+    std::memcpy(w.data() + r * row_bytes, w.data() + (r % kDistinct) * row_bytes, row_bytes);
+  }
+  return w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Isa isa = Isa::kAuto;
+  int64_t tokens = 64;
+  int reps = 9;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--isa=portable") isa = Isa::kPortable;
+    else if (a.rfind("--tokens=", 0) == 0) tokens = std::stoll(a.substr(9));
+    else if (a.rfind("--reps=", 0) == 0) reps = std::stoi(a.substr(7));
+    else if (a != "--isa=auto") {
+      std::fprintf(stderr, "usage: %s [--isa=auto|portable] [--tokens=N] [--reps=N]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::printf("isa: %s, matrix %lld x %lld, GEMM tokens %lld\n",
+              isa == Isa::kPortable ? "portable" : (g4::cpu::CpuHasAvx2() ? "avx2" : "portable"),
+              static_cast<long long>(kOut), static_cast<long long>(kIn),
+              static_cast<long long>(tokens));
+  std::printf("memcpy: %.1f GB/s (bytes copied; traffic is 2x)\n\n", MemcpyGBs());
+
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(kIn * tokens));
+  for (float& v : x) v = normal(rng);
+  std::vector<float> y(static_cast<size_t>(kOut * tokens));
+  ThreadPool pool2(2);
+
+  std::printf("%-6s %-6s %7s | %12s %12s | %14s %14s\n", "dtype", "acts", "MB", "GEMV GB/s 1t",
+              "GEMV GB/s 2t", "GEMM GFLOP/s 1t", "GEMM GFLOP/s 2t");
+  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
+                        GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+    const std::vector<uint8_t> w = MakeWeights(type);
+    const bool quantized = g4::gguf::Traits(type).block_elems > 1;
+    for (ActivationPrecision act : {ActivationPrecision::kQ8, ActivationPrecision::kF32}) {
+      if (!quantized && act == ActivationPrecision::kQ8) continue;
+      double gbs[2], gflops[2];
+      for (int threads = 1; threads <= 2; ++threads) {
+        MatMulOptions options;
+        options.isa = isa;
+        options.activations = act;
+        options.pool = threads == 2 ? &pool2 : nullptr;
+        auto run = [&](int64_t n) {
+          if (!g4::cpu::MatMul(type, w.data(), kIn, kOut, x.data(), n, y.data(), options).ok()) {
+            std::abort();
+          }
+        };
+        gbs[threads - 1] = w.size() / MedianSeconds(reps * 3, [&] { run(1); }) / 1e9;
+        gflops[threads - 1] =
+            2.0 * kIn * kOut * tokens / MedianSeconds(reps, [&] { run(tokens); }) / 1e9;
+      }
+      std::printf("%-6s %-6s %7.1f | %12.1f %12.1f | %14.1f %14.1f\n", g4::gguf::Traits(type).name,
+                  quantized ? (act == ActivationPrecision::kQ8 ? "q8" : "f32") : "f32",
+                  w.size() / 1e6, gbs[0], gbs[1], gflops[0], gflops[1]);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}

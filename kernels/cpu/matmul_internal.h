@@ -1,0 +1,52 @@
+// Internal interface between the MatMul driver (matmul.cc: shapes, tiling, threads) and the
+// per-ISA chunk kernels (matmul_portable.cc, matmul_avx2.cc). Not a public header.
+//
+// The driver walks each output tile of up to kRowTile rows x kTokenTile tokens over the input
+// dimension in chunks of kChunk elements; a kernel adds one chunk's products into float64
+// accumulators. Within a chunk each (row, token) pair accumulates in 8 fp32 lanes in a fixed
+// order, so the result of a pair never depends on the tile shape around it.
+#ifndef GEMMA4C_KERNELS_CPU_MATMUL_INTERNAL_H_
+#define GEMMA4C_KERNELS_CPU_MATMUL_INTERNAL_H_
+
+#include <cstdint>
+
+#include "gguf/ggml_types.h"
+
+namespace g4::cpu::internal {
+
+using gguf::GgmlType;
+
+constexpr int kChunk = 256;     // elements per fp32 accumulation chunk (= one K-quant block)
+constexpr int kRowTile = 4;     // rows per tile: each activation load feeds 4 rows
+constexpr int kTokenTile = 2;   // tokens per tile: each weight load feeds 2 tokens
+constexpr int kQ8Block = 32;    // activation quantization block
+
+// One token's int8 activations, positioned at some block: block b holds x ~ d[b] * q[32b + j].
+struct Q8Act {
+  const int8_t* q;
+  const float* d;
+  const float* sum;  // d[b] * sum_j q[32b + j]: block b's sum of the quantized x (Q4_K mins)
+};
+
+// acc[r * acc_stride + t] addresses the float64 accumulator of row r, token t.
+struct KernelTable {
+  // Exact path, weights: n elements of one row starting at `src` (whole blocks; any n for the
+  // float types) widened to fp32, bit-identical to gguf::Dequantize.
+  void (*decode)(GgmlType type, const uint8_t* src, int64_t n, float* dst);
+  // Exact path, products: acc[r][t] += sum_{i<n} w[r][i] * x[t][i], n <= kChunk,
+  // R <= kRowTile, T <= kTokenTile.
+  void (*dot_f32)(const float* const* w, int R, const float* const* x, int T, int64_t n,
+                  double* acc, int64_t acc_stride);
+  // Integer path: acc[r][t] += dot(n quantized weights of row r at w[r], token t's q8
+  // activations x[t]); n <= kChunk is a whole number of weight blocks.
+  void (*dot_q8)(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
+                 int64_t n, double* acc, int64_t acc_stride);
+};
+
+const KernelTable& PortableKernels();
+// nullptr when the AVX2 kernels were not compiled in (non-x86 builds).
+const KernelTable* Avx2Kernels();
+
+}  // namespace g4::cpu::internal
+
+#endif  // GEMMA4C_KERNELS_CPU_MATMUL_INTERNAL_H_

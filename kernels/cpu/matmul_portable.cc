@@ -1,0 +1,154 @@
+// Portable (plain C++) chunk kernels: the fallback for CPUs without AVX2 and the second opinion
+// the tests hold the AVX2 kernels to. They follow the same accumulation structure as the AVX2
+// ones (8 fp32 lanes per pair within a chunk, float64 across chunks) but not the same rounding
+// (no FMA), so the two agree to within the documented bound rather than bitwise.
+#include <cstring>
+
+#include "cpu/matmul_internal.h"
+
+namespace g4::cpu::internal {
+namespace {
+
+constexpr int kLanes = 8;
+
+float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return gguf::HalfToFloat(h);
+}
+
+// The lanes of one pair, summed in float64 in the AVX2 kernels' order:
+// (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)).
+double SumLanes(const float* l) {
+  const double a0 = double(l[0]) + l[4], a1 = double(l[1]) + l[5];
+  const double a2 = double(l[2]) + l[6], a3 = double(l[3]) + l[7];
+  return (a0 + a2) + (a1 + a3);
+}
+
+void Decode(GgmlType type, const uint8_t* src, int64_t n, float* dst) {
+  gguf::Dequantize(type, src, dst, n);  // the reference is portable and exact by definition
+}
+
+void DotF32(const float* const* w, int R, const float* const* x, int T, int64_t n, double* acc,
+            int64_t acc_stride) {
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      float lanes[kLanes] = {};
+      for (int64_t i = 0; i < n; ++i) lanes[i % kLanes] += w[r][i] * x[t][i];
+      acc[r * acc_stride + t] += SumLanes(lanes);
+    }
+  }
+}
+
+// ---- Integer path. Each weight block's integer dot product is exact; the per-block scaled
+// sums go into fp32 lane b % 8 (the AVX2 kernels spread every block over all 8 lanes instead;
+// either way a lane adds at most 8 scaled terms per chunk).
+
+int32_t DotI8(const int8_t* a, const int8_t* b, int n) {
+  int32_t s = 0;
+  for (int j = 0; j < n; ++j) s += int32_t(a[j]) * b[j];
+  return s;
+}
+
+// Q8_0 and Q4_0 weights as 32 int8 values and their scale.
+void UnpackBlock32(GgmlType type, const uint8_t* block, int8_t* q, float* d) {
+  *d = LoadHalf(block);
+  if (type == GgmlType::kQ8_0) {
+    std::memcpy(q, block + 2, 32);
+  } else {  // Q4_0: low nibbles are elements 0..15, high nibbles 16..31, offset 8
+    for (int j = 0; j < 16; ++j) {
+      q[j] = static_cast<int8_t>((block[2 + j] & 0x0F) - 8);
+      q[j + 16] = static_cast<int8_t>((block[2 + j] >> 4) - 8);
+    }
+  }
+}
+
+double DotQ32Row(GgmlType type, const uint8_t* w, const Q8Act& x, int64_t nblocks) {
+  const int64_t block_bytes = type == GgmlType::kQ8_0 ? 34 : 18;
+  float lanes[kLanes] = {};
+  for (int64_t b = 0; b < nblocks; ++b) {
+    int8_t q[32];
+    float d;
+    UnpackBlock32(type, w + b * block_bytes, q, &d);
+    lanes[b % kLanes] += (d * x.d[b]) * static_cast<float>(DotI8(q, x.q + 32 * b, 32));
+  }
+  return SumLanes(lanes);
+}
+
+// Q4_K scale and min of group j (ggml's get_scale_min_k4).
+void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// One 256-block: sum_g d*sc_g*dx_g*sum(q*xq) - dmin*m_g*xsum_g, group g into lane g.
+double DotQ4KBlock(const uint8_t* w, const Q8Act& x) {
+  const float d = LoadHalf(w), dmin = LoadHalf(w + 2);
+  const uint8_t* scales = w + 4;
+  const uint8_t* qs = w + 16;
+  float lanes[kLanes] = {};
+  for (int g = 0; g < 8; ++g) {
+    int sc, m;
+    ScaleMinK4(g, scales, &sc, &m);
+    const uint8_t* q = qs + 32 * (g / 2);
+    const int shift = 4 * (g % 2);
+    int32_t s = 0;
+    for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0x0F) * int32_t(x.q[32 * g + l]);
+    lanes[g] += (d * sc * x.d[g]) * static_cast<float>(s);
+    lanes[g] -= (dmin * m) * x.sum[g];
+  }
+  return SumLanes(lanes);
+}
+
+// One 256-block: activation block k (32 elements) spans the 16-groups 2k and 2k+1.
+double DotQ6KBlock(const uint8_t* w, const Q8Act& x) {
+  const uint8_t* ql = w;
+  const uint8_t* qh = w + 128;
+  const int8_t* sc = reinterpret_cast<const int8_t*>(w + 192);
+  const float d = LoadHalf(w + 208);
+  float lanes[kLanes] = {};
+  for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8) {
+    for (int k = 0; k < 4; ++k) {
+      const int block = 4 * half + k;
+      int32_t s[2] = {0, 0};
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t lo_byte = ql[l + 32 * (k & 1)];
+        const int lo = k < 2 ? (lo_byte & 0x0F) : (lo_byte >> 4);
+        const int hi = (qh[l] >> (2 * k)) & 3;
+        s[l / 16] += ((lo | (hi << 4)) - 32) * int32_t(x.q[32 * block + l]);
+      }
+      const int32_t isum = sc[2 * k] * s[0] + sc[2 * k + 1] * s[1];
+      lanes[block] += (d * x.d[block]) * static_cast<float>(isum);
+    }
+  }
+  return SumLanes(lanes);
+}
+
+void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
+           double* acc, int64_t acc_stride) {
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      double s;
+      switch (type) {
+        case GgmlType::kQ4_K: s = DotQ4KBlock(w[r], x[t]); break;   // n == 256
+        case GgmlType::kQ6_K: s = DotQ6KBlock(w[r], x[t]); break;   // n == 256
+        default: s = DotQ32Row(type, w[r], x[t], n / 32); break;
+      }
+      acc[r * acc_stride + t] += s;
+    }
+  }
+}
+
+}  // namespace
+
+const KernelTable& PortableKernels() {
+  static const KernelTable table{Decode, DotF32, DotQ8};
+  return table;
+}
+
+}  // namespace g4::cpu::internal

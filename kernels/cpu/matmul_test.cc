@@ -1,0 +1,360 @@
+// Tests of cpu::MatMul: every dtype x {exact, q8 activations} x {AVX2, portable} x {no pool,
+// 2 threads, 3 threads} over GEMV and GEMM shapes with odd sizes, against
+//   (a) gguf::Dequantize + a float64 product, within the bound each path documents:
+//       exact path:  |y - y64| <= 2.5e-6 * sum_i |w_i x_i|. Within a 256-chunk a lane adds at
+//                    most 32 fused products in fp32 (<= 32 roundings of 2^-24 relative to the
+//                    running |sum|), chunks are summed in float64 and the result is rounded once
+//                    more: ~33.5 * 2^-24 = 2.0e-6, the portable path (unfused) one rounding more.
+//       q8 path:     |y - y64| <= sum_i |w_i| * 0.5001 * d_b(i) + 4e-6 * sum_i M_i (|x_i| + d_b(i)),
+//                    d_b = amax/127 of the 32-block holding i: rounding x to d_b * q errs by at
+//                    most d_b / 2 per element (+ fp32 error of x / d_b), and every weight (Q4_K:
+//                    scale part and min part alike) multiplies the rounded x; 4e-6 covers the
+//                    <= 10 fp32 roundings per lane and chunk of terms of size M_i |xhat_i|, where
+//                    M_i = |w_i|, or for Q4_K d*sc*q + dmin*m <= |w_i| + 2*dmin*m.
+//   (b) the other ISA: the q8 activations are the same for both, so only fp32 rounding differs.
+//   (c) bitwise identity across thread counts.
+#include "cpu/matmul.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace g4::cpu {
+namespace {
+
+using gguf::GgmlType;
+
+struct Shape {
+  int64_t in, out, tokens;
+};
+
+bool IsQuantized(GgmlType t) {
+  return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0 || t == GgmlType::kQ4_K ||
+         t == GgmlType::kQ6_K;
+}
+
+// GEMV and GEMM shapes with odd sizes: `in` leaves a partial 256-chunk (and, for the float
+// types, a partial 8-vector); `out` leaves partial row tiles; tokens 1..9 leave partial token
+// tiles, and 70 spans two token blocks.
+std::vector<Shape> ShapesFor(GgmlType type) {
+  std::vector<int64_t> ins;
+  switch (type) {
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ6_K: ins = {256, 512, 768}; break;
+    case GgmlType::kQ8_0:
+    case GgmlType::kQ4_0: ins = {32, 96, 288, 800}; break;
+    default: ins = {1, 7, 37, 256, 300, 1001}; break;
+  }
+  std::vector<Shape> shapes;
+  for (int64_t in : ins) {
+    for (int64_t out : {1, 3, 7, 13}) {
+      for (int64_t tokens : {1, 2, 3, 5, 9}) shapes.push_back({in, out, tokens});
+    }
+  }
+  shapes.push_back({ins.back(), 5, 70});
+  return shapes;
+}
+
+struct Weights {
+  std::vector<uint8_t> bytes;
+  std::vector<float> deq;        // reference dequantization, [out][in]
+  std::vector<float> magnitude;  // M_i of the q8 bound's fp32 part, [out][in]
+};
+
+// Q4_K group j's 6-bit scale and min, as ggml_types.cc reads them (for M_i only).
+void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// Weights from a normal distribution (a few large ones, as real layers have), quantized by the
+// reference quantizer.
+Weights MakeWeights(GgmlType type, int64_t in, int64_t out, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.05f);
+  std::vector<float> src(static_cast<size_t>(in * out));
+  for (float& v : src) v = normal(rng);
+  for (size_t i = 0; i < src.size(); i += 97) src[i] *= 8;  // outliers
+  Weights w;
+  const int64_t row_bytes = static_cast<int64_t>(*gguf::RowBytes(type, in));
+  w.bytes.resize(static_cast<size_t>(row_bytes * out));
+  EXPECT_TRUE(gguf::Quantize(type, src.data(), w.bytes.data(), in * out).ok());
+  w.deq.resize(src.size());
+  gguf::Dequantize(type, w.bytes.data(), w.deq.data(), in * out);
+  w.magnitude.resize(src.size());
+  for (size_t i = 0; i < src.size(); ++i) w.magnitude[i] = std::fabs(w.deq[i]);
+  if (type == GgmlType::kQ4_K) {  // d*sc*q + dmin*m = w + 2*dmin*m <= |w| + 2*dmin*m
+    for (int64_t o = 0; o < out; ++o) {
+      for (int64_t b = 0; b < in / 256; ++b) {
+        const uint8_t* block = w.bytes.data() + o * row_bytes + b * 144;
+        uint16_t h;
+        std::memcpy(&h, block + 2, 2);
+        const float dmin = gguf::HalfToFloat(h);
+        for (int g = 0; g < 8; ++g) {
+          int sc, m;
+          ScaleMinK4(g, block + 4, &sc, &m);
+          for (int l = 0; l < 32; ++l) w.magnitude[o * in + b * 256 + g * 32 + l] += 2 * dmin * m;
+        }
+      }
+    }
+  }
+  return w;
+}
+
+std::vector<float> MakeActivations(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = normal(rng);
+  for (size_t i = 5; i < x.size(); i += 61) x[i] *= 20;  // activation outliers
+  return x;
+}
+
+// The q8 scale the kernels use for the 32-block holding element i of a row.
+std::vector<float> Q8Scales(const std::vector<float>& x, int64_t in, int64_t tokens) {
+  std::vector<float> d(x.size());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t b = 0; b < in / 32; ++b) {
+      float amax = 0;
+      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[t * in + b * 32 + j]));
+      for (int j = 0; j < 32; ++j) d[t * in + b * 32 + j] = amax / 127.0f;
+    }
+  }
+  return d;
+}
+
+struct Reference {
+  std::vector<double> y;            // float64 product
+  std::vector<double> bound;        // the path's bound vs y (check a)
+  std::vector<double> fp_bound;     // fp32-rounding part only (check b)
+};
+
+Reference ComputeReference(const Weights& w, const std::vector<float>& x, const Shape& s,
+                           bool q8) {
+  const std::vector<float> d = q8 ? Q8Scales(x, s.in, s.tokens) : std::vector<float>();
+  Reference ref;
+  ref.y.resize(static_cast<size_t>(s.tokens * s.out));
+  ref.bound.resize(ref.y.size());
+  ref.fp_bound.resize(ref.y.size());
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    for (int64_t o = 0; o < s.out; ++o) {
+      double y = 0, abs_wx = 0, q8_err = 0, m_abs_x = 0;
+      for (int64_t i = 0; i < s.in; ++i) {
+        const double wi = w.deq[o * s.in + i], xi = x[t * s.in + i];
+        y += wi * xi;
+        abs_wx += std::fabs(wi * xi);
+        if (q8) {
+          const double m = w.magnitude[o * s.in + i];
+          q8_err += std::fabs(wi) * 0.5001 * d[t * s.in + i];
+          m_abs_x += m * (std::fabs(xi) + d[t * s.in + i]);
+        }
+      }
+      const size_t k = static_cast<size_t>(t * s.out + o);
+      ref.y[k] = y;
+      ref.fp_bound[k] = q8 ? 4e-6 * m_abs_x : 2.5e-6 * abs_wx;
+      ref.bound[k] = ref.fp_bound[k] + q8_err;
+    }
+  }
+  return ref;
+}
+
+std::vector<float> RunMatMul(GgmlType type, const Weights& w, const std::vector<float>& x,
+                       const Shape& s, Isa isa, ActivationPrecision act, ThreadPool* pool) {
+  std::vector<float> y(static_cast<size_t>(s.tokens * s.out), std::nanf(""));
+  MatMulOptions options;
+  options.isa = isa;
+  options.activations = act;
+  options.pool = pool;
+  const absl::Status status =
+      MatMul(type, w.bytes.data(), s.in, s.out, x.data(), s.tokens, y.data(), options);
+  EXPECT_TRUE(status.ok()) << status;
+  return y;
+}
+
+using Param = std::tuple<GgmlType, ActivationPrecision>;
+
+class MatMulTest : public ::testing::TestWithParam<Param> {
+ protected:
+  GgmlType type() const { return std::get<0>(GetParam()); }
+  ActivationPrecision activations() const { return std::get<1>(GetParam()); }
+  bool q8() const {
+    return IsQuantized(type()) && activations() == ActivationPrecision::kQ8;
+  }
+  void SkipWithoutAvx2(Isa isa) {
+    if (isa == Isa::kAvx2 && !CpuHasAvx2()) GTEST_SKIP() << "CPU has no AVX2/FMA/F16C";
+  }
+
+  // (a) and (c) for one ISA.
+  void CheckAgainstReference(Isa isa) {
+    ThreadPool pool2(2), pool3(3);
+    uint32_t seed = 1;
+    for (const Shape& s : ShapesFor(type())) {
+      SCOPED_TRACE(testing::Message() << "in=" << s.in << " out=" << s.out
+                                      << " tokens=" << s.tokens);
+      const Weights w = MakeWeights(type(), s.in, s.out, seed++);
+      const std::vector<float> x = MakeActivations(s.in * s.tokens, seed++);
+      const Reference ref = ComputeReference(w, x, s, q8());
+      const std::vector<float> y1 = RunMatMul(type(), w, x, s, isa, activations(), nullptr);
+      int bad = 0;
+      for (size_t k = 0; k < y1.size() && bad < 5; ++k) {
+        const double err = std::fabs(y1[k] - ref.y[k]);
+        if (!(err <= ref.bound[k])) {
+          ++bad;
+          ADD_FAILURE() << "y[" << k / s.out << "][" << k % s.out << "] = " << y1[k]
+                        << ", float64 reference " << ref.y[k] << ": error " << err
+                        << " > bound " << ref.bound[k];
+        }
+      }
+      for (ThreadPool* pool : {&pool2, &pool3}) {
+        const std::vector<float> yn = RunMatMul(type(), w, x, s, isa, activations(), pool);
+        EXPECT_EQ(0, std::memcmp(y1.data(), yn.data(), y1.size() * sizeof(float)))
+            << pool->num_threads() << " threads differ from 1";
+      }
+    }
+  }
+};
+
+TEST_P(MatMulTest, Avx2MatchesFloat64ReferenceForAnyThreadCount) {
+  SkipWithoutAvx2(Isa::kAvx2);
+  CheckAgainstReference(Isa::kAvx2);
+}
+
+TEST_P(MatMulTest, PortableMatchesFloat64ReferenceForAnyThreadCount) {
+  CheckAgainstReference(Isa::kPortable);
+}
+
+TEST_P(MatMulTest, Avx2AgreesWithPortable) {
+  SkipWithoutAvx2(Isa::kAvx2);
+  ThreadPool pool(2);
+  uint32_t seed = 1000;
+  for (const Shape& s : ShapesFor(type())) {
+    SCOPED_TRACE(testing::Message() << "in=" << s.in << " out=" << s.out
+                                    << " tokens=" << s.tokens);
+    const Weights w = MakeWeights(type(), s.in, s.out, seed++);
+    const std::vector<float> x = MakeActivations(s.in * s.tokens, seed++);
+    const Reference ref = ComputeReference(w, x, s, q8());
+    const std::vector<float> ya = RunMatMul(type(), w, x, s, Isa::kAvx2, activations(), &pool);
+    const std::vector<float> yp = RunMatMul(type(), w, x, s, Isa::kPortable, activations(), nullptr);
+    for (size_t k = 0; k < ya.size(); ++k) {
+      ASSERT_LE(std::fabs(double(ya[k]) - yp[k]), 2 * ref.fp_bound[k]) << "element " << k;
+    }
+  }
+}
+
+// The exact path on quantized weights equals the exact path on their dequantized F32 copy
+// bitwise: decoding is exact and the products then take the same route.
+TEST_P(MatMulTest, ExactPathEqualsF32OfDequantizedWeights) {
+  if (!IsQuantized(type()) || activations() != ActivationPrecision::kF32) GTEST_SKIP();
+  for (Isa isa : {Isa::kAvx2, Isa::kPortable}) {
+    if (isa == Isa::kAvx2 && !CpuHasAvx2()) continue;
+    const Shape s = ShapesFor(type()).back();
+    const Weights w = MakeWeights(type(), s.in, s.out, 77);
+    Weights f32;
+    f32.bytes.resize(w.deq.size() * 4);
+    std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
+    const std::vector<float> x = MakeActivations(s.in * s.tokens, 78);
+    const std::vector<float> yq = RunMatMul(type(), w, x, s, isa, ActivationPrecision::kF32, nullptr);
+    const std::vector<float> yf =
+        RunMatMul(GgmlType::kF32, f32, x, s, isa, ActivationPrecision::kF32, nullptr);
+    EXPECT_EQ(0, std::memcmp(yq.data(), yf.data(), yq.size() * sizeof(float)));
+  }
+}
+
+// Not a bound but the typical size of the q8 path's error, for docs/kernels-cpu.md: NMSE of
+// the q8 path against the exact path (same quantized weights) for Gaussian activations, and for
+// Gaussian activations with 1 in 61 scaled by 20 (outliers blow up their block's scale d).
+TEST_P(MatMulTest, Q8PathNmseIsSmall) {
+  if (!q8()) GTEST_SKIP();
+  const Shape s{2048, 64, 4};
+  const Weights w = MakeWeights(type(), s.in, s.out, 5);
+  for (bool outliers : {false, true}) {
+    std::vector<float> x = MakeActivations(s.in * s.tokens, 6);
+    if (!outliers) {
+      for (size_t i = 5; i < x.size(); i += 61) x[i] /= 20;
+    }
+    const std::vector<float> yq =
+        RunMatMul(type(), w, x, s, Isa::kAuto, ActivationPrecision::kQ8, nullptr);
+    const std::vector<float> ye =
+        RunMatMul(type(), w, x, s, Isa::kAuto, ActivationPrecision::kF32, nullptr);
+    double num = 0, den = 0;
+    for (size_t k = 0; k < yq.size(); ++k) {
+      num += (double(yq[k]) - ye[k]) * (double(yq[k]) - ye[k]);
+      den += double(ye[k]) * ye[k];
+    }
+    const double nmse = num / den;
+    RecordProperty(outliers ? "nmse_outliers" : "nmse_gaussian", std::to_string(nmse));
+    std::printf("  %s q8-activation NMSE vs exact, %s: %.3g\n", gguf::Traits(type()).name,
+                outliers ? "with outliers" : "Gaussian", nmse);
+    // Uniform rounding error of d/2 with d ~ 2.5 sigma / 127 gives ~3e-5 for Gaussian data.
+    EXPECT_LT(nmse, outliers ? 1e-3 : 1e-4);
+  }
+}
+
+std::string ParamName(const testing::TestParamInfo<Param>& info) {
+  std::string name = gguf::Traits(std::get<0>(info.param)).name;
+  if (IsQuantized(std::get<0>(info.param))) {
+    name += std::get<1>(info.param) == ActivationPrecision::kQ8 ? "_q8act" : "_exact";
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    FloatWeights, MatMulTest,
+    testing::Combine(testing::Values(GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16),
+                     testing::Values(ActivationPrecision::kF32)),
+    ParamName);
+INSTANTIATE_TEST_SUITE_P(
+    QuantizedWeights, MatMulTest,
+    testing::Combine(testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
+                                     GgmlType::kQ6_K),
+                     testing::Values(ActivationPrecision::kQ8, ActivationPrecision::kF32)),
+    ParamName);
+
+// ---- Arguments -----------------------------------------------------------------------------
+
+TEST(MatMulArgs, RejectsRowsThatAreNotWholeBlocks) {
+  std::vector<uint8_t> w(1024);
+  std::vector<float> x(300), y(4);
+  EXPECT_EQ(MatMul(GgmlType::kQ8_0, w.data(), 40, 1, x.data(), 1, y.data()).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(MatMul(GgmlType::kQ4_K, w.data(), 288, 1, x.data(), 1, y.data()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(MatMulArgs, RejectsBadShapesAndNulls) {
+  std::vector<float> w(16), x(16), y(16);
+  EXPECT_FALSE(MatMul(GgmlType::kF32, w.data(), 0, 1, x.data(), 1, y.data()).ok());
+  EXPECT_FALSE(MatMul(GgmlType::kF32, w.data(), 4, 0, x.data(), 1, y.data()).ok());
+  EXPECT_FALSE(MatMul(GgmlType::kF32, w.data(), 4, 1, x.data(), -1, y.data()).ok());
+  EXPECT_FALSE(MatMul(GgmlType::kF32, nullptr, 4, 1, x.data(), 1, y.data()).ok());
+}
+
+TEST(MatMulArgs, ZeroTokensIsANoOp) {
+  EXPECT_TRUE(MatMul(GgmlType::kF32, nullptr, 4, 4, nullptr, 0, nullptr).ok());
+}
+
+TEST(MatMulArgs, ActivationsAreNotRoundedToBf16) {
+  // 1 + 2^-20 is not a bf16 (or f16) value; an exact F32 product must keep it.
+  const float w[1] = {1.0f};
+  const float x[1] = {1.0f + std::ldexp(1.0f, -20)};
+  for (Isa isa : {Isa::kAuto, Isa::kPortable}) {
+    float y = 0;
+    MatMulOptions options;
+    options.isa = isa;
+    ASSERT_TRUE(MatMul(GgmlType::kF32, w, 1, 1, x, 1, &y, options).ok());
+    EXPECT_EQ(y, x[0]);
+  }
+}
+
+}  // namespace
+}  // namespace g4::cpu
