@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The main job (README, command 1): set up, build, then run the current end-to-end path:
+# The main job (README, command 1): set up, build, then run the whole chain on models the
+# project makes itself:
 #   1. compile every spec in specs/ and print each plan's summary;
-#   2. make a tiny synthetic Gemma 4 GGUF, write its spec back from the file
-#      (`gemma4c spec --from-gguf`), check it is the checked-in tiny spec, and compile it.
+#   2. `gemma4c synth` a tiny Gemma 4 GGUF (PLE, KV sharing, double-wide MLP), write its spec back
+#      from the file (`gemma4c spec --from-gguf`), compile it under each precision policy, and run
+#      a short prompt with `g4run` (greedy decode, tokens/s);
+#   3. print the fidelity figures of each policy against the independent NumPy reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -18,8 +21,15 @@ for spec in specs/*.mlir; do
   echo
 done
 
-echo "=== synthetic model: gemma4c synth --like tiny-e2b --dtype q8_0"
-"$BIN/gemma4c" synth --like tiny-e2b --dtype q8_0 -o "$OUT/tiny-e2b.gguf"
+echo "=== gemma4c synth --like tiny-e2b --dtype bf16; spec --from-gguf; compile; g4run"
+"$BIN/gemma4c" synth --like tiny-e2b --dtype bf16 -o "$OUT/tiny-e2b.gguf"
 "$BIN/gemma4c" spec --from-gguf "$OUT/tiny-e2b.gguf" -o "$OUT/tiny-e2b.from-gguf.mlir"
-diff -q "$OUT/tiny-e2b.from-gguf.mlir" specs/tiny-e2b.mlir && echo "spec from the GGUF == specs/tiny-e2b.mlir"
-"$BIN/gemma4c" compile "$OUT/tiny-e2b.from-gguf.mlir" -o "$OUT/tiny-e2b.from-gguf"
+for policy in f32 minimal reference; do
+  "$BIN/gemma4c" compile "$OUT/tiny-e2b.from-gguf.mlir" --precision=$policy -o "$OUT/tiny-e2b-$policy" > /dev/null
+  echo "--- $policy:"
+  "$BIN/g4run" "$OUT/tiny-e2b-$policy" --model "$OUT/tiny-e2b.gguf" --tokens 2,105,2364,107,818,5279,529,9 -n 16
+done
+echo
+
+echo "=== fidelity against the NumPy reference (tests/fidelity/fidelity.py)"
+/usr/bin/python3 tests/fidelity/fidelity.py --bin "$BIN" --out "$OUT/fidelity" --models tiny-e2b --dtypes bf16
