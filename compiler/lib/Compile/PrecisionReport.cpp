@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 #include "g4/Compile/PrecisionReport.h"
 
+#include "g4/Plan/PlanWriter.h"
+
 #include "g4/IR/G4Dialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringMap.h"
@@ -21,53 +23,9 @@ int64_t layerOf(Operation *op) {
   return -1;
 }
 
-/// The tensor names the plan writer gives (compiler/lib/Plan/PlanWriter.cpp, TensorNamer):
-/// the stem of the first weight operand, else the op name; then "-layer" and "#n" for repeats.
-/// A copy of that rule (the plan writer does not export it); bf16-islands-specs.test pins a name.
-class PlanTensorNames {
- public:
-  explicit PlanTensorNames(func::FuncOp forward) {
-    if (!forward || forward.isExternal()) return;
-    for (Operation &op : forward.getBody().front()) {
-      if (isa<WeightOp, func::ReturnOp>(op) || op.getNumResults() == 0) continue;
-      // Every result takes a name, in order; a rounding point is always result 0.
-      for (unsigned r = 0; r < op.getNumResults(); ++r) {
-        std::string name = nameOf(&op, r);
-        if (r == 0) names_[&op] = std::move(name);
-      }
-    }
-  }
-  std::string lookup(Operation *op) const { return names_.lookup(op); }
-
- private:
-  static std::string weightStem(StringRef name) {
-    if (name.consume_front("blk."))
-      name = name.drop_until([](char c) { return c == '.'; }).drop_front();
-    name.consume_back(".weight");
-    std::string s = name.str();
-    llvm::replace(s, '.', '_');
-    return s;
-  }
-  std::string nameOf(Operation *op, unsigned resultIndex) {
-    std::string base;
-    for (Value v : op->getOperands())
-      if (auto w = v.getDefiningOp<WeightOp>()) {
-        base = weightStem(w.getName());
-        break;
-      }
-    if (base.empty()) base = op->getName().stripDialect().str();
-    if (op->getNumResults() > 1) base += "." + std::to_string(resultIndex);
-    if (int64_t layer = layerOf(op); layer >= 0) base += "-" + std::to_string(layer);
-    unsigned n = ++counts_[base];
-    return n == 1 ? base : base + "#" + std::to_string(n);
-  }
-
-  llvm::DenseMap<Operation *, std::string> names_;
-  llvm::StringMap<unsigned> counts_;
-};
-
-PrecisionSite siteOf(Operation *op, const PlanTensorNames &names) {
-  return {op->getName().getStringRef().str(), layerOf(op), names.lookup(op)};
+/// The producer as the report shows it, named as the plan names its result.
+PrecisionSite siteOf(Operation *op, const llvm::DenseMap<Value, std::string> &names) {
+  return {op->getName().getStringRef().str(), layerOf(op), names.lookup(op->getResult(0))};
 }
 
 llvm::json::Object siteToJson(const PrecisionSite &site) {
@@ -87,7 +45,9 @@ PrecisionReport collectPrecisionReport(ModuleOp module, StringRef policy) {
   report.policy = policy.str();
   if (auto model = module->getAttrOfType<DictionaryAttr>(G4Dialect::kModelAttrName))
     if (auto name = model.getAs<StringAttr>("name")) report.model = name.str();
-  PlanTensorNames names(module.lookupSymbol<func::FuncOp>("forward"));
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  llvm::DenseMap<Value, std::string> names;
+  if (forward && !forward.isExternal()) names = planTensorNames(forward);
 
   bool anyAttention = false, allBf16Kv = true;
   module.walk([&](Operation *op) {

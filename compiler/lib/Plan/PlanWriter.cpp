@@ -128,6 +128,16 @@ fb::Precision precisionOf(StringRef p) {
 
 }  // namespace
 
+llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward) {
+  llvm::DenseMap<Value, std::string> names;
+  TensorNamer namer(forward);
+  for (Operation &op : forward.getBody().front()) {
+    if (isa<WeightOp, func::ReturnOp>(op)) continue;
+    for (OpResult r : op.getResults()) names[r] = namer.name(&op, r.getResultNumber());
+  }
+  return names;
+}
+
 FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
   auto model = module->getAttrOfType<DictionaryAttr>(G4Dialect::kModelAttrName);
   if (!model)
@@ -139,7 +149,7 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
     return module.emitError() << "layers are not expanded: run g4-expand-layers first";
 
   flatbuffers::FlatBufferBuilder b;
-  TensorNamer namer(forward);
+  llvm::DenseMap<Value, std::string> names = planTensorNames(forward);
   llvm::DenseMap<Value, uint32_t> tensorIds, weightIds;
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
   std::vector<flatbuffers::Offset<fb::WeightBinding>> weights;
@@ -193,7 +203,7 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
       else in.push_back(tensorIds.lookup(v));
     }
     int64_t layer = layerOf(&op);
-    for (OpResult r : op.getResults()) out.push_back(addTensor(r, namer.name(&op, r.getResultNumber()), layer));
+    for (OpResult r : op.getResults()) out.push_back(addTensor(r, names.lookup(r), layer));
     std::vector<flatbuffers::Offset<fb::Attr>> attrs;
     for (NamedAttribute a : op.getAttrs())
       if (a.getName() != G4Dialect::kLayerAttrName && a.getName() != "operandSegmentSizes")

@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <string>
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseMap.h"
 #include "mlir/Support/LLVM.h"
 
 namespace mlir::g4 {
@@ -23,6 +25,11 @@ struct PlanOptions {
   uint32_t maxBatchTokens = 512;
   std::string compilerVersion = "gemma4c 0.1";
 };
+
+/// The plan's name of every activation `forward` produces, as the plan records it: the op's
+/// `g4.name`, else the stem of its first weight operand, else the op's name; then "-<layer>",
+/// and "#2", "#3", ... for repeats (a given name is never taken by a derived one).
+llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward);
 
 /// The plan's bytes, or failure with diagnostics emitted on the offending op.
 FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options);
