@@ -55,6 +55,7 @@ PrecisionReport collectPrecisionReport(ModuleOp module, StringRef policy) {
       Operation *producer = round.getInput().getDefiningOp();
       PrecisionIsland island{static_cast<int64_t>(round.getIsland()), round.getRule().str(), {}};
       if (producer) island.producer = siteOf(producer, names);
+      island.producer.tensor = names.lookup(round.getResult());  // the rounded tensor
       ++report.islandsPerRule[island.rule];
       report.islands.push_back(std::move(island));
     }

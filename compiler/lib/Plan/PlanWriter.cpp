@@ -133,6 +133,12 @@ llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward) {
   TensorNamer namer(forward);
   for (Operation &op : forward.getBody().front()) {
     if (isa<WeightOp, func::ReturnOp>(op)) continue;
+    // An unnamed rounding is its producer's value in bf16: "attn_q-3.bf16".
+    auto round = dyn_cast<RoundBf16Op>(op);
+    if (round && !op.hasAttr(G4Dialect::kNameAttrName) && names.count(round.getInput())) {
+      names[round.getResult()] = names[round.getInput()] + ".bf16";
+      continue;
+    }
     for (OpResult r : op.getResults()) names[r] = namer.name(&op, r.getResultNumber());
   }
   return names;

@@ -24,7 +24,8 @@ namespace mlir::g4 {
 struct PrecisionSite {
   std::string op;      // "g4.linear"
   int64_t layer = -1;  // the g4.layer attribute; -1 outside the layers
-  std::string tensor;  // the producer's tensor name in the plan ("attn_q-3")
+  std::string tensor;  // the plan tensor: the rounded value for islands ("attn_q-3.bf16",
+                       // "attn_norm-3"), the op's output for internal roundings ("Qcur-3")
 };
 
 /// One g4.round_bf16.

@@ -28,7 +28,8 @@ struct PlanOptions {
 
 /// The plan's name of every activation `forward` produces, as the plan records it: the op's
 /// `g4.name`, else the stem of its first weight operand, else the op's name; then "-<layer>",
-/// and "#2", "#3", ... for repeats (a given name is never taken by a derived one).
+/// and "#2", "#3", ... for repeats (a given name is never taken by a derived one). An unnamed
+/// g4.round_bf16 is "<its producer's name>.bf16".
 llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward);
 
 /// The plan's bytes, or failure with diagnostics emitted on the offending op.
