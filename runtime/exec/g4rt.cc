@@ -79,6 +79,10 @@ g4rt_status* g4rt_reset(g4rt_session* session) {
   return nullptr;
 }
 
+double g4rt_decode_weight_bytes(const g4rt_session* session) {
+  return session ? session->impl->DecodeWeightBytesPerToken() : 0.0;
+}
+
 void g4rt_close(g4rt_session* session) { delete session; }
 
 }  // extern "C"

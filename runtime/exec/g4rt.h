@@ -45,6 +45,8 @@ g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int6
 /* Writes the named intermediates of the last eval to DIR (DIR/<name>.bin + DIR/index.json). */
 g4rt_status* g4rt_dump(const g4rt_session* session, const char* dir);
 g4rt_status* g4rt_reset(g4rt_session* session);
+/* Bytes of weights one decode token reads (for bandwidth figures). */
+double g4rt_decode_weight_bytes(const g4rt_session* session);
 void g4rt_close(g4rt_session* session);
 
 #ifdef __cplusplus

@@ -140,9 +140,12 @@ int main(int argc, char** argv) {
     std::printf("\n");
     std::printf("prefill: %zu tokens in %.3f s = %.2f tok/s\n", prompt.size(), Seconds(t0, t1),
                 prompt.size() / Seconds(t0, t1));
-    if (n > 1)
-      std::printf("decode: %d tokens in %.3f s = %.2f tok/s\n", n - 1, Seconds(d0, d1),
-                  (n - 1) / Seconds(d0, d1));
+    if (n > 1) {
+      const double tps = (n - 1) / Seconds(d0, d1);
+      const double gb = g4rt_decode_weight_bytes(session) / 1e9;
+      std::printf("decode: %d tokens in %.3f s = %.2f tok/s; %.3f GB of weights per token = %.1f GB/s\n",
+                  n - 1, Seconds(d0, d1), tps, gb, gb * tps);
+    }
   }
   g4rt_close(session);
   return 0;

@@ -534,6 +534,27 @@ absl::Status Session::Eval(const std::vector<int32_t>& tokens) {
 
 void Session::Reset() { position_ = 0; }
 
+double Session::DecodeWeightBytesPerToken() const {
+  auto bytes = [&](uint32_t w, int64_t rows) {
+    const g4k_weight& wt = weights_[w];
+    return double(*gguf::RowBytes(gguf::GgmlType(wt.ggml_type), wt.ne[0])) * double(rows);
+  };
+  double total = 0;
+  for (const Step* step : flat_steps_) {
+    if (!step->weights()) continue;
+    const std::string op = step->op()->str();
+    for (uint32_t w : *step->weights()) {
+      const g4k_weight& wt = weights_[w];
+      const int64_t rows = wt.ne[1] * wt.ne[2] * wt.ne[3];
+      if (op == "g4.embed") total += bytes(w, 1);
+      else if (op == "g4.expert_ffn")
+        total += bytes(w, rows) * double(IntAttr(*step, "top_k")) / double(IntAttr(*step, "num_experts"));
+      else total += bytes(w, rows);
+    }
+  }
+  return total;
+}
+
 const float* Session::logits() const {
   return tensors_[plan_.plan()->outputs()->Get(0)].data();
 }

@@ -52,6 +52,11 @@ class Session {
   // Logits of the last Eval: [last_tokens()][vocab()].
   const float* logits() const;
 
+  // Bytes of weights one decode token reads: every matrix product reads its whole weight (the
+  // tied LM head included), an embedding lookup one row, routed experts top_k of num_experts.
+  // With the measured tokens/s this gives the achieved bandwidth (docs/runtime.md).
+  double DecodeWeightBytesPerToken() const;
+
   // Writes every named intermediate of the last Eval (keep_intermediates must be set) as
   // DIR/<name>.bin (float32 [n_tokens][width]) plus DIR/index.json.
   absl::Status Dump(const std::string& dir) const;
