@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
 using namespace mlir::g4;
@@ -262,3 +263,54 @@ LogicalResult DecoderLayerOp::verifySymbolUses(SymbolTableCollection &symbolTabl
 
 #define GET_OP_CLASSES
 #include "g4/IR/G4Ops.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Fused regions
+//===----------------------------------------------------------------------===//
+
+bool mlir::g4::isRowOp(Operation *op) {
+  return isa<RMSNormOp, ScaleOp, AddOp, MulOp, GeluTanhOp, ChannelMulOp, LayerScalarOp,
+             SoftcapOp, RopeOp, RoundBf16Op, PleSliceOp>(op);
+}
+
+bool mlir::g4::isBuiltinOnlyOp(Operation *op) {
+  return isa<EmbedOp, AttentionOp, ExpertFFNOp, SoftmaxOp, TopKOp, RenormalizeOp,
+             ExpertScaleOp>(op);
+}
+
+LogicalResult FusedOp::verify() {
+  Block &block = getBlock();
+  if (block.getNumArguments() != getInputs().size())
+    return emitOpError() << "has " << getInputs().size() << " inputs but its block takes "
+                         << block.getNumArguments() << " arguments";
+  for (auto [i, input, arg] : llvm::enumerate(getInputs(), block.getArguments()))
+    if (input.getType() != arg.getType())
+      return emitOpError() << "input #" << i << " has type " << input.getType()
+                           << " but block argument #" << i << " has type " << arg.getType();
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield) return emitOpError() << "body must end with g4.yield";
+  if (yield.getValues().size() != getNumResults())
+    return emitOpError() << "yields " << yield.getValues().size() << " values but has "
+                         << getNumResults() << " results";
+  for (auto [i, value, result] : llvm::enumerate(yield.getValues(), getResults())) {
+    if (value.getType() != result.getType())
+      return emitOpError() << "yields " << value.getType() << " as result #" << i
+                           << " of type " << result.getType();
+    if (isa<BlockArgument>(value))
+      return emitOpError() << "yields its input unchanged as result #" << i;
+  }
+  StringRef kernel = getKernel();
+  if (!kernel.empty() &&
+      (!kernel.starts_with("g4k_") ||
+       !llvm::all_of(kernel, [](char c) { return llvm::isAlnum(c) || c == '_'; })))
+    return emitOpError() << "kernel '" << kernel
+                         << "' must be a C identifier starting with 'g4k_'";
+  for (Operation &op : block.without_terminator()) {
+    if (!isRowOp(&op) && !isBuiltinOnlyOp(&op) && !isa<LinearOp>(op))
+      return emitOpError() << "may not contain '" << op.getName() << "'";
+    if (!kernel.empty() && isBuiltinOnlyOp(&op))
+      return emitOpError() << "has kernel '" << kernel << "' but its body holds '"
+                           << op.getName() << "', which only the runtime implements";
+  }
+  return success();
+}

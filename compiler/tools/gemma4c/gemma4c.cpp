@@ -42,6 +42,13 @@ cl::opt<std::string> precision("precision", cl::desc("precision policy: f32 | mi
                                cl::init("reference"), cl::sub(compileCmd));
 cl::opt<unsigned> maxBatch("max-batch", cl::desc("largest number of tokens per evaluation"),
                            cl::init(512), cl::sub(compileCmd));
+cl::opt<std::string> attention("attention",
+                               cl::desc("reference attention under bf16 policies: sdpa (fp32 scores and "
+                                        "softmax) | eager (bf16 scores and probabilities)"),
+                               cl::init("sdpa"), cl::sub(compileCmd));
+cl::opt<std::string> router("router",
+                            cl::desc("MoE router semantics: fp32 (transformers >= 5.13) | bf16 (<= 5.12)"),
+                            cl::init("fp32"), cl::sub(compileCmd));
 cl::opt<bool> reportPrecision("report-precision",
                               cl::desc("print the islands and write OUTDIR/precision.json"),
                               cl::sub(compileCmd));
@@ -131,6 +138,12 @@ int runCompile() {
   options.precision = precision;
   options.maxBatchTokens = maxBatch;
   options.reportPrecision = reportPrecision;
+  options.attention = attention;
+  options.router = router;
+  if (options.attention != "sdpa" && options.attention != "eager")
+    return fail("unknown --attention '" + attention + "' (expected sdpa or eager)");
+  if (options.router != "fp32" && options.router != "bf16")
+    return fail("unknown --router '" + router + "' (expected fp32 or bf16)");
   if (options.precision != "f32" && options.precision != "minimal" && options.precision != "reference")
     return fail("unknown --precision '" + precision + "' (expected f32, minimal or reference)");
   if (mlir::failed(mlir::g4::compileSpecFile(compileInput, compileOut, options))) return 1;

@@ -8,6 +8,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -38,6 +39,13 @@ constexpr uint32_t kFloatDTypes =
 
 /// Width of the innermost dimension of an activation (rows are tokens).
 int64_t featureWidth(Value activation);
+
+/// Ops an emitted CPU kernel computes row by row (docs/fusion.md): norms, scales, elementwise
+/// ops, RoPE, softcap, the bf16 rounding and the PLE slice.
+bool isRowOp(Operation *op);
+/// Ops only the runtime implements (embedding, attention, experts, router steps): a fused
+/// region holding one has no emitted kernel and the runtime interprets its body.
+bool isBuiltinOnlyOp(Operation *op);
 
 }  // namespace mlir::g4
 

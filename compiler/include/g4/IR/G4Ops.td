@@ -13,6 +13,7 @@ include "g4/IR/G4Base.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/CallInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 
 class G4_Op<string mnemonic, list<Trait> traits = []>
     : Op<G4_Dialect, mnemonic, traits>;
@@ -277,6 +278,52 @@ def G4_RoundBf16Op : G4_Op<"round_bf16", [SameOperandsAndResultType]> {
   let arguments = (ins G4_Activation:$input, StrAttr:$rule, I64Attr:$island);
   let results = (outs G4_Activation:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion (written by g4-fuse; docs/fusion.md)
+//===----------------------------------------------------------------------===//
+
+def G4_FusedOp : G4_Op<"fused", [IsolatedFromAbove, SingleBlock]> {
+  let summary = "a fused region: ops that run as one kernel";
+  let description = [{
+    ```mlir
+    %h, %n = g4.fused(%x, %attn, %w1, %w2) {kernel = "g4k_attn_out_3"}
+        : (tensor<?x512xf32>, tensor<?x128xf32>, !g4.weight<512x128 : ...>, !g4.weight<128 : ...>)
+        -> (tensor<?x128xf32>, tensor<?x128xf32>) {
+    ^bb0(%a: tensor<?x512xf32>, %r: tensor<?x128xf32>, %wo: !g4.weight<...>, %wn: !g4.weight<...>):
+      ...
+      g4.yield %sum, %normed : tensor<?x128xf32>, tensor<?x128xf32>
+    }
+    ```
+    The region's single block takes the region's inputs (activations and weights, in the order
+    of the operands) as arguments and ends with `g4.yield` of the values that escape: those
+    used after the region. Values used only inside stay inside (the emitted kernel keeps them
+    per row). The ops keep their attributes, so every `g4.round_bf16` of an island stays
+    visible inside the region that rounds in its epilogue.
+
+    `kernel` names the emitted C function (`g4k_...`, kernel_abi.h) that computes the whole
+    region; it is empty when the region holds an op the runtime implements itself (attention,
+    experts, embedding, router steps), and the runtime then interprets the body op by op.
+  }];
+  let arguments = (ins Variadic<AnyType>:$inputs, DefaultValuedStrAttr<StrAttr, "">:$kernel);
+  let results = (outs Variadic<G4_Activation>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    Block &getBlock() { return getBody().front(); }
+    /// The g4.yield that ends the body.
+    Operation *getYield() { return getBlock().getTerminator(); }
+  }];
+}
+
+def G4_YieldOp : G4_Op<"yield", [Pure, Terminator, ReturnLike, HasParent<"FusedOp">]> {
+  let summary = "the values that escape a g4.fused region";
+  let arguments = (ins Variadic<G4_Activation>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
 #endif // G4_OPS_TD
