@@ -63,24 +63,16 @@ void KvCache::Write(int layer, int64_t pos0, int64_t n, const float* k, const fl
   }
 }
 
-void KvCache::ReadK(int layer, int64_t pos, float* out) const {
+void KvCache::Read(int layer, int64_t pos, bool value, float* out) const {
   const Layer& l = Owner(layer);
-  int64_t slot = l.window > 0 ? pos % l.capacity : pos;
-  size_t at = size_t(slot) * size_t(l.row);
-  if (bf16_)
-    for (int64_t i = 0; i < l.row; ++i) out[i] = gguf::Bf16ToFloat(l.k16[at + i]);
-  else
-    std::memcpy(out, &l.k32[at], l.row * sizeof(float));
-}
-
-void KvCache::ReadV(int layer, int64_t pos, float* out) const {
-  const Layer& l = Owner(layer);
-  int64_t slot = l.window > 0 ? pos % l.capacity : pos;
-  size_t at = size_t(slot) * size_t(l.row);
-  if (bf16_)
-    for (int64_t i = 0; i < l.row; ++i) out[i] = gguf::Bf16ToFloat(l.v16[at + i]);
-  else
-    std::memcpy(out, &l.v32[at], l.row * sizeof(float));
+  const int64_t slot = l.window > 0 ? pos % l.capacity : pos;
+  const size_t at = size_t(slot) * size_t(l.row);
+  if (bf16_) {
+    const uint16_t* src = (value ? l.v16 : l.k16).data() + at;
+    for (int64_t i = 0; i < l.row; ++i) out[i] = gguf::Bf16ToFloat(src[i]);
+  } else {
+    std::memcpy(out, (value ? l.v32 : l.k32).data() + at, l.row * sizeof(float));
+  }
 }
 
 }  // namespace g4::exec

@@ -30,9 +30,9 @@ class KvCache {
   void AddLayer(int layer, bool owns, int source, int64_t window, int64_t row);
   // Stores n rows of K and V for positions pos0..pos0+n-1 of `layer` (an owning layer).
   void Write(int layer, int64_t pos0, int64_t n, const float* k, const float* v);
-  // K or V of `pos` as float32 (read through the source layer for shared layers).
-  void ReadK(int layer, int64_t pos, float* out) const;
-  void ReadV(int layer, int64_t pos, float* out) const;
+  // K (value = false) or V (value = true) of `pos` as float32, read through the source layer
+  // for shared layers.
+  void Read(int layer, int64_t pos, bool value, float* out) const;
   const Layer& layer(int i) const { return layers_[i]; }
 
  private:

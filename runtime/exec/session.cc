@@ -203,8 +203,8 @@ class StepRunner {
     const int64_t span = last - first + 1;
     std::vector<float> K(span * row), V(span * row);
     for (int64_t p = first; p <= last; ++p) {
-      s_.kv_.ReadK(reader, p, &K[(p - first) * row]);
-      s_.kv_.ReadV(reader, p, &V[(p - first) * row]);
+      s_.kv_.Read(reader, p, /*value=*/false, &K[(p - first) * row]);
+      s_.kv_.Read(reader, p, /*value=*/true, &V[(p - first) * row]);
     }
     float* out = T(Out(0));
     const int64_t group = nh / nkv;
