@@ -85,10 +85,9 @@ class Fidelity:
         run([self.tool("gemma4c"), "synth", "--like", preset, "--dtype", dtype, "--seed", "1", "-o", gguf])
         spec = os.path.join(d, "spec.mlir")
         run([self.tool("gemma4c"), "spec", "--from-gguf", gguf, "-o", spec])
-        for policy in POLICIES:
+        for policy in POLICIES:  # always recompiled: a plan from an older compiler proves nothing
             plan_dir = os.path.join(d, "plan-" + policy)
-            if not os.path.exists(os.path.join(plan_dir, "plan")):
-                run([self.tool("gemma4c"), "compile", spec, "--precision=" + policy, "-o", plan_dir])
+            run([self.tool("gemma4c"), "compile", spec, "--precision=" + policy, "-o", plan_dir])
         return d, gguf
 
     def g4run(self, plan_dir, gguf, tokens, dump=None, logits=None, extra=()):
