@@ -32,6 +32,7 @@ typedef struct g4rt_options {
   int exact_quantized_matmul; /* 1: fp32 activations against quantized weights (slower) */
   int force_builtin;          /* 1: ignore emitted kernels, run every step builtin */
   int keep_intermediates;     /* 1: allow g4rt_dump after each eval */
+  int device;                 /* 0: CPU; 1: CUDA (error "built without CUDA" when absent) */
 } g4rt_options;
 
 /* Opens OUTDIR (a compiled plan) with a GGUF file; every weight is checked first. */
@@ -45,6 +46,10 @@ g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int6
 /* Writes the named intermediates of the last eval to DIR (DIR/<name>.bin + DIR/index.json). */
 g4rt_status* g4rt_dump(const g4rt_session* session, const char* dir);
 g4rt_status* g4rt_reset(g4rt_session* session);
+/* Continues evaluation at `position` (<= the current one): later positions are forgotten. */
+g4rt_status* g4rt_rewind(g4rt_session* session, int64_t position);
+/* The number of positions evaluated so far. */
+int64_t g4rt_position(const g4rt_session* session);
 /* Bytes of weights one decode token reads (for bandwidth figures). */
 double g4rt_decode_weight_bytes(const g4rt_session* session);
 void g4rt_close(g4rt_session* session);

@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "exec/g4rt.h"
+#include "exec/g4run_text.h"
 
 ABSL_FLAG(std::string, model, "", "GGUF model file");
 ABSL_FLAG(std::string, tokens, "", "prompt token ids, comma separated");
@@ -27,7 +28,21 @@ ABSL_FLAG(int, n, 0, "tokens to generate greedily after the prompt");
 ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 = token by token); "
                          "0 = one batch. --logits-out then holds every prompt position's row");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
+ABSL_FLAG(std::string, device, "cpu", "cpu or cuda (the CUDA backend; an error when built without CUDA)");
 ABSL_FLAG(bool, builtin, false, "ignore emitted kernels (run every step builtin)");
+// Text mode (runtime/text): the prompt through the tokenizer and the Gemma 4 chat template.
+ABSL_FLAG(std::string, prompt, "", "text prompt (one user turn); streams the model's answer");
+ABSL_FLAG(bool, chat, false, "interactive chat: user turns from stdin, one per line, KV cache kept");
+ABSL_FLAG(std::string, system, "", "system turn");
+ABSL_FLAG(bool, think, false, "thinking on (<|think|> in the system turn)");
+ABSL_FLAG(bool, raw, false, "send --prompt as is, without the chat template");
+ABSL_FLAG(float, temp, 1.0f, "sampling temperature; 0 = greedy");
+ABSL_FLAG(int, top_k, 64, "top-k (0 = off)");
+ABSL_FLAG(float, top_p, 0.95f, "top-p (1 = off)");
+ABSL_FLAG(float, min_p, 0.0f, "min-p (0 = off)");
+ABSL_FLAG(float, repeat_penalty, 1.0f, "repetition penalty (1 = off)");
+ABSL_FLAG(uint64_t, seed, 0, "sampling seed");
+ABSL_FLAG(bool, verbose, false, "text mode: print the token ids of prompts and answers to stderr");
 
 namespace {
 
@@ -80,16 +95,45 @@ int main(int argc, char** argv) {
   for (std::string& a : spelled) raw.push_back(a.data());
   std::vector<char*> args = absl::ParseCommandLine(int(raw.size()), raw.data());
   std::vector<int32_t> prompt;
+  const bool text_mode = !absl::GetFlag(FLAGS_prompt).empty() || absl::GetFlag(FLAGS_chat);
   if (args.size() != 2 || absl::GetFlag(FLAGS_model).empty() ||
-      !ParseTokens(absl::GetFlag(FLAGS_tokens), &prompt)) {
-    std::fprintf(stderr, "usage: g4run OUTDIR --model M.gguf --tokens 2,105,... [--logits-out F] [--dump DIR] [-n N]\n");
+      (!text_mode && !ParseTokens(absl::GetFlag(FLAGS_tokens), &prompt))) {
+    std::fprintf(stderr, "usage: g4run OUTDIR --model M.gguf --tokens 2,105,... [--logits-out F] [--dump DIR] [-n N]\n"
+                         "       g4run OUTDIR --model M.gguf --prompt TEXT | --chat [--system TEXT] [--temp T] ...\n");
     return 2;
   }
   g4rt_options options{absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_exact_quantized),
                        absl::GetFlag(FLAGS_builtin), !absl::GetFlag(FLAGS_dump).empty()};
+  if (absl::GetFlag(FLAGS_device) == "cuda") {
+    options.device = 1;
+  } else if (absl::GetFlag(FLAGS_device) != "cpu") {
+    std::fprintf(stderr, "g4run: --device must be cpu or cuda\n");
+    return 2;
+  }
   g4rt_session* session = nullptr;
   if (g4rt_status* st = g4rt_open(args[1], absl::GetFlag(FLAGS_model).c_str(), &options, &session))
     return Fail(st);
+
+  if (text_mode) {
+    g4::run::TextOptions t;
+    t.model_path = absl::GetFlag(FLAGS_model);
+    t.prompt = absl::GetFlag(FLAGS_prompt);
+    t.system = absl::GetFlag(FLAGS_system);
+    t.chat = absl::GetFlag(FLAGS_chat);
+    t.think = absl::GetFlag(FLAGS_think);
+    t.raw = absl::GetFlag(FLAGS_raw);
+    if (absl::GetFlag(FLAGS_n) > 0) t.max_new_tokens = absl::GetFlag(FLAGS_n);
+    t.sampling.temperature = absl::GetFlag(FLAGS_temp);
+    t.sampling.top_k = absl::GetFlag(FLAGS_top_k);
+    t.sampling.top_p = absl::GetFlag(FLAGS_top_p);
+    t.sampling.min_p = absl::GetFlag(FLAGS_min_p);
+    t.sampling.repetition_penalty = absl::GetFlag(FLAGS_repeat_penalty);
+    t.sampling.seed = absl::GetFlag(FLAGS_seed);
+    t.verbose = absl::GetFlag(FLAGS_verbose);
+    int rc = g4::run::RunText(session, t, stdin, stdout, stderr);
+    g4rt_close(session);
+    return rc;
+  }
 
   // The prompt, in one batch or in chunks; prompt_logits collects every position's row.
   const int64_t chunk = absl::GetFlag(FLAGS_chunk) > 0 ? absl::GetFlag(FLAGS_chunk) : int64_t(prompt.size());

@@ -534,6 +534,21 @@ absl::Status Session::Eval(const std::vector<int32_t>& tokens) {
 
 void Session::Reset() { position_ = 0; }
 
+absl::Status Session::Rewind(int64_t position) {
+  if (position < 0 || position > position_)
+    return absl::InvalidArgumentError(absl::StrCat("Rewind: position ", position, " is outside [0, ", position_, "]"));
+  // A sliding ring holds window + max_batch positions: going back more than max_batch would
+  // need positions it has overwritten.
+  if (position_ - position > max_batch_)
+    for (const plan::KvLayer* l : *plan_.plan()->kv_cache())
+      if (l->window() > 0)
+        return absl::FailedPreconditionError(absl::StrCat(
+            "Rewind: ", position_ - position, " positions back exceeds the sliding-window ring (plan max batch ",
+            max_batch_, "); reset and evaluate again"));
+  position_ = position;
+  return absl::OkStatus();
+}
+
 double Session::DecodeWeightBytesPerToken() const {
   auto bytes = [&](uint32_t w, int64_t rows) {
     const g4k_weight& wt = weights_[w];

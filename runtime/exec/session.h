@@ -45,6 +45,11 @@ class Session {
   // vocabulary, a batch larger than the plan allows, a context longer than the plan allows.
   absl::Status Eval(const std::vector<int32_t>& tokens);
   void Reset();
+  // Forgets every position from `position` on, so evaluation continues there (a chat whose new
+  // text shares a prefix with what is cached). FailedPrecondition when a sliding layer's ring
+  // has already overwritten positions the rewound context needs (more than the plan's largest
+  // batch back); the caller then resets and evaluates again.
+  absl::Status Rewind(int64_t position);
 
   int64_t position() const { return position_; }
   int64_t vocab() const { return vocab_; }
