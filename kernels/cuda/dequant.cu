@@ -4,6 +4,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "gguf_blocks.cuh"
+
 namespace g4::cuda {
 namespace {
 
@@ -43,6 +45,17 @@ __global__ void DequantBF16(const uint16_t* src, float* dst, int64_t n) {
   if (i < n) dst[i] = __uint_as_float(uint32_t(src[i]) << 16);
 }
 
+// K-quants: one thread per 16 elements through the shared block readers.
+template <BlockType T>
+__global__ void DequantBlocks16(const uint8_t* src, float* dst, int64_t n) {
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i * 16 >= n) return;
+  float v[16];
+  blocks::Dequant16<T>(src, i * 16, v);
+#pragma unroll
+  for (int j = 0; j < 16; ++j) dst[i * 16 + j] = v[j];
+}
+
 }  // namespace
 
 cudaError_t DequantizeToF32(BlockType type, const void* src, float* dst, int64_t n,
@@ -65,6 +78,16 @@ cudaError_t DequantizeToF32(BlockType type, const void* src, float* dst, int64_t
     case BlockType::kQ4_0:
       if (n % 32) return cudaErrorInvalidValue;
       DequantQ4_0<<<blocks, kThreads, 0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+      break;
+    case BlockType::kQ4_K:
+      if (n % 256) return cudaErrorInvalidValue;
+      DequantBlocks16<BlockType::kQ4_K><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads, 0,
+                                          stream>>>(static_cast<const uint8_t*>(src), dst, n);
+      break;
+    case BlockType::kQ6_K:
+      if (n % 256) return cudaErrorInvalidValue;
+      DequantBlocks16<BlockType::kQ6_K><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads, 0,
+                                          stream>>>(static_cast<const uint8_t*>(src), dst, n);
       break;
     default:
       return cudaErrorInvalidValue;

@@ -13,7 +13,9 @@
 namespace g4::cuda {
 
 // GGUF type ids (ggml's numbering).
-enum class BlockType : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kBF16 = 30 };
+enum class BlockType : uint32_t {
+  kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kQ4_K = 12, kQ6_K = 14, kBF16 = 30,
+};
 
 // Returns cudaErrorInvalidValue for an unsupported type or a bad n; otherwise the launch status.
 cudaError_t DequantizeToF32(BlockType type, const void* src, float* dst, int64_t n,

@@ -57,7 +57,7 @@ int main() {
   }
   bool ok = true;
   for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
-                     GgmlType::kQ4_0})
+                     GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K})
     ok = CheckType(t) && ok;
   return ok ? 0 : 1;
 }

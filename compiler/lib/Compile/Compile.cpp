@@ -2,6 +2,7 @@
 #include "g4/Compile/Compile.h"
 
 #include "g4/Compile/PrecisionReport.h"
+#include "g4/Emit/CpuEmitter.h"
 #include "g4/IR/G4Dialect.h"
 #include "g4/Plan/PlanWriter.h"
 #include "g4/Transforms/Passes.h"
@@ -28,14 +29,28 @@ void registerDialects(MLIRContext &context) {
   context.loadAllAvailableDialects();
 }
 
-/// Runs the pipeline on a parsed module and translates it to plan bytes.
-FailureOr<std::string> compileModule(ModuleOp module, const CompileOptions &options) {
+/// Runs the pipeline on a parsed module and translates it to plan bytes; with `kernelDir`,
+/// first emits and builds the CPU kernels there, and the plan refers to them.
+FailureOr<std::string> compileModule(ModuleOp module, const CompileOptions &options,
+                                     StringRef kernelDir = {}) {
   PassManager pm(module->getContext());
   buildCompilePipeline(pm, options);
   if (failed(pm.run(module))) return failure();
   PlanOptions planOptions;
   planOptions.precision = options.precision;
   planOptions.maxBatchTokens = options.maxBatchTokens;
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  // Without a model or a @forward, buildPlan reports what is missing.
+  if (!kernelDir.empty() && forward && !forward.isExternal() &&
+      module->hasAttr(G4Dialect::kModelAttrName)) {
+    FailureOr<PlanLayout> layout = layoutPlan(forward);
+    if (failed(layout)) return failure();
+    CpuBuildOptions build;
+    build.cxx = options.cxx;
+    build.cxxFlags = options.cxxFlags;
+    if (failed(buildCpuKernels(forward, *layout, kernelDir, build))) return failure();
+    planOptions.cpuKernelLibrary = "kernels_cpu.so";
+  }
   return buildPlan(module, planOptions);
 }
 
@@ -64,6 +79,9 @@ void buildCompilePipeline(OpPassManager &pm, const CompileOptions &options) {
   // Generic cleanups after the islands: they must keep every g4.round_bf16 (not Pure, no folder).
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
+  // Kernels: fused regions (every rounding inside, in its producer's region), then buffers.
+  pm.addPass(createG4Fuse());
+  pm.addPass(createG4PlanMemory());
 }
 
 FailureOr<std::string> compileSpecText(const std::string &text, const std::string &bufferName,
@@ -93,12 +111,13 @@ LogicalResult compileSpecFile(const std::string &specPath, const std::string &ou
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
   OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   if (!module) return failure();
-  FailureOr<std::string> plan = compileModule(*module, options);
-  if (failed(plan)) return failure();
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir)) {
     llvm::errs() << "gemma4c: cannot create " << outDir << ": " << ec.message() << "\n";
     return failure();
   }
+  FailureOr<std::string> plan =
+      compileModule(*module, options, options.emitKernels ? StringRef(outDir) : StringRef());
+  if (failed(plan)) return failure();
   std::string ir;
   llvm::raw_string_ostream irStream(ir);
   module->print(irStream);

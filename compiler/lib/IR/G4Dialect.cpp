@@ -167,6 +167,18 @@ LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute 
       return op->emitError() << "'" << kNameAttrName << "' names the result of a one-result op";
     return success();
   }
+  if (attr.getName() == kSlotsAttrName || attr.getName() == kArgSlotsAttrName ||
+      attr.getName() == kSlotWidthsAttrName) {
+    auto values = dyn_cast<DenseI64ArrayAttr>(attr.getValue());
+    int64_t least = attr.getName() == kSlotWidthsAttrName ? 1 : -1;
+    if (!values || llvm::any_of(values.asArrayRef(), [&](int64_t v) { return v < least; }))
+      return op->emitError() << "'" << attr.getName().getValue()
+                             << "' must be an array<i64> of values >= " << least;
+    if (attr.getName() == kSlotsAttrName && int64_t(values.size()) != op->getNumResults())
+      return op->emitError() << "'" << kSlotsAttrName << "' has " << values.size()
+                             << " slots for " << op->getNumResults() << " results";
+    return success();
+  }
   if (attr.getName() == kKvStorageAttrName) {
     auto storage = dyn_cast<StringAttr>(attr.getValue());
     if (!storage || (storage.getValue() != "bf16" && storage.getValue() != "f32"))

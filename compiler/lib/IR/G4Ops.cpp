@@ -308,9 +308,32 @@ LogicalResult FusedOp::verify() {
   for (Operation &op : block.without_terminator()) {
     if (!isRowOp(&op) && !isBuiltinOnlyOp(&op) && !isa<LinearOp>(op))
       return emitOpError() << "may not contain '" << op.getName() << "'";
+    if (auto linear = dyn_cast<LinearOp>(op); linear && !kernel.empty() &&
+        !isa<BlockArgument>(linear.getInput()))
+      return emitOpError() << "has kernel '" << kernel
+                           << "' but a g4.linear inside reads a value of the region; a kernel "
+                              "runs its linears first, on region inputs";
     if (!kernel.empty() && isBuiltinOnlyOp(&op))
       return emitOpError() << "has kernel '" << kernel << "' but its body holds '"
                            << op.getName() << "', which only the runtime implements";
   }
   return success();
+}
+
+SmallVector<Value> FusedOp::getInnerBuffers() {
+  Operation *yield = getYield();
+  auto escapes = [&](Value v) { return llvm::is_contained(yield->getOperands(), v); };
+  SmallVector<Value> out;
+  for (Operation &op : getBlock().without_terminator()) {
+    if (getKernel().empty()) {
+      for (Value r : op.getResults())
+        if (!escapes(r)) out.push_back(r);
+      continue;
+    }
+    if (!isa<LinearOp>(op)) continue;
+    Value v = op.getResult(0);
+    if (v.hasOneUse() && isa<RoundBf16Op>(*v.user_begin())) v = v.user_begin()->getResult(0);
+    if (!escapes(v)) out.push_back(v);
+  }
+  return out;
 }

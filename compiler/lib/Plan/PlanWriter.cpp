@@ -9,6 +9,7 @@
 #include "g4/IR/G4Dialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include <functional>
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
@@ -56,6 +57,10 @@ class TensorNamer {
     std::string base;
     for (Value v : op->getOperands()) {
       if (!base.empty()) break;
+      // Inside a fused region a weight is a block argument standing for the region's input.
+      if (auto arg = dyn_cast<BlockArgument>(v))
+        if (auto fused = dyn_cast<FusedOp>(arg.getOwner()->getParentOp()))
+          v = fused.getInputs()[arg.getArgNumber()];
       if (auto w = v.getDefiningOp<WeightOp>()) base = weightStem(w.getName());
     }
     if (base.empty()) base = op->getName().stripDialect().str();
@@ -128,11 +133,19 @@ fb::Precision precisionOf(StringRef p) {
 
 }  // namespace
 
-llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward) {
-  llvm::DenseMap<Value, std::string> names;
-  TensorNamer namer(forward);
-  for (Operation &op : forward.getBody().front()) {
-    if (isa<WeightOp, func::ReturnOp>(op)) continue;
+namespace {
+
+/// Names the results of `ops` (a block's ops in order), descending into fused regions: a
+/// region's results take the names of the values its body yields.
+void nameOps(Block &block, TensorNamer &namer, llvm::DenseMap<Value, std::string> &names) {
+  for (Operation &op : block) {
+    if (isa<WeightOp, func::ReturnOp, YieldOp>(op)) continue;
+    if (auto fused = dyn_cast<FusedOp>(op)) {
+      nameOps(fused.getBlock(), namer, names);
+      for (auto [result, yielded] : llvm::zip(fused.getResults(), fused.getYield()->getOperands()))
+        names[result] = names[yielded];
+      continue;
+    }
     // An unnamed rounding is its producer's value in bf16: "attn_q-3.bf16".
     auto round = dyn_cast<RoundBf16Op>(op);
     if (round && !op.hasAttr(G4Dialect::kNameAttrName) && names.count(round.getInput())) {
@@ -141,7 +154,73 @@ llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward) {
     }
     for (OpResult r : op.getResults()) names[r] = namer.name(&op, r.getResultNumber());
   }
+}
+
+int64_t slotAt(Operation *op, unsigned index) {
+  auto slots = op->getAttrOfType<DenseI64ArrayAttr>(G4Dialect::kSlotsAttrName);
+  return slots && index < slots.size() ? slots[index] : -1;
+}
+
+}  // namespace
+
+llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward) {
+  llvm::DenseMap<Value, std::string> names;
+  TensorNamer namer(forward);
+  nameOps(forward.getBody().front(), namer, names);
   return names;
+}
+
+FailureOr<PlanLayout> layoutPlan(func::FuncOp forward) {
+  PlanLayout layout;
+  llvm::DenseMap<Value, std::string> names = planTensorNames(forward);
+  auto argSlots = forward->getAttrOfType<DenseI64ArrayAttr>(G4Dialect::kArgSlotsAttrName);
+  auto addTensor = [&](Value v, std::string name, int64_t slot, int64_t layer) {
+    layout.tensorIds[v] = layout.tensors.size();
+    layout.tensors.push_back({v, std::move(name), slot, layer});
+  };
+  static const char *argNames[] = {"inp_tokens", "inp_pos"};
+  for (BlockArgument arg : forward.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    addTensor(arg, i < 2 ? argNames[i] : "input", argSlots && i < argSlots.size() ? argSlots[i] : -1,
+              -1);
+  }
+  llvm::StringMap<uint32_t> weightByName;
+  std::function<LogicalResult(Block &)> layoutBlock = [&](Block &block) -> LogicalResult {
+    for (Operation &op : block) {
+      if (isa<func::ReturnOp, YieldOp>(op)) continue;
+      if (auto w = dyn_cast<WeightOp>(op)) {
+        // A tensor used in several places (rope_freqs on every full layer) is bound once, and
+        // every use must agree on its type.
+        auto [it, inserted] = weightByName.try_emplace(w.getName(), layout.weights.size());
+        if (inserted) layout.weights.push_back(w);
+        else if (layout.weights[it->second].getType() != w.getType())
+          return w.emitOpError() << "binds '" << w.getName() << "' as " << w.getType()
+                                 << " but an earlier use has " << layout.weights[it->second].getType();
+        layout.weightIds[w.getResult()] = it->second;
+        continue;
+      }
+      int64_t layer = layerOf(&op);
+      for (OpResult r : op.getResults())
+        addTensor(r, names.lookup(r), slotAt(&op, r.getResultNumber()), layer);
+      auto fused = dyn_cast<FusedOp>(op);
+      if (!fused) continue;
+      // Inside, the block arguments are the region's inputs and a yielded value is the
+      // region's result: the same plan tensors.
+      for (auto [arg, input] : llvm::zip(fused.getBlock().getArguments(), fused.getInputs())) {
+        if (isa<WeightType>(arg.getType())) layout.weightIds[arg] = layout.weightIds.lookup(input);
+        else layout.tensorIds[arg] = layout.tensorIds.lookup(input);
+      }
+      for (auto [result, yielded] : llvm::zip(fused.getResults(), fused.getYield()->getOperands()))
+        layout.tensorIds[yielded] = layout.tensorIds.lookup(result);
+      for (Operation &inner : fused.getBlock().without_terminator())
+        for (OpResult r : inner.getResults())
+          if (!layout.tensorIds.count(r))
+            addTensor(r, names.lookup(r), slotAt(&inner, r.getResultNumber()), layerOf(&inner));
+    }
+    return success();
+  };
+  if (failed(layoutBlock(forward.getBody().front()))) return failure();
+  return layout;
 }
 
 FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
@@ -153,84 +232,84 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
     return module.emitError() << "spec has no @forward function with a body";
   if (!forward.getOps<DecoderLayerOp>().empty())
     return module.emitError() << "layers are not expanded: run g4-expand-layers first";
+  FailureOr<PlanLayout> layout = layoutPlan(forward);
+  if (failed(layout)) return failure();
 
   flatbuffers::FlatBufferBuilder b;
-  llvm::DenseMap<Value, std::string> names = planTensorNames(forward);
-  llvm::DenseMap<Value, uint32_t> tensorIds, weightIds;
   std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
-  std::vector<flatbuffers::Offset<fb::WeightBinding>> weights;
-  llvm::StringMap<uint32_t> weightByName;
-  std::vector<WeightType> weightTypes;
-  std::vector<flatbuffers::Offset<fb::Step>> steps;
-  std::vector<flatbuffers::Offset<fb::KvLayer>> kv;
-
-  auto addTensor = [&](Value v, const std::string &name, int64_t layer) {
-    auto type = cast<RankedTensorType>(v.getType());
+  for (const PlanTensor &t : layout->tensors) {
+    auto type = cast<RankedTensorType>(t.value.getType());
     int64_t width = type.getRank() == 1 ? 1 : type.getShape().back();
     auto et = type.getElementType().isInteger(32) ? fb::ElementType::I32 : fb::ElementType::F32;
-    tensorIds[v] = tensors.size();
-    tensors.push_back(fb::CreateTensor(b, b.CreateString(name), width, et, -1, layer));
-    return tensorIds[v];
-  };
-
+    tensors.push_back(fb::CreateTensor(b, b.CreateString(t.name), width, et, t.slot, t.layer));
+  }
+  std::vector<flatbuffers::Offset<fb::WeightBinding>> weights;
+  for (WeightOp w : layout->weights) {
+    WeightType type = w.getType();
+    weights.push_back(fb::CreateWeightBinding(
+        b, b.CreateString(w.getName().str()),
+        b.CreateVector(std::vector<int64_t>(type.getShape().begin(), type.getShape().end())),
+        type.getDtypes()));
+  }
   std::vector<uint32_t> inputs;
-  const char *argNames[] = {"inp_tokens", "inp_pos"};
-  for (BlockArgument arg : forward.getArguments())
-    inputs.push_back(addTensor(arg, arg.getArgNumber() < 2 ? argNames[arg.getArgNumber()] : "input",
-                               -1));
+  for (BlockArgument arg : forward.getArguments()) inputs.push_back(layout->tensorIds.lookup(arg));
 
-  std::vector<uint32_t> outputs;
-  for (Operation &op : forward.getBody().front()) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      for (Value v : ret.getOperands()) outputs.push_back(tensorIds.lookup(v));
-      continue;
-    }
-    if (auto w = dyn_cast<WeightOp>(op)) {
-      // A tensor used in several places (rope_freqs on every full layer) is bound once, and
-      // every use must agree on its type.
-      auto [it, inserted] = weightByName.try_emplace(w.getName(), weights.size());
-      if (inserted) {
-        WeightType type = w.getType();
-        weightTypes.push_back(type);
-        weights.push_back(fb::CreateWeightBinding(
-            b, b.CreateString(w.getName().str()),
-            b.CreateVector(std::vector<int64_t>(type.getShape().begin(), type.getShape().end())),
-            type.getDtypes()));
-      } else if (weightTypes[it->second] != w.getType()) {
-        return w.emitOpError() << "binds '" << w.getName() << "' as " << w.getType()
-                               << " but an earlier use has " << weightTypes[it->second];
-      }
-      weightIds[w.getResult()] = it->second;
-      continue;
-    }
+  const bool withKernels = !options.cpuKernelLibrary.empty();
+  std::function<flatbuffers::Offset<fb::Step>(Operation &)> buildStep = [&](Operation &op) {
     std::vector<uint32_t> in, out, ws;
     for (Value v : op.getOperands()) {
-      if (isa<WeightType>(v.getType())) ws.push_back(weightIds.lookup(v));
-      else in.push_back(tensorIds.lookup(v));
+      if (isa<WeightType>(v.getType())) ws.push_back(layout->weightIds.lookup(v));
+      else in.push_back(layout->tensorIds.lookup(v));
     }
-    int64_t layer = layerOf(&op);
-    for (OpResult r : op.getResults()) out.push_back(addTensor(r, names.lookup(r), layer));
+    for (OpResult r : op.getResults()) out.push_back(layout->tensorIds.lookup(r));
     std::vector<flatbuffers::Offset<fb::Attr>> attrs;
     for (NamedAttribute a : op.getAttrs())
-      if (a.getName() != G4Dialect::kLayerAttrName && a.getName() != "operandSegmentSizes")
+      if (a.getName() != G4Dialect::kLayerAttrName && a.getName() != "operandSegmentSizes" &&
+          a.getName() != G4Dialect::kSlotsAttrName && !(isa<FusedOp>(op) && a.getName() == "kernel"))
         attrs.push_back(buildAttr(b, a));
-    steps.push_back(fb::CreateStep(b, b.CreateString(op.getName().getStringRef().str()), 0,
-                                   b.CreateVector(in), b.CreateVector(out), b.CreateVector(ws),
-                                   b.CreateVector(attrs), layer));
-    if (auto attn = dyn_cast<AttentionOp>(op)) {
-      if (!attn.getKvLayer())
-        return attn.emitOpError() << "has no kv_layer; run g4-expand-layers first";
-      kv.push_back(fb::CreateKvLayer(b, layer, attn.getK() != nullptr, *attn.getKvLayer(),
-                                     attn.getWindow(), attn.getNumKvHeads(), attn.getHeadDim()));
+    std::string kernel;
+    std::vector<flatbuffers::Offset<fb::Step>> body;
+    if (auto fused = dyn_cast<FusedOp>(op)) {
+      if (withKernels) kernel = fused.getKernel().str();
+      for (Operation &inner : fused.getBlock().without_terminator()) body.push_back(buildStep(inner));
     }
+    return fb::CreateStep(b, b.CreateString(op.getName().getStringRef().str()),
+                          kernel.empty() ? 0 : b.CreateString(kernel), b.CreateVector(in),
+                          b.CreateVector(out), b.CreateVector(ws), b.CreateVector(attrs),
+                          layerOf(&op), body.empty() ? 0 : b.CreateVector(body));
+  };
+
+  std::vector<uint32_t> outputs;
+  std::vector<flatbuffers::Offset<fb::Step>> steps;
+  for (Operation &op : forward.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands()) outputs.push_back(layout->tensorIds.lookup(v));
+      continue;
+    }
+    if (!isa<WeightOp>(op)) steps.push_back(buildStep(op));
   }
+  std::vector<flatbuffers::Offset<fb::KvLayer>> kv;
+  WalkResult kvWalk = forward.walk([&](AttentionOp attn) {
+    if (!attn.getKvLayer()) {
+      attn.emitOpError() << "has no kv_layer; run g4-expand-layers first";
+      return WalkResult::interrupt();
+    }
+    kv.push_back(fb::CreateKvLayer(b, layerOf(attn), attn.getK() != nullptr, *attn.getKvLayer(),
+                                   attn.getWindow(), attn.getNumKvHeads(), attn.getHeadDim()));
+    return WalkResult::advance();
+  });
+  if (kvWalk.wasInterrupted()) return failure();
+  std::vector<flatbuffers::Offset<fb::KernelLibrary>> libraries;
+  if (withKernels)
+    libraries.push_back(fb::CreateKernelLibrary(b, b.CreateString("cpu"),
+                                                b.CreateString(options.cpuKernelLibrary)));
 
   auto plan = fb::CreatePlan(
       b, ::g4::plan::kPlanSchemaVersion, ::g4::plan::kRuntimeAbiVersion,
       b.CreateString(options.compilerVersion), precisionOf(options.precision),
       buildHyperparams(b, model), b.CreateVector(tensors), b.CreateVector(inputs),
       b.CreateVector(outputs), b.CreateVector(weights), b.CreateVector(steps), b.CreateVector(kv),
-      options.maxBatchTokens, b.CreateVector(std::vector<flatbuffers::Offset<fb::KernelLibrary>>{}));
+      options.maxBatchTokens, b.CreateVector(libraries));
   fb::FinishSizePrefixedPlanBuffer(b, plan);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()), b.GetSize());
 }

@@ -46,6 +46,16 @@ cl::opt<std::string> attention("attention",
                                cl::desc("reference attention under bf16 policies: sdpa (fp32 scores and "
                                         "softmax) | eager (bf16 scores and probabilities)"),
                                cl::init("sdpa"), cl::sub(compileCmd));
+cl::opt<bool> noEmit("no-emit",
+                     cl::desc("do not emit and build the CPU kernels (fused steps run builtin)"),
+                     cl::sub(compileCmd));
+cl::opt<std::string> cxx("cxx", cl::desc("host C++ compiler for the emitted kernels "
+                                         "(default: the one gemma4c was built with)"),
+                         cl::value_desc("PATH"), cl::sub(compileCmd));
+cl::opt<std::string> cxxFlags("cxx-flags",
+                              cl::desc("flags for the emitted kernels (default: -O2 -fPIC -shared "
+                                       "-std=c++17 -march=x86-64-v2)"),
+                              cl::sub(compileCmd));
 cl::opt<std::string> router("router",
                             cl::desc("MoE router semantics: fp32 (transformers >= 5.13) | bf16 (<= 5.12)"),
                             cl::init("fp32"), cl::sub(compileCmd));
@@ -140,6 +150,9 @@ int runCompile() {
   options.reportPrecision = reportPrecision;
   options.attention = attention;
   options.router = router;
+  options.emitKernels = !noEmit;
+  options.cxx = cxx;
+  options.cxxFlags = cxxFlags;
   if (options.attention != "sdpa" && options.attention != "eager")
     return fail("unknown --attention '" + attention + "' (expected sdpa or eager)");
   if (options.router != "fp32" && options.router != "bf16")

@@ -520,3 +520,124 @@ func.func @name_two_results(%x: tensor<?x8xf32>) {
   %v, %i = g4.top_k %x {k = 2 : i64, g4.name = "top"} : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
   return
 }
+
+// -----
+
+func.func @fused_arg_count(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'g4.fused' op has 1 inputs but its block takes 2 arguments}}
+  %y = g4.fused(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>):
+    %g = g4.gelu_tanh %a : tensor<?x8xf32>
+    g4.yield %g : tensor<?x8xf32>
+  }
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @fused_arg_type(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'g4.fused' op input #0 has type 'tensor<?x8xf32>' but block argument #0 has type 'tensor<?x4xf32>'}}
+  %y = g4.fused(%x) : (tensor<?x8xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x4xf32>):
+    %g = g4.gelu_tanh %a : tensor<?x4xf32>
+    g4.yield %g : tensor<?x4xf32>
+  }
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @fused_yield_type(%x: tensor<?x8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'g4.fused' op yields 'tensor<?x8xf32>' as result #0 of type 'tensor<?x4xf32>'}}
+  %y = g4.fused(%x) : (tensor<?x8xf32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    %g = g4.gelu_tanh %a : tensor<?x8xf32>
+    g4.yield %g : tensor<?x8xf32>
+  }
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @fused_yield_input(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'g4.fused' op yields its input unchanged as result #0}}
+  %y = g4.fused(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    g4.yield %a : tensor<?x8xf32>
+  }
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @fused_kernel_name(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'g4.fused' op kernel 'norm-3' must be a C identifier starting with 'g4k_'}}
+  %y = g4.fused(%x) {kernel = "norm-3"} : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    %g = g4.gelu_tanh %a : tensor<?x8xf32>
+    g4.yield %g : tensor<?x8xf32>
+  }
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @fused_kernel_with_builtin(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
+  // expected-error @+1 {{'g4.fused' op has kernel 'g4k_attn_0' but its body holds 'g4.attention', which only the runtime implements}}
+  %y = g4.fused(%q, %pos) {kernel = "g4k_attn_0"} : (tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32> {
+  ^bb0(%a: tensor<?x256xf32>, %p: tensor<?xi32>):
+    %o = g4.attention %a kv(%a, %a) at %p {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, kv_layer = 0 : i64} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+    %r = g4.round_bf16 %o {rule = "attn_out", island = 0 : i64} : tensor<?x256xf32>
+    g4.yield %r : tensor<?x256xf32>
+  }
+  return %y : tensor<?x256xf32>
+}
+
+// -----
+
+func.func @fused_kernel_inner_linear(%x: tensor<?x8xf32>, %w: !g4.weight<8x4 : f32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'g4.fused' op has kernel 'g4k_ffn_0' but a g4.linear inside reads a value of the region}}
+  %y = g4.fused(%x, %w) {kernel = "g4k_ffn_0"} : (tensor<?x8xf32>, !g4.weight<8x4 : f32>) -> tensor<?x4xf32> {
+  ^bb0(%a: tensor<?x8xf32>, %b: !g4.weight<8x4 : f32>):
+    %g = g4.gelu_tanh %a : tensor<?x8xf32>
+    %l = g4.linear %g, %b : (tensor<?x8xf32>, !g4.weight<8x4 : f32>) -> tensor<?x4xf32>
+    g4.yield %l : tensor<?x4xf32>
+  }
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @fused_weight_inside(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'g4.fused' op may not contain 'g4.weight'}}
+  %y = g4.fused(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    %w = g4.weight "w" : !g4.weight<8 : f32>
+    %g = g4.channel_mul %a, %w : (tensor<?x8xf32>, !g4.weight<8 : f32>) -> tensor<?x8xf32>
+    g4.yield %g : tensor<?x8xf32>
+  }
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @yield_outside(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.yield' op expects parent op 'g4.fused'}}
+  g4.yield %x : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @slots_count(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'g4.slots' has 2 slots for 1 results}}
+  %y = g4.gelu_tanh %x {g4.slots = array<i64: 0, 1>} : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @slots_negative(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'g4.slots' must be an array<i64> of values >= -1}}
+  %y = g4.gelu_tanh %x {g4.slots = array<i64: -2>} : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}

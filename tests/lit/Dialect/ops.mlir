@@ -76,3 +76,25 @@ func.func @round(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %r = g4.round_bf16 %x {rule = "linear_out", island = 3 : i64} : tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
+
+// CHECK-LABEL: func.func @fused
+func.func @fused(%x: tensor<?x8xf32>, %h: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %w = g4.weight "blk.0.attn_norm.weight" : !g4.weight<8 : f32>
+  // CHECK: %[[R:.*]]:2 = g4.fused(%{{.*}}, %{{.*}}, %{{.*}}) {kernel = "g4k_attn_out_0"} : (tensor<?x8xf32>, tensor<?x8xf32>, !g4.weight<8 : f32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  // CHECK-NEXT: ^bb0(%[[A:.*]]: tensor<?x8xf32>, %[[B:.*]]: tensor<?x8xf32>, %[[W:.*]]: !g4.weight<8 : f32>):
+  // CHECK: g4.yield %{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<?x8xf32>
+  %r:2 = g4.fused(%x, %h, %w) {kernel = "g4k_attn_out_0"} : (tensor<?x8xf32>, tensor<?x8xf32>, !g4.weight<8 : f32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  ^bb0(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>, %wn: !g4.weight<8 : f32>):
+    %s = g4.add %a, %b : tensor<?x8xf32>
+    %n = g4.rms_norm %s, %wn {eps = 1.0e-6 : f64, width = 8 : i64} : (tensor<?x8xf32>, !g4.weight<8 : f32>) -> tensor<?x8xf32>
+    g4.yield %s, %n : tensor<?x8xf32>, tensor<?x8xf32>
+  }
+  // A region without a kernel prints no kernel attribute.
+  // CHECK: g4.fused(%{{.*}}) : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %g = g4.fused(%x) : (tensor<?x8xf32>) -> tensor<?x8xf32> {
+  ^bb0(%a: tensor<?x8xf32>):
+    %e = g4.gelu_tanh %a : tensor<?x8xf32>
+    g4.yield %e : tensor<?x8xf32>
+  }
+  return %r#0, %g : tensor<?x8xf32>, tensor<?x8xf32>
+}

@@ -18,6 +18,11 @@ struct CompileOptions {
   uint32_t maxBatchTokens = 512;
   /// Print the islands and write OUTDIR/precision.json (compileSpecFile only).
   bool reportPrecision = false;
+  /// Emit OUTDIR/src/kernels_cpu.cc and build OUTDIR/kernels_cpu.so (compileSpecFile only);
+  /// without, the plan's fused steps run builtin. docs/fusion.md.
+  bool emitKernels = true;
+  std::string cxx;       // host C++ compiler; empty: the one gemma4c was built with
+  std::string cxxFlags;  // empty: -O2 -fPIC -shared -std=c++17 -march=x86-64-v2
 };
 
 /// The pass pipeline of `gemma4c compile`: expand layers, clean up, mark the bf16 islands of

@@ -42,6 +42,12 @@ def G4_Dialect : Dialect {
     static constexpr ::llvm::StringLiteral kRoundingAttrName = "g4.rounding";
     /// Discardable attribute on g4.attention: the element type of its KV cache ("bf16", "f32").
     static constexpr ::llvm::StringLiteral kKvStorageAttrName = "g4.kv_storage";
+    /// Discardable attributes written by g4-plan-memory (docs/fusion.md): the buffer slot of
+    /// each result of an op (-1: kept per row inside a kernel), the slots of a function's
+    /// arguments, and on the module the width (floats per token) of every slot.
+    static constexpr ::llvm::StringLiteral kSlotsAttrName = "g4.slots";
+    static constexpr ::llvm::StringLiteral kArgSlotsAttrName = "g4.arg_slots";
+    static constexpr ::llvm::StringLiteral kSlotWidthsAttrName = "g4.slot_widths";
   }];
 }
 

@@ -317,6 +317,10 @@ def G4_FusedOp : G4_Op<"fused", [IsolatedFromAbove, SingleBlock]> {
     Block &getBlock() { return getBody().front(); }
     /// The g4.yield that ends the body.
     Operation *getYield() { return getBlock().getTerminator(); }
+    /// Values inside the body, other than the yielded ones, that need a whole-batch buffer:
+    /// with a kernel, each linear's output (its rounding when the linear rounds in its
+    /// epilogue); without, every value, since the runtime runs the body op by op.
+    ::llvm::SmallVector<::mlir::Value> getInnerBuffers();
   }];
 }
 

@@ -15,6 +15,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "mlir/Support/LLVM.h"
+#include "g4/IR/G4Dialect.h"
+#include <vector>
 
 namespace mlir::g4 {
 
@@ -24,6 +26,29 @@ struct PlanOptions {
   /// Largest number of tokens one evaluation may carry (activation buffers are sized for it).
   uint32_t maxBatchTokens = 512;
   std::string compilerVersion = "gemma4c 0.1";
+  /// The emitted CPU kernel library, relative to OUTDIR ("kernels_cpu.so"); empty: none was
+  /// built, and every step runs builtin (fused steps by their bodies).
+  std::string cpuKernelLibrary;
+};
+
+/// One activation tensor of the plan.
+struct PlanTensor {
+  Value value;
+  std::string name;
+  int64_t slot;   // g4-plan-memory's slot; -1 when kept per row inside a kernel or unplanned
+  int64_t layer;  // -1 outside the decoder layers
+};
+
+/// The plan's ids: tensors in id order (the arguments, then each op's results, a fused
+/// region's results before its inner values), and the id of every SSA value that has one; a
+/// fused region's block arguments share the ids of its inputs and its yielded values those of
+/// its results. Weight ids number the distinct GGUF names in order of first use. The emitter
+/// of the kernels and the plan writer use the same layout.
+struct PlanLayout {
+  std::vector<PlanTensor> tensors;
+  llvm::DenseMap<Value, uint32_t> tensorIds;
+  std::vector<WeightOp> weights;  // the first g4.weight of each binding
+  llvm::DenseMap<Value, uint32_t> weightIds;
 };
 
 /// The plan's name of every activation `forward` produces, as the plan records it: the op's
@@ -31,6 +56,9 @@ struct PlanOptions {
 /// and "#2", "#3", ... for repeats (a given name is never taken by a derived one). An unnamed
 /// g4.round_bf16 is "<its producer's name>.bf16".
 llvm::DenseMap<Value, std::string> planTensorNames(func::FuncOp forward);
+
+/// Assigns the plan's tensor and weight ids; fails when two uses of a GGUF name disagree.
+FailureOr<PlanLayout> layoutPlan(func::FuncOp forward);
 
 /// The plan's bytes, or failure with diagnostics emitted on the offending op.
 FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options);

@@ -66,4 +66,46 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::g4::G4Dialect"];
 }
 
+def G4Fuse : Pass<"g4-fuse", "mlir::ModuleOp"> {
+  let summary = "Group row ops with their producers into g4.fused regions";
+  let description = [{
+    Walks each function body in program order. A `g4.linear` starts a region (its input comes
+    from outside, the emitted kernel calls the runtime's matrix product on it); a row op (norm,
+    scale, add, mul, GELU, channel/layer scale, softcap, RoPE, PLE slice) joins the regions of
+    its producers when they are in the same layer and the union stays convex, else the region
+    of its latest producer; a `g4.round_bf16` always joins its producer's region, as that op's
+    epilogue. An op only the runtime implements (embedding, attention, experts, router steps)
+    heads a region with the rounding that follows it, and such a region has no kernel.
+
+    So regions are: linear + norm + round (+ residual add + next norm), gate/up linears + GELU +
+    mul, q/k projections + norm + RoPE, the LM head + softcap. Nothing joins an attention's
+    consumers, and a region never spans layers.
+
+    Guarantees: every op keeps its attributes and every `g4.round_bf16` survives, inside the
+    region of the op it rounds; a value used outside its region escapes through `g4.yield`
+    (the residual stream, the attention inputs and output, every norm feeding a projection);
+    one-op regions are not created (the op stays as it is). Emittable regions get
+    `kernel = "g4k_<name>_<layer>"`, unique in the module.
+  }];
+  let dependentDialects = ["mlir::g4::G4Dialect"];
+}
+
+def G4PlanMemory : Pass<"g4-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Assign activation buffer slots by liveness";
+  let description = [{
+    Every activation @forward materializes gets a buffer slot: the results of top-level ops,
+    and inside fused regions the values an emitted kernel needs whole (a linear's output, or
+    its rounding when the linear rounds in its epilogue) and every value of a region the
+    runtime interprets. A linear scan in program order frees a slot after the last reader of
+    its value has run and reuses free slots (best fit by width; a slot grows to its widest
+    value). An op's results never share a slot with its inputs. The function's arguments
+    (tokens, positions) get slots of their own that are never reused.
+
+    Writes `g4.slots = [..]` (one slot per result, -1 for a value kept per row inside a
+    kernel) on every op that materializes a value, and the module attribute
+    `g4.slot_widths = [..]` (floats per token of each slot).
+  }];
+  let dependentDialects = ["mlir::g4::G4Dialect"];
+}
+
 #endif // G4_TRANSFORMS_PASSES_TD

@@ -1,0 +1,161 @@
+// The emitted CPU kernel of a hand-written region (linear + round, RMSNorm + round, residual
+// add + round), built with the host compiler, loaded with dlopen and run on known inputs;
+// the expected values are computed here from the ops' definitions.
+#include "g4/Emit/CpuEmitter.h"
+
+#include <dlfcn.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "exec/kernel_abi.h"
+#include "g4/IR/G4Dialect.h"
+#include "g4/Plan/PlanWriter.h"
+#include "g4/Transforms/Passes.h"
+#include "gtest/gtest.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+
+namespace {
+
+constexpr const char *kSpec = R"mlir(
+func.func @forward(%x: tensor<?x8xf32>, %h: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  %w = g4.weight "proj.weight" : !g4.weight<8x4 : f32>
+  %wn = g4.weight "norm.weight" : !g4.weight<4 : f32>
+  %l = g4.linear %x, %w : (tensor<?x8xf32>, !g4.weight<8x4 : f32>) -> tensor<?x4xf32>
+  %lr = g4.round_bf16 %l {rule = "linear_out", island = 0 : i64} : tensor<?x4xf32>
+  %n = g4.rms_norm %lr, %wn {eps = 1.0e-6 : f64, width = 4 : i64} : (tensor<?x4xf32>, !g4.weight<4 : f32>) -> tensor<?x4xf32>
+  %nr = g4.round_bf16 %n {rule = "norm_out", island = 1 : i64} : tensor<?x4xf32>
+  %s = g4.add %h, %nr : tensor<?x4xf32>
+  %sr = g4.round_bf16 %s {rule = "residual_add", island = 2 : i64} : tensor<?x4xf32>
+  return %sr : tensor<?x4xf32>
+}
+)mlir";
+
+constexpr int64_t kTokens = 3, kIn = 8, kOut = 4;
+
+// bf16 round-to-nearest-even, written out independently of row_ops.h.
+float Bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint32_t lsb = (u >> 16) & 1u;
+  u = (u + 0x7fffu + lsb) & 0xffff0000u;
+  float y;
+  std::memcpy(&y, &u, 4);
+  return y;
+}
+
+struct FakeRuntime {
+  int calls = 0;
+  int lastRound = -1;
+  int64_t lastTokens = 0;
+};
+
+void FakeLinear(void *rt, const g4k_weight *w, const float *x, int64_t tokens, float *y, int round) {
+  auto *fake = static_cast<FakeRuntime *>(rt);
+  ++fake->calls;
+  fake->lastRound = round;
+  fake->lastTokens = tokens;
+  const float *m = static_cast<const float *>(w->data);  // [ne1 = out][ne0 = in]
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t o = 0; o < w->ne[1]; ++o) {
+      float acc = 0;
+      for (int64_t i = 0; i < w->ne[0]; ++i) acc += m[o * w->ne[0] + i] * x[t * w->ne[0] + i];
+      y[t * w->ne[1] + o] = round ? Bf16(acc) : acc;
+    }
+}
+
+TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
+  mlir::MLIRContext context;
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::g4::G4Dialect, mlir::func::FuncDialect>();
+  context.appendDialectRegistry(registry);
+  context.loadAllAvailableDialects();
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(kSpec, &context);
+  ASSERT_TRUE(module);
+  mlir::PassManager pm(&context);
+  pm.addPass(mlir::g4::createG4Fuse());
+  pm.addPass(mlir::g4::createG4PlanMemory());
+  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+
+  auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
+  auto regions = llvm::to_vector(forward.getBody().front().getOps<mlir::g4::FusedOp>());
+  ASSERT_EQ(regions.size(), 1u) << "one region: linear, norm, add and their roundings";
+  std::string kernel = regions.front().getKernel().str();
+  ASSERT_FALSE(kernel.empty());
+
+  mlir::FailureOr<mlir::g4::PlanLayout> layout = mlir::g4::layoutPlan(forward);
+  ASSERT_TRUE(mlir::succeeded(layout));
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("g4emit", dir));
+  mlir::g4::CpuEmitStats stats;
+  ASSERT_TRUE(mlir::succeeded(mlir::g4::buildCpuKernels(forward, *layout, dir, {}, &stats)));
+  EXPECT_EQ(stats.kernels, 1u);
+
+  void *lib = dlopen((dir + "/kernels_cpu.so").str().c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  auto version = reinterpret_cast<uint32_t (*)()>(dlsym(lib, "g4k_abi_version"));
+  ASSERT_NE(version, nullptr);
+  EXPECT_EQ(version(), G4K_ABI_VERSION);
+  auto fn = reinterpret_cast<g4k_fn>(dlsym(lib, kernel.c_str()));
+  ASSERT_NE(fn, nullptr) << kernel;
+
+  // Inputs: x [3][8], h [3][4], W [4][8] (ne [8, 4]), norm weight [4].
+  std::vector<float> x(kTokens * kIn), h(kTokens * kOut), w(kOut * kIn), wn = {0.5f, 1.25f, -2.0f, 3.0f};
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.1f * float(int(i % 7) - 3) + 0.013f * float(i);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = 1.0f - 0.37f * float(i);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = 0.05f * float(int(i % 5) - 2) + 0.001f * float(i);
+
+  std::vector<std::vector<float>> storage(layout->tensors.size());
+  std::vector<g4k_tensor> tensors(layout->tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto type = llvm::cast<mlir::RankedTensorType>(layout->tensors[i].value.getType());
+    tensors[i].width = type.getShape().back();
+    storage[i].assign(kTokens * tensors[i].width, std::nanf(""));
+    tensors[i].data = storage[i].data();
+  }
+  storage[layout->tensorIds.lookup(forward.getArgument(0))] = x;
+  storage[layout->tensorIds.lookup(forward.getArgument(1))] = h;
+  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = storage[i].data();
+  std::vector<g4k_weight> weights(layout->weights.size());
+  for (auto [i, op] : llvm::enumerate(layout->weights)) {
+    bool matrix = op.getName() == "proj.weight";
+    weights[i] = {matrix ? static_cast<const void *>(w.data()) : wn.data(), 0, matrix ? 2 : 1,
+                  {matrix ? kIn : kOut, matrix ? kOut : 1, 1, 1}, matrix ? nullptr : wn.data()};
+  }
+  FakeRuntime rt;
+  g4k_api api{G4K_ABI_VERSION, &FakeLinear, nullptr};
+  std::vector<int32_t> positions(kTokens, 0);
+  g4k_call call{&api, &rt, kTokens, positions.data(), tensors.data(), weights.data()};
+  fn(&call);
+
+  EXPECT_EQ(rt.calls, 1);
+  EXPECT_EQ(rt.lastRound, 1) << "the rounding after the linear belongs in its epilogue";
+  EXPECT_EQ(rt.lastTokens, kTokens);
+  auto ret = llvm::cast<mlir::func::ReturnOp>(forward.getBody().front().getTerminator());
+  const float *out = storage[layout->tensorIds.lookup(ret.getOperand(0))].data();
+  for (int64_t t = 0; t < kTokens; ++t) {
+    float l[kOut];
+    double ss = 0;
+    for (int64_t o = 0; o < kOut; ++o) {
+      float acc = 0;
+      for (int64_t i = 0; i < kIn; ++i) acc += w[o * kIn + i] * x[t * kIn + i];
+      l[o] = Bf16(acc);
+      ss += double(l[o]) * double(l[o]);
+    }
+    const float inv = float(1.0 / std::sqrt(ss / kOut + double(1.0e-6f)));
+    for (int64_t o = 0; o < kOut; ++o) {
+      const float normed = Bf16(l[o] * inv * wn[o]);
+      const float expected = Bf16(h[t * kOut + o] + normed);
+      EXPECT_EQ(out[t * kOut + o], expected) << "token " << t << ", feature " << o;
+    }
+  }
+  dlclose(lib);
+  llvm::sys::fs::remove_directories(dir);
+}
+
+}  // namespace
