@@ -423,9 +423,9 @@ absl::Status Session::Bind(const std::string& plan_dir, const std::string& gguf_
   for (const plan::KvLayer* l : *p.kv_cache())
     kv_.AddLayer(l->layer(), l->owns_kv(), l->source(), l->window(), int64_t(l->kv_heads()) * l->head_dim());
 
-  tensors_.resize(p.tensors()->size());
   tensor_views_.resize(p.tensors()->size());
   for (uint32_t i = 0; i < p.tensors()->size(); ++i) tensor_views_[i].width = p.tensors()->Get(i)->width();
+  AssignBuffers();
   for (const Step* st : *p.steps()) {
     flat_steps_.push_back(st);
     if (st->body())
@@ -481,14 +481,38 @@ void Session::ApiBuiltinStep(void* rt, int64_t step) {
   if (!StepRunner(*s, *s->flat_steps_[step]).Run().ok()) std::abort();
 }
 
-float* Session::Tensor(uint32_t id) { return tensors_[id].data(); }
+void Session::AssignBuffers() {
+  const plan::Plan& p = *plan_.plan();
+  std::map<int32_t, int32_t> buffer_of_slot;
+  buffer_of_.assign(p.tensors()->size(), -1);
+  for (uint32_t i = 0; i < p.tensors()->size(); ++i) {
+    const int32_t slot = p.tensors()->Get(i)->slot();
+    const int64_t width = tensor_views_[i].width;
+    if (slot >= 0 && !options_.keep_intermediates) {
+      auto [it, fresh] = buffer_of_slot.try_emplace(slot, int32_t(buffer_width_.size()));
+      if (fresh) buffer_width_.push_back(width);
+      buffer_width_[it->second] = std::max(buffer_width_[it->second], width);
+      buffer_of_[i] = it->second;
+    } else {
+      buffer_of_[i] = int32_t(buffer_width_.size());
+      buffer_width_.push_back(width);
+    }
+  }
+  buffers_.resize(buffer_width_.size());
+}
+
+int64_t Session::ActivationBytes(int64_t n_tokens) const {
+  int64_t floats = 0;
+  for (int64_t w : buffer_width_) floats += w;
+  return floats * n_tokens * int64_t(sizeof(float));
+}
+
+float* Session::Tensor(uint32_t id) { return buffers_[buffer_of_[id]].data(); }
 
 void Session::EnsureTensorCapacity(int64_t n_tokens) {
   if (n_tokens <= capacity_) return;
-  for (size_t i = 0; i < tensors_.size(); ++i) {
-    tensors_[i].resize(size_t(n_tokens) * size_t(tensor_views_[i].width));
-    tensor_views_[i].data = tensors_[i].data();
-  }
+  for (size_t b = 0; b < buffers_.size(); ++b) buffers_[b].resize(size_t(n_tokens) * size_t(buffer_width_[b]));
+  for (size_t i = 0; i < tensor_views_.size(); ++i) tensor_views_[i].data = buffers_[buffer_of_[i]].data();
   capacity_ = n_tokens;
 }
 
@@ -556,7 +580,8 @@ double Session::DecodeWeightBytesPerToken() const {
   };
   double total = 0;
   for (const Step* step : flat_steps_) {
-    if (!step->weights()) continue;
+    // A fused step lists its body's weights too; count each op once, in the body.
+    if (!step->weights() || (step->body() && step->body()->size() > 0)) continue;
     const std::string op = step->op()->str();
     for (uint32_t w : *step->weights()) {
       const g4k_weight& wt = weights_[w];
@@ -571,10 +596,12 @@ double Session::DecodeWeightBytesPerToken() const {
 }
 
 const float* Session::logits() const {
-  return tensors_[plan_.plan()->outputs()->Get(0)].data();
+  return buffers_[buffer_of_[plan_.plan()->outputs()->Get(0)]].data();
 }
 
 absl::Status Session::Dump(const std::string& dir) const {
+  if (!options_.keep_intermediates)
+    return absl::FailedPreconditionError("Dump: open the session with keep_intermediates (g4run --dump)");
   mkdir(dir.c_str(), 0755);
   const plan::Plan& p = *plan_.plan();
   std::string index = "{";
@@ -585,7 +612,7 @@ absl::Status Session::Dump(const std::string& dir) const {
     std::string name = t->name()->str();
     std::string path = dir + "/" + name + ".bin";
     std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(tensors_[i].data()), sizeof(float) * n_tokens_ * t->width());
+    out.write(reinterpret_cast<const char*>(buffers_[buffer_of_[i]].data()), sizeof(float) * n_tokens_ * t->width());
     if (!out) return absl::InternalError(absl::StrCat(path, ": cannot write"));
     absl::StrAppendFormat(&index, "%s\n  \"%s\": [%d, %d]", first ? "" : ",", name, n_tokens_, t->width());
     first = false;

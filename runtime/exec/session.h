@@ -54,6 +54,8 @@ class Session {
   int64_t position() const { return position_; }
   int64_t vocab() const { return vocab_; }
   int64_t last_tokens() const { return n_tokens_; }
+  // Bytes of activation buffers for a batch of `n_tokens` (after memory planning).
+  int64_t ActivationBytes(int64_t n_tokens) const;
   // Logits of the last Eval: [last_tokens()][vocab()].
   const float* logits() const;
 
@@ -75,6 +77,7 @@ class Session {
   absl::Status LoadKernels(const std::string& plan_dir);
   absl::Status RunStep(const plan::Step& step);
   float* Tensor(uint32_t id);
+  void AssignBuffers();
   void EnsureTensorCapacity(int64_t n_tokens);
   static void ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
                         int round_bf16);
@@ -86,7 +89,12 @@ class Session {
   std::unique_ptr<cpu::ThreadPool> pool_;
   std::vector<g4k_weight> weights_;                 // by plan weight id
   std::vector<std::vector<float>> weight_f32_;      // 1-D weights widened to f32
-  std::vector<std::vector<float>> tensors_;         // by plan tensor id, [capacity][width]
+  // Activation storage. With memory planning, tensors of one slot share a buffer sized for the
+  // slot's widest tensor; tensors without a slot (values the emitted kernels keep per row) and,
+  // when intermediates are kept for dumps, every tensor get their own.
+  std::vector<std::vector<float>> buffers_;         // [capacity][width] each
+  std::vector<int32_t> buffer_of_;                  // by plan tensor id
+  std::vector<int64_t> buffer_width_;               // by buffer
   std::vector<g4k_tensor> tensor_views_;
   std::vector<const plan::Step*> flat_steps_;       // for builtin_step(index)
   std::map<std::string, g4k_fn> kernels_;

@@ -124,12 +124,26 @@ std::string DescribePlan(const Plan& plan) {
                         HumanBytes(BytesAt(matrix_params, 34, 32) + 4.0 * vector_params),
                         HumanBytes(BytesAt(matrix_params, 18, 32) + 4.0 * vector_params));
 
-  // Activations: without memory planning every tensor has its own buffer.
-  int64_t width_sum = 0;
-  for (const Tensor* t : *plan.tensors()) width_sum += t->width();
-  absl::StrAppendFormat(&out, "activations: %d tensors, %s for a batch of %u tokens (unplanned: one buffer each)\n",
-                        plan.tensors()->size(), HumanBytes(4.0 * width_sum * plan.max_batch_tokens()),
-                        plan.max_batch_tokens());
+  // Activations: tensors of one slot share a buffer sized for the widest (memory planning);
+  // tensors without a slot stay inside emitted kernels (or, in an unplanned plan, each has one).
+  std::map<int32_t, int64_t> slot_width;
+  int64_t unslotted = 0, width_sum = 0;
+  for (const Tensor* t : *plan.tensors()) {
+    width_sum += t->width();
+    if (t->slot() < 0) { ++unslotted; continue; }
+    slot_width[t->slot()] = std::max(slot_width[t->slot()], t->width());
+  }
+  if (slot_width.empty()) {
+    absl::StrAppendFormat(&out, "activations: %d tensors, %s for a batch of %u tokens (unplanned: one buffer each)\n",
+                          plan.tensors()->size(), HumanBytes(4.0 * width_sum * plan.max_batch_tokens()),
+                          plan.max_batch_tokens());
+  } else {
+    int64_t planned = 0;
+    for (const auto& [slot, width] : slot_width) planned += width;
+    absl::StrAppendFormat(&out, "activations: %d tensors in %d slots, %s for a batch of %u tokens (%d tensors stay inside kernels)\n",
+                          plan.tensors()->size(), slot_width.size(), HumanBytes(4.0 * planned * plan.max_batch_tokens()),
+                          plan.max_batch_tokens(), unslotted);
+  }
 
   // KV cache: K and V per owning layer; sliding layers hold at most `window` positions.
   double per_1k_bf16 = 0;
