@@ -4,7 +4,8 @@
 #   1. compile every spec in specs/ and print each plan's summary;
 #   2. `gemma4c synth` a tiny Gemma 4 GGUF (PLE, KV sharing, double-wide MLP), write its spec back
 #      from the file (`gemma4c spec --from-gguf`), compile it under each precision policy, and run
-#      a short prompt with `g4run` (greedy decode, tokens/s);
+#      a short text prompt with `g4run` (chat template, tokenizer, greedy decoding, tokens/s; the
+#      random weights answer gibberish);
 #   3. print the fidelity figures of each policy against the independent NumPy reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ echo "=== gemma4c synth --like tiny-e2b --dtype bf16; spec --from-gguf; compile;
 for policy in f32 minimal reference; do
   "$BIN/gemma4c" compile "$OUT/tiny-e2b.from-gguf.mlir" --precision=$policy -o "$OUT/tiny-e2b-$policy" > /dev/null
   echo "--- $policy:"
-  "$BIN/g4run" "$OUT/tiny-e2b-$policy" --model "$OUT/tiny-e2b.gguf" --tokens 2,105,2364,107,818,5279,529,9 -n 16
+  "$BIN/g4run" "$OUT/tiny-e2b-$policy" --model "$OUT/tiny-e2b.gguf" --prompt "The cat sat on the mat." -n 16 --temp 0
 done
 echo
 

@@ -74,6 +74,7 @@ class Conversation {
     answer->append(tail);
     std::fputs(tail.c_str(), out_);
     std::fputc('\n', out_);
+    std::fflush(out_);  // the answer before the stats, also when both go to one file
     stats_.decode_s += Seconds(d0, Clock::now());
     return true;
   }
