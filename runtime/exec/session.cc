@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "cpu/matmul.h"
 #include "cpu/row_ops.h"
+#include "plan/step_attrs.h"
 #include "plan/weight_binding.h"
 
 namespace g4::exec {
@@ -25,33 +26,9 @@ namespace {
 
 using plan::Step;
 
-// Attributes of a step by key.
-const plan::Attr* FindAttr(const Step& s, const char* key) {
-  if (!s.attrs()) return nullptr;
-  for (const plan::Attr* a : *s.attrs())
-    if (a->key()->str() == key) return a;
-  return nullptr;
-}
-int64_t IntAttr(const Step& s, const char* key, int64_t fallback = 0) {
-  const plan::Attr* a = FindAttr(s, key);
-  if (!a) return fallback;
-  if (auto* i = a->value_as_IntValue()) return i->value();
-  if (auto* f = a->value_as_FloatValue()) return int64_t(f->value());
-  return fallback;
-}
-double FloatAttr(const Step& s, const char* key, double fallback = 0) {
-  const plan::Attr* a = FindAttr(s, key);
-  if (!a) return fallback;
-  if (auto* f = a->value_as_FloatValue()) return f->value();
-  if (auto* i = a->value_as_IntValue()) return double(i->value());
-  return fallback;
-}
-std::string StringAttr(const Step& s, const char* key) {
-  const plan::Attr* a = FindAttr(s, key);
-  if (!a) return "";
-  if (auto* v = a->value_as_StringValue()) return v->value() ? v->value()->str() : "";
-  return "";
-}
+using plan::FloatAttr;
+using plan::IntAttr;
+using plan::StringAttr;
 
 int32_t AsInt(const float* slot) {
   int32_t v;
@@ -518,9 +495,13 @@ void Session::EnsureTensorCapacity(int64_t n_tokens) {
 
 absl::Status Session::RunStep(const Step& step) {
   if (!options_.force_builtin && step.kernel() && step.kernel()->size() > 0) {
-    g4k_call call{&api_, this, n_tokens_, positions_.data(), tensor_views_.data(), weights_.data()};
-    kernels_.at(step.kernel()->str())(&call);
-    return absl::OkStatus();
+    // A plan compiled with --target=cuda alone has kernel names but no CPU library: builtin.
+    auto kernel = kernels_.find(step.kernel()->str());
+    if (kernel != kernels_.end()) {
+      g4k_call call{&api_, this, n_tokens_, positions_.data(), tensor_views_.data(), weights_.data()};
+      kernel->second(&call);
+      return absl::OkStatus();
+    }
   }
   return StepRunner(*this, step).Run();
 }
