@@ -3,6 +3,7 @@
 #include "cuda/cuda_session.h"
 
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,11 +11,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "cuda/attention.cuh"
+#include "cuda/cuda_kernel_abi.h"
 #include "cuda/cuda_status.h"
 #include "cuda/matvec.cuh"
 #include "cuda/row_ops.cuh"
 #include "gguf/gguf.h"
 #include "plan/plan_reader.h"
+#include "plan/step_attrs.h"
 #include "plan/weight_binding.h"
 
 namespace g4::cuda {
@@ -22,32 +25,9 @@ namespace {
 
 using plan::Step;
 
-const plan::Attr* FindAttr(const Step& s, const char* key) {
-  if (!s.attrs()) return nullptr;
-  for (const plan::Attr* a : *s.attrs())
-    if (a->key()->str() == key) return a;
-  return nullptr;
-}
-int64_t IntAttr(const Step& s, const char* key, int64_t fallback = 0) {
-  const plan::Attr* a = FindAttr(s, key);
-  if (!a) return fallback;
-  if (auto* i = a->value_as_IntValue()) return i->value();
-  if (auto* f = a->value_as_FloatValue()) return int64_t(f->value());
-  return fallback;
-}
-double FloatAttr(const Step& s, const char* key, double fallback = 0) {
-  const plan::Attr* a = FindAttr(s, key);
-  if (!a) return fallback;
-  if (auto* f = a->value_as_FloatValue()) return f->value();
-  if (auto* i = a->value_as_IntValue()) return double(i->value());
-  return fallback;
-}
-std::string StringAttr(const Step& s, const char* key) {
-  const plan::Attr* a = FindAttr(s, key);
-  if (!a) return "";
-  if (auto* v = a->value_as_StringValue()) return v->value() ? v->value()->str() : "";
-  return "";
-}
+using plan::FloatAttr;
+using plan::IntAttr;
+using plan::StringAttr;
 
 struct DeviceWeight {
   void* data = nullptr;  // GGUF bytes (matrices) or f32 (1-D weights)
@@ -81,6 +61,13 @@ struct CudaSession::Impl {
   cudaGraphExec_t graph_exec = nullptr;
   int decode_evals = 0;
   bool used_graph = false;
+  // The emitted kernels of `gemma4c compile --target=cuda` (OUTDIR/kernels_cuda.so), if any.
+  void* kernel_library = nullptr;
+  g4kc_api kc_api{};
+  std::vector<g4kc_tensor> kc_tensors;  // by plan tensor id (device pointers)
+  std::vector<g4kc_weight> kc_weights;  // by plan weight id (device pointers)
+  float* kc_scratch = nullptr;          // [max_batch][g4kc_scratch_floats()]
+  std::map<std::string, g4kc_fn> kc_fns;  // by the plan step's kernel name (g4k_...)
 
   ~Impl() {
     if (graph_exec) cudaGraphExecDestroy(graph_exec);
@@ -89,6 +76,7 @@ struct CudaSession::Impl {
     if (staging) cudaFreeHost(staging);
     if (host_logits) cudaFreeHost(host_logits);
     if (stream) cudaStreamDestroy(stream);
+    if (kernel_library) dlclose(kernel_library);
   }
 
   template <typename T>
@@ -115,6 +103,9 @@ struct CudaSession::Impl {
   int32_t* I(uint32_t id) { return reinterpret_cast<int32_t*>(tensors[id]); }
 
   absl::Status Bind(const std::string& plan_dir, const std::string& gguf_path);
+  absl::Status LoadKernels(const std::string& plan_dir);
+  static int ApiLinear(void* rt, const g4kc_weight* w, const float* x, int64_t tokens, float* y,
+                       int round_bf16, cudaStream_t stream);
   absl::Status RunStep(const Step& step);
   absl::Status RunSteps();
 };
@@ -228,6 +219,68 @@ absl::Status CudaSession::Impl::Bind(const std::string& plan_dir, const std::str
   }
   G4_CUDA_RETURN_IF_ERROR(cudaMallocHost(&staging, size_t(2 * max_batch) * 4));
   G4_CUDA_RETURN_IF_ERROR(cudaMallocHost(&host_logits, size_t(max_batch * vocab) * 4));
+  if (options.use_emitted_kernels) return LoadKernels(plan_dir);
+  return absl::OkStatus();
+}
+
+int CudaSession::Impl::ApiLinear(void* rt, const g4kc_weight* w, const float* x, int64_t tokens,
+                                 float* y, int round_bf16, cudaStream_t stream) {
+  const Impl* m = static_cast<const Impl*>(rt);
+  return int(MatMul(BlockType(w->ggml_type), w->data, w->ne[0], w->ne[1], x, tokens, y,
+                    round_bf16 != 0,
+                    m->options.exact_matmul ? MatMulPrecision::kF32 : MatMulPrecision::kBf16,
+                    stream));
+}
+
+// Loads OUTDIR/kernels_cuda.so when the plan lists a "cuda" kernel library: checks its ABI
+// version, resolves g4kc_<name> for every step with a kernel (the plan's g4k_<name>), sizes the
+// scratch. Steps without an emitted kernel keep running through RunStep's interpreter.
+absl::Status CudaSession::Impl::LoadKernels(const std::string& plan_dir) {
+  const plan::Plan& p = *plan.plan();
+  if (!p.kernel_libraries()) return absl::OkStatus();
+  for (const plan::KernelLibrary* lib : *p.kernel_libraries()) {
+    if (!lib->target() || lib->target()->str() != "cuda" || !lib->path()) continue;
+    const std::string path = plan_dir + "/" + lib->path()->str();
+    kernel_library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!kernel_library)
+      return absl::InvalidArgumentError(absl::StrCat(path, ": the plan's CUDA kernel library: ", dlerror()));
+    auto version = reinterpret_cast<uint32_t (*)()>(dlsym(kernel_library, "g4kc_abi_version"));
+    if (!version || version() != G4KC_ABI_VERSION)
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": CUDA kernel ABI ", version ? version() : 0, " is not the runtime's ", G4KC_ABI_VERSION));
+    auto scratch_floats = reinterpret_cast<int64_t (*)()>(dlsym(kernel_library, "g4kc_scratch_floats"));
+    if (!scratch_floats)
+      return absl::NotFoundError(absl::StrCat(path, ": g4kc_scratch_floats is missing"));
+    for (const Step* st : *p.steps()) {
+      if (!st->kernel() || st->kernel()->size() == 0) continue;
+      const std::string name = st->kernel()->str();
+      const std::string symbol =
+          "g4kc_" + (name.rfind("g4k_", 0) == 0 ? name.substr(4) : name);
+      auto fn = reinterpret_cast<g4kc_fn>(dlsym(kernel_library, symbol.c_str()));
+      if (!fn) return absl::NotFoundError(absl::StrCat(path, ": kernel '", symbol, "' is missing"));
+      kc_fns[name] = fn;
+    }
+    const int64_t scratch = scratch_floats();
+    if (scratch > 0)
+      if (absl::Status st = Alloc(&kc_scratch, max_batch * scratch * 4, "emitted-kernel scratch");
+          !st.ok())
+        return st;
+    kc_tensors.resize(tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) kc_tensors[i] = {tensors[i], widths[i]};
+    kc_weights.resize(weights.size());
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const DeviceWeight& w = weights[i];
+      g4kc_weight& k = kc_weights[i];
+      k.data = w.data;
+      k.ggml_type = uint32_t(w.type);
+      k.n_dims = w.n_dims;
+      for (int d = 0; d < 4; ++d) k.ne[d] = w.ne[d];
+      k.f32 = w.f32;
+    }
+    kc_api.abi_version = G4KC_ABI_VERSION;
+    kc_api.linear = &Impl::ApiLinear;
+    break;
+  }
   return absl::OkStatus();
 }
 
@@ -243,6 +296,13 @@ absl::Status CudaSession::Impl::RunStep(const Step& step) {
   };
 
   if (op == "g4.fused") {
+    if (step.kernel() && step.kernel()->size() > 0) {
+      auto fn = kc_fns.find(step.kernel()->str());
+      if (fn != kc_fns.end()) {
+        g4kc_call call{&kc_api, this, n, s, kc_tensors.data(), kc_weights.data(), kc_scratch};
+        return StepError(step, cudaError_t(fn->second(&call)));
+      }
+    }
     if (!step.body()) return absl::OkStatus();
     for (const Step* inner : *step.body())
       if (absl::Status st = RunStep(*inner); !st.ok()) return st;

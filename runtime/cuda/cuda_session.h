@@ -34,6 +34,9 @@ struct CudaSessionOptions {
   int64_t max_context = 0;
   // Capture decode steps as a CUDA graph.
   bool use_graphs = true;
+  // Run fused steps with the plan's emitted CUDA kernels (OUTDIR/kernels_cuda.so, from
+  // `gemma4c compile --target=cuda`) when it has them; else every step is interpreted.
+  bool use_emitted_kernels = true;
 };
 
 class CudaSession {

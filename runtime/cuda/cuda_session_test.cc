@@ -49,8 +49,12 @@ int main(int argc, char** argv) {
       if (!Sh(bin + " synth --like " + model + " --dtype " + dtype + " -o " + gguf + " > /dev/null")) return 1;
       for (std::string policy : {"f32", "minimal", "reference"}) {
         const std::string out = work + "/" + model + "-" + dtype + "-" + policy;
+        // q8_0 runs also build the emitted CUDA kernels (--target=cpu,cuda): the GPU session
+        // then runs fused steps with them, checked against the interpreting GPU session too.
+        const bool emitted = dtype == "q8_0";
         if (!Sh(bin + " compile " + specs + "/" + model + ".mlir --precision " + policy +
-                " --max-batch 64 -o " + out + " > /dev/null"))
+                " --max-batch 64" + (emitted ? " --target=cpu,cuda" : "") + " -o " + out +
+                " > /dev/null"))
           return 1;
         g4::exec::SessionOptions co;
         co.exact_quantized_matmul = true;
@@ -59,6 +63,15 @@ int main(int argc, char** argv) {
         g4::cuda::CudaSessionOptions go;
         go.exact_matmul = policy == "f32";  // bf16 tensor cores where the policy is bf16
         auto gpu = g4::cuda::CudaSession::Open(out, gguf, go);
+        g4::cuda::CudaSessionOptions io = go;
+        io.use_emitted_kernels = false;
+        absl::StatusOr<std::unique_ptr<g4::cuda::CudaSession>> interp =
+            std::unique_ptr<g4::cuda::CudaSession>();
+        if (emitted) interp = g4::cuda::CudaSession::Open(out, gguf, io);
+        if (emitted && !interp.ok()) {
+          std::printf("FAIL: open %s (interpreter): %s\n", out.c_str(), interp.status().ToString().c_str());
+          return 1;
+        }
         if (!cpu.ok() || !gpu.ok()) {
           std::printf("FAIL: open %s: %s / %s\n", out.c_str(), cpu.status().ToString().c_str(),
                       gpu.status().ToString().c_str());
@@ -73,6 +86,14 @@ int main(int argc, char** argv) {
           return 1;
         }
         prefill = Nmse((*cpu)->logits(), (*gpu)->logits(), int64_t(prompt.size()) * (*cpu)->vocab());
+        double kernels = 0;  // emitted kernels vs the interpreter, both on the GPU
+        if (emitted) {
+          if (absl::Status st = (*interp)->Eval(prompt); !st.ok()) {
+            std::printf("FAIL: %s\n", st.ToString().c_str());
+            return 1;
+          }
+          kernels = Nmse((*interp)->logits(), (*gpu)->logits(), int64_t(prompt.size()) * (*cpu)->vocab());
+        }
         for (int step = 0; step < 4; ++step) {
           std::vector<int32_t> tok = {(step * 101 + 7) % int((*cpu)->vocab())};
           if (!(*cpu)->Eval(tok).ok()) return 1;
@@ -81,14 +102,24 @@ int main(int argc, char** argv) {
             return 1;
           }
           decode = std::max(decode, Nmse((*cpu)->logits(), (*gpu)->logits(), (*cpu)->vocab()));
+          if (emitted) {
+            if (absl::Status st = (*interp)->Eval(tok); !st.ok()) {
+              std::printf("FAIL: %s\n", st.ToString().c_str());
+              return 1;
+            }
+            kernels = std::max(kernels, Nmse((*interp)->logits(), (*gpu)->logits(), (*cpu)->vocab()));
+          }
         }
         // f32: both fp32 throughout (~1e-10 expected); bf16 policies: bf16 tensor-core prefill
         // and a bf16 KV cache amplify single-ulp differences of rounded values.
         const double limit = policy == "f32" ? 1e-8 : 1e-3;
-        const bool pass = prefill < limit && decode < limit && (*gpu)->last_eval_used_graph();
+        const bool pass = prefill < limit && decode < limit && kernels < limit &&
+                          (*gpu)->last_eval_used_graph();
         ok &= pass;
-        std::printf("%-10s %-10s %-6s %-12.3g %-12.3g %s\n", model.c_str(), policy.c_str(),
+        std::printf("%-10s %-10s %-6s %-12.3g %-12.3g %s", model.c_str(), policy.c_str(),
                     dtype.c_str(), prefill, decode, pass ? "ok" : "FAIL");
+        if (emitted) std::printf("  (emitted kernels vs interpreter: %.3g)", kernels);
+        std::printf("\n");
       }
     }
   }

@@ -3,6 +3,7 @@
 
 #include "g4/Compile/PrecisionReport.h"
 #include "g4/Emit/CpuEmitter.h"
+#include "g4/Emit/CudaEmitter.h"
 #include "g4/IR/G4Dialect.h"
 #include "g4/Plan/PlanWriter.h"
 #include "g4/Transforms/Passes.h"
@@ -45,11 +46,22 @@ FailureOr<std::string> compileModule(ModuleOp module, const CompileOptions &opti
       module->hasAttr(G4Dialect::kModelAttrName)) {
     FailureOr<PlanLayout> layout = layoutPlan(forward);
     if (failed(layout)) return failure();
-    CpuBuildOptions build;
-    build.cxx = options.cxx;
-    build.cxxFlags = options.cxxFlags;
-    if (failed(buildCpuKernels(forward, *layout, kernelDir, build))) return failure();
-    planOptions.cpuKernelLibrary = "kernels_cpu.so";
+    if (options.targetCpu) {
+      CpuBuildOptions build;
+      build.cxx = options.cxx;
+      build.cxxFlags = options.cxxFlags;
+      build.verbose = options.verbose;
+      if (failed(buildCpuKernels(forward, *layout, kernelDir, build))) return failure();
+      planOptions.cpuKernelLibrary = "kernels_cpu.so";
+    }
+    if (options.targetCuda) {
+      CudaBuildOptions build;
+      build.nvcc = options.nvcc;
+      build.nvccFlags = options.nvccFlags;
+      build.verbose = options.verbose;
+      if (failed(buildCudaKernels(forward, *layout, kernelDir, build))) return failure();
+      planOptions.cudaKernelLibrary = "kernels_cuda.so";
+    }
   }
   return buildPlan(module, planOptions);
 }

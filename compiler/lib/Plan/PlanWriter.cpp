@@ -254,7 +254,7 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
   std::vector<uint32_t> inputs;
   for (BlockArgument arg : forward.getArguments()) inputs.push_back(layout->tensorIds.lookup(arg));
 
-  const bool withKernels = !options.cpuKernelLibrary.empty();
+  const bool withKernels = !options.cpuKernelLibrary.empty() || !options.cudaKernelLibrary.empty();
   std::function<flatbuffers::Offset<fb::Step>(Operation &)> buildStep = [&](Operation &op) {
     std::vector<uint32_t> in, out, ws;
     for (Value v : op.getOperands()) {
@@ -300,9 +300,12 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
   });
   if (kvWalk.wasInterrupted()) return failure();
   std::vector<flatbuffers::Offset<fb::KernelLibrary>> libraries;
-  if (withKernels)
+  if (!options.cpuKernelLibrary.empty())
     libraries.push_back(fb::CreateKernelLibrary(b, b.CreateString("cpu"),
                                                 b.CreateString(options.cpuKernelLibrary)));
+  if (!options.cudaKernelLibrary.empty())
+    libraries.push_back(fb::CreateKernelLibrary(b, b.CreateString("cuda"),
+                                                b.CreateString(options.cudaKernelLibrary)));
 
   auto plan = fb::CreatePlan(
       b, ::g4::plan::kPlanSchemaVersion, ::g4::plan::kRuntimeAbiVersion,

@@ -56,6 +56,22 @@ cl::opt<std::string> cxxFlags("cxx-flags",
                               cl::desc("flags for the emitted kernels (default: -O2 -fPIC -shared "
                                        "-std=c++17 -march=x86-64-v2)"),
                               cl::sub(compileCmd));
+cl::opt<std::string> target("target",
+                            cl::desc("kernel targets: cpu | cuda | cpu,cuda (cuda needs nvcc; "
+                                     "docs/cuda.md)"),
+                            cl::init("cpu"), cl::sub(compileCmd));
+cl::opt<std::string> nvccPath("nvcc", cl::desc("CUDA compiler for --target=cuda (default: the "
+                                               "nvcc gemma4c was configured with, else PATH)"),
+                              cl::value_desc("PATH"), cl::sub(compileCmd));
+cl::opt<std::string> nvccFlags("nvcc-flags",
+                               cl::desc("flags for the emitted CUDA kernels (default: -O3 -shared "
+                                        "-Xcompiler -fPIC -cudart shared -std=c++17 --fmad=false -Xptxas -v "
+                                        "-gencode for sm_80, sm_90a and compute_90 PTX)"),
+                               cl::sub(compileCmd));
+cl::opt<bool> compileVerbose("verbose",
+                             cl::desc("print the kernel build commands, their times and ptxas's "
+                                      "registers/smem/spills per CUDA kernel"),
+                             cl::sub(compileCmd));
 cl::opt<std::string> router("router",
                             cl::desc("MoE router semantics: fp32 (transformers >= 5.13) | bf16 (<= 5.12)"),
                             cl::init("fp32"), cl::sub(compileCmd));
@@ -153,6 +169,21 @@ int runCompile() {
   options.emitKernels = !noEmit;
   options.cxx = cxx;
   options.cxxFlags = cxxFlags;
+  options.nvcc = nvccPath;
+  options.nvccFlags = nvccFlags;
+  options.verbose = compileVerbose;
+  {
+    llvm::SmallVector<llvm::StringRef> targets;
+    llvm::StringRef(target).split(targets, ',', -1, /*KeepEmpty=*/false);
+    options.targetCpu = options.targetCuda = false;
+    for (llvm::StringRef t : targets) {
+      if (t.trim() == "cpu") options.targetCpu = true;
+      else if (t.trim() == "cuda") options.targetCuda = true;
+      else return fail("unknown --target '" + target + "' (expected cpu, cuda or cpu,cuda)");
+    }
+    if (!options.targetCpu && !options.targetCuda)
+      return fail("--target needs cpu, cuda or cpu,cuda");
+  }
   if (options.attention != "sdpa" && options.attention != "eager")
     return fail("unknown --attention '" + attention + "' (expected sdpa or eager)");
   if (options.router != "fp32" && options.router != "bf16")

@@ -23,6 +23,13 @@ struct CompileOptions {
   bool emitKernels = true;
   std::string cxx;       // host C++ compiler; empty: the one gemma4c was built with
   std::string cxxFlags;  // empty: -O2 -fPIC -shared -std=c++17 -march=x86-64-v2
+  /// Kernel targets (with emitKernels): CPU (kernels_cpu.so) and/or CUDA (kernels_cuda.so,
+  /// built with nvcc; docs/cuda.md).
+  bool targetCpu = true;
+  bool targetCuda = false;
+  std::string nvcc;       // empty: the nvcc CMake found, else `nvcc` on PATH
+  std::string nvccFlags;  // empty: kDefaultCudaKernelFlags (CudaEmitter.h)
+  bool verbose = false;   // print the kernel build commands, times and ptxas's per-kernel lines
 };
 
 /// The pass pipeline of `gemma4c compile`: expand layers, clean up, mark the bf16 islands of

@@ -29,6 +29,9 @@ struct PlanOptions {
   /// The emitted CPU kernel library, relative to OUTDIR ("kernels_cpu.so"); empty: none was
   /// built, and every step runs builtin (fused steps by their bodies).
   std::string cpuKernelLibrary;
+  /// The emitted CUDA kernel library ("kernels_cuda.so", `--target=cuda`); its symbols are the
+  /// steps' `kernel` names with `g4k_` replaced by `g4kc_` (docs/cuda.md).
+  std::string cudaKernelLibrary;
 };
 
 /// One activation tensor of the plan.
