@@ -52,6 +52,7 @@ g4rt_status* g4rt_open(const char* plan_dir, const char* gguf_path, const g4rt_o
     o.exact_quantized_matmul = options->exact_quantized_matmul != 0;
     o.force_builtin = options->force_builtin != 0;
     o.keep_intermediates = options->keep_intermediates != 0;
+    o.portable_kernels = options->portable_kernels != 0;
   }
   const int device = options ? options->device : 0;
   if (device == 1) {

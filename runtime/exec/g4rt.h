@@ -33,6 +33,7 @@ typedef struct g4rt_options {
   int force_builtin;          /* 1: ignore emitted kernels, run every step builtin */
   int keep_intermediates;     /* 1: allow g4rt_dump after each eval */
   int device;                 /* 0: CPU; 1: CUDA (error "built without CUDA" when absent) */
+  int portable_kernels;       /* 1: the portable build of emitted CPU kernels even with AVX2 */
 } g4rt_options;
 
 /* Opens OUTDIR (a compiled plan) with a GGUF file; every weight is checked first. */

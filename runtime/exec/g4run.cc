@@ -30,6 +30,7 @@ ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda (the CUDA backend; an error when built without CUDA)");
 ABSL_FLAG(bool, builtin, false, "ignore emitted kernels (run every step builtin)");
+ABSL_FLAG(bool, portable_kernels, false, "use the portable build of the emitted kernels even on AVX2");
 // Text mode (runtime/text): the prompt through the tokenizer and the Gemma 4 chat template.
 ABSL_FLAG(std::string, prompt, "", "text prompt (one user turn); streams the model's answer");
 ABSL_FLAG(bool, chat, false, "interactive chat: user turns from stdin, one per line, KV cache kept");
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
   }
   g4rt_options options{absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_exact_quantized),
                        absl::GetFlag(FLAGS_builtin), !absl::GetFlag(FLAGS_dump).empty()};
+  options.portable_kernels = absl::GetFlag(FLAGS_portable_kernels);
   if (absl::GetFlag(FLAGS_device) == "cuda") {
     options.device = 1;
   } else if (absl::GetFlag(FLAGS_device) != "cpu") {

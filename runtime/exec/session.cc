@@ -418,8 +418,16 @@ absl::Status Session::Bind(const std::string& plan_dir, const std::string& gguf_
 absl::Status Session::LoadKernels(const std::string& plan_dir) {
   const plan::Plan& p = *plan_.plan();
   if (!p.kernel_libraries()) return absl::OkStatus();
+  // The AVX2 build of the emitted kernels when this CPU can run it, else the portable one.
+  const plan::KernelLibrary* chosen = nullptr;
+  const bool avx2 = cpu::CpuHasAvx2() && !options_.portable_kernels;
   for (const plan::KernelLibrary* lib : *p.kernel_libraries()) {
-    if (lib->target()->str() != "cpu") continue;
+    const std::string target = lib->target()->str();
+    if (target == "cpu" && !chosen) chosen = lib;
+    if (target == "cpu-avx2" && avx2) chosen = lib;
+  }
+  for (const plan::KernelLibrary* lib : {chosen}) {
+    if (!lib) continue;
     std::string path = plan_dir + "/" + lib->path()->str();
     if (!FileExists(path))
       return absl::NotFoundError(absl::StrCat(path, ": the plan's CPU kernel library is missing"));

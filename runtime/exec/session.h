@@ -32,6 +32,8 @@ struct SessionOptions {
   bool force_builtin = false;
   // Keep every named intermediate of the last Eval for Dump().
   bool keep_intermediates = false;
+  // Use the portable build of the emitted kernels even on an AVX2 machine.
+  bool portable_kernels = false;
 };
 
 class Session {

@@ -51,8 +51,10 @@ FailureOr<std::string> compileModule(ModuleOp module, const CompileOptions &opti
       build.cxx = options.cxx;
       build.cxxFlags = options.cxxFlags;
       build.verbose = options.verbose;
-      if (failed(buildCpuKernels(forward, *layout, kernelDir, build))) return failure();
+      CpuEmitStats stats;
+      if (failed(buildCpuKernels(forward, *layout, kernelDir, build, &stats))) return failure();
       planOptions.cpuKernelLibrary = "kernels_cpu.so";
+      if (stats.avx2Library) planOptions.cpuAvx2KernelLibrary = "kernels_cpu_avx2.so";
     }
     if (options.targetCuda) {
       CudaBuildOptions build;

@@ -23,6 +23,8 @@
 namespace mlir::g4 {
 
 const char *const kDefaultCpuKernelFlags = "-O2 -fPIC -shared -std=c++17 -march=x86-64-v2";
+const char *const kAvx2CpuKernelFlags =
+    "-O2 -fPIC -shared -std=c++17 -march=haswell -mf16c -ffp-contract=off";
 
 namespace {
 
@@ -310,6 +312,32 @@ LogicalResult emitCpuKernels(func::FuncOp forward, const PlanLayout &layout, llv
   return success();
 }
 
+/// Runs the host compiler: `cxx FLAGS -o so src`; on failure the diagnostic holds its output.
+static LogicalResult compileSharedObject(func::FuncOp forward, StringRef cxx, StringRef flags,
+                                         StringRef src, StringRef so, bool verbose) {
+  SmallVector<StringRef> split;
+  flags.split(split, ' ', -1, /*KeepEmpty=*/false);
+  SmallVector<StringRef> args = {cxx};
+  args.append(split.begin(), split.end());
+  args.append({"-o", so, src});
+  llvm::SmallString<256> log;
+  llvm::sys::fs::createTemporaryFile("gemma4c-cxx", "log", log);
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log), StringRef(log)};
+  if (verbose) llvm::errs() << "gemma4c: " << llvm::join(args, " ") << "\n";
+  auto start = std::chrono::steady_clock::now();
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(cxx, args, std::nullopt, redirects, 0, 0, &error);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string output;
+  if (auto buf = llvm::MemoryBuffer::getFile(log)) output = (*buf)->getBuffer().str();
+  llvm::sys::fs::remove(log);
+  if (rc != 0)
+    return forward.emitError() << "building " << so << " failed (" << cxx << ", exit " << rc
+                               << (error.empty() ? "" : ": " + error) << "):\n" << output;
+  if (verbose) llvm::errs() << llvm::format("gemma4c: %s built in %.1f s\n", so.str().c_str(), seconds);
+  return success();
+}
+
 LogicalResult buildCpuKernels(func::FuncOp forward, const PlanLayout &layout, StringRef outDir,
                               const CpuBuildOptions &options, CpuEmitStats *stats) {
   llvm::SmallString<256> srcDir(outDir);
@@ -346,27 +374,19 @@ LogicalResult buildCpuKernels(func::FuncOp forward, const PlanLayout &layout, St
     if (!found) return forward.emitError() << "C++ compiler '" << cxx << "' not found (--cxx=PATH)";
     cxx = *found;
   }
-  std::string flags = options.cxxFlags.empty() ? kDefaultCpuKernelFlags : options.cxxFlags;
-  SmallVector<StringRef> split;
-  StringRef(flags).split(split, ' ', -1, /*KeepEmpty=*/false);
-  SmallVector<StringRef> args = {cxx};
-  args.append(split.begin(), split.end());
-  args.append({"-o", so, src});
-  llvm::SmallString<256> log;
-  llvm::sys::fs::createTemporaryFile("gemma4c-cxx", "log", log);
-  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log), StringRef(log)};
-  if (options.verbose) llvm::errs() << "gemma4c: " << llvm::join(args, " ") << "\n";
-  auto start = std::chrono::steady_clock::now();
-  std::string error;
-  int rc = llvm::sys::ExecuteAndWait(cxx, args, std::nullopt, redirects, 0, 0, &error);
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::string output;
-  if (auto buf = llvm::MemoryBuffer::getFile(log)) output = (*buf)->getBuffer().str();
-  llvm::sys::fs::remove(log);
-  if (rc != 0)
-    return forward.emitError() << "building " << so << " failed (" << cxx << ", exit " << rc
-                               << (error.empty() ? "" : ": " + error) << "):\n" << output;
-  if (options.verbose) llvm::errs() << llvm::format("gemma4c: kernels_cpu.so built in %.1f s\n", seconds);
+  const bool defaults = options.cxxFlags.empty();
+  if (failed(compileSharedObject(forward, cxx, defaults ? kDefaultCpuKernelFlags : options.cxxFlags,
+                                 src, so, options.verbose)))
+    return failure();
+  // With the default flags, a second build for AVX2/FMA machines; the runtime picks it when the
+  // CPU has AVX2, FMA and F16C. -ffp-contract=off keeps every rounding as in the portable build.
+  if (defaults && options.avx2Variant) {
+    llvm::SmallString<256> avx2(outDir);
+    llvm::sys::path::append(avx2, "kernels_cpu_avx2.so");
+    if (failed(compileSharedObject(forward, cxx, kAvx2CpuKernelFlags, src, avx2, options.verbose)))
+      return failure();
+    if (stats) stats->avx2Library = true;
+  }
   return success();
 }
 

@@ -303,6 +303,9 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
   if (!options.cpuKernelLibrary.empty())
     libraries.push_back(fb::CreateKernelLibrary(b, b.CreateString("cpu"),
                                                 b.CreateString(options.cpuKernelLibrary)));
+  if (!options.cpuAvx2KernelLibrary.empty())
+    libraries.push_back(fb::CreateKernelLibrary(b, b.CreateString("cpu-avx2"),
+                                                b.CreateString(options.cpuAvx2KernelLibrary)));
   if (!options.cudaKernelLibrary.empty())
     libraries.push_back(fb::CreateKernelLibrary(b, b.CreateString("cuda"),
                                                 b.CreateString(options.cudaKernelLibrary)));

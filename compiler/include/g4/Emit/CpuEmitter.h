@@ -23,6 +23,7 @@ namespace mlir::g4 {
 struct CpuEmitStats {
   unsigned kernels = 0;  // exported g4k_ symbols (one per fused region with a kernel)
   unsigned bodies = 0;   // distinct kernel bodies after deduplication
+  bool avx2Library = false;  // kernels_cpu_avx2.so was built too
 };
 
 /// Writes the translation unit (includes "kernel_abi.h" and "row_ops.h" from its own folder).
@@ -33,13 +34,17 @@ struct CpuBuildOptions {
   std::string cxx;       // empty: the compiler gemma4c was built with, else `c++`
   std::string cxxFlags;  // empty: kDefaultCpuKernelFlags
   bool verbose = false;  // print the compiler command and its time
+  bool avx2Variant = true;  // with the default flags, also build kernels_cpu_avx2.so
 };
 
 /// -O2 -fPIC -shared -std=c++17 -march=x86-64-v2
 extern const char *const kDefaultCpuKernelFlags;
+/// The AVX2 build: -march=haswell -mf16c -ffp-contract=off (same roundings as the portable one).
+extern const char *const kAvx2CpuKernelFlags;
 
 /// Emits OUTDIR/src/kernels_cpu.cc (with copies of row_ops.h and kernel_abi.h beside it) and
-/// builds OUTDIR/kernels_cpu.so with the host compiler. Fails with the compiler's output.
+/// builds OUTDIR/kernels_cpu.so with the host compiler (and, with the default flags,
+/// OUTDIR/kernels_cpu_avx2.so for AVX2 machines). Fails with the compiler's output.
 LogicalResult buildCpuKernels(func::FuncOp forward, const PlanLayout &layout, StringRef outDir,
                               const CpuBuildOptions &options, CpuEmitStats *stats = nullptr);
 

@@ -29,6 +29,8 @@ struct PlanOptions {
   /// The emitted CPU kernel library, relative to OUTDIR ("kernels_cpu.so"); empty: none was
   /// built, and every step runs builtin (fused steps by their bodies).
   std::string cpuKernelLibrary;
+  /// The same kernels built for AVX2/FMA/F16C (target "cpu-avx2"); empty: none.
+  std::string cpuAvx2KernelLibrary;
   /// The emitted CUDA kernel library ("kernels_cuda.so", `--target=cuda`); its symbols are the
   /// steps' `kernel` names with `g4k_` replaced by `g4kc_` (docs/cuda.md).
   std::string cudaKernelLibrary;
