@@ -7,6 +7,7 @@
 // --dump: every named intermediate of the prompt evaluation (DIR/<name>.bin + DIR/index.json).
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -115,6 +116,8 @@ int main(int argc, char** argv) {
   g4rt_session* session = nullptr;
   if (g4rt_status* st = g4rt_open(args[1], absl::GetFlag(FLAGS_model).c_str(), &options, &session))
     return Fail(st);
+  // Closed on every path out, the error paths included.
+  std::unique_ptr<g4rt_session, void (*)(g4rt_session*)> closer(session, &g4rt_close);
 
   if (text_mode) {
     g4::run::TextOptions t;
@@ -132,9 +135,7 @@ int main(int argc, char** argv) {
     t.sampling.repetition_penalty = absl::GetFlag(FLAGS_repeat_penalty);
     t.sampling.seed = absl::GetFlag(FLAGS_seed);
     t.verbose = absl::GetFlag(FLAGS_verbose);
-    int rc = g4::run::RunText(session, t, stdin, stdout, stderr);
-    g4rt_close(session);
-    return rc;
+    return g4::run::RunText(session, t, stdin, stdout, stderr);
   }
 
   // The prompt, in one batch or in chunks; prompt_logits collects every position's row.
@@ -193,6 +194,5 @@ int main(int argc, char** argv) {
                   n - 1, Seconds(d0, d1), tps, gb, gb * tps);
     }
   }
-  g4rt_close(session);
   return 0;
 }
