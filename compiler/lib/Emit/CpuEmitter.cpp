@@ -86,47 +86,23 @@ extern "C" uint32_t g4k_abi_version(void) { return G4K_ABI_VERSION; }
 )cc";
 
 /// Writes one region's kernel body (ids abstracted as t[i], w[i]) and its id tables.
-class RegionWriter {
+class RegionWriter : public emit::RegionValues {
  public:
-  RegionWriter(FusedOp fused, const PlanLayout &layout) : fused_(fused), layout_(layout) {}
+  using RegionValues::RegionValues;
 
   LogicalResult write() {
-    Block &block = fused_.getBlock();
-    for (BlockArgument arg : block.getArguments()) {
-      if (isa<WeightType>(arg.getType())) {
-        weightIndex_[arg] = wIds_.size();
-        wIds_.push_back(layout_.weightIds.lookup(arg));
-      } else {
-        addTensor(arg);
-      }
-    }
-    for (Value v : fused_.getYield()->getOperands()) addTensor(v);
-    for (Value v : fused_.getInnerBuffers()) addTensor(v);
-
+    FailureOr<SmallVector<LinearCall>> calls = collectLinears();
+    if (failed(calls)) return failure();
     std::string linears, loop;
     llvm::raw_string_ostream lin(linears), os(loop);
-    for (Operation &op : block.without_terminator()) {
-      auto linear = dyn_cast<LinearOp>(op);
-      if (!linear) continue;
-      Value out = linear.getResult();
-      int round = 0;
-      if (out.hasOneUse() && isa<RoundBf16Op>(*out.user_begin())) {
-        absorbed_.insert(*out.user_begin());
-        out = out.user_begin()->getResult(0);
-        round = 1;
-      }
-      if (!tensorIndex_.count(linear.getInput()) || !tensorIndex_.count(out))
-        return linear.emitOpError() << "cannot be emitted: its input and output need plan tensors";
-      lin << "  Linear(c, w[" << weightIndex_[linear.getWeight()] << "], t["
-          << tensorIndex_[linear.getInput()] << "], t[" << tensorIndex_[out] << "], " << round
-          << ");  // " << cast<WeightType>(linear.getWeight().getType()).getShape()[0] << " -> "
-          << featureWidth(linear.getResult()) << (round ? ", rounded to bf16" : "") << "\n";
-    }
-    for (auto [value, index] : tensorIndex_) var_[value] = "a" + std::to_string(index);
-    for (Operation &op : block.without_terminator()) {
-      if (isa<LinearOp>(op) || absorbed_.contains(&op)) continue;
-      if (failed(writeRowOp(op, os))) return failure();
-    }
+    for (const LinearCall &l : *calls)
+      lin << "  Linear(c, w[" << l.weight << "], t[" << l.input << "], t[" << l.output << "], "
+          << l.round << ");  // " << l.inWidth
+          << " -> " << l.outWidth << (l.round ? ", rounded to bf16" : "")
+          << "\n";
+    nameTensorRows();
+    for (Operation *op : rowOps())
+      if (failed(writeRowOp(*op, os))) return failure();
 
     llvm::raw_string_ostream body(body_);
     body << "(const g4k_call* c, const int32_t* t, const int32_t* w) {\n";
@@ -145,41 +121,14 @@ class RegionWriter {
   }
 
   const std::string &body() const { return body_; }
-  ArrayRef<uint32_t> tensorIds() const { return tIds_; }
-  ArrayRef<uint32_t> weightIds() const { return wIds_; }
 
  private:
-  void addTensor(Value v) {
-    if (tensorIndex_.count(v)) return;
-    tensorIndex_[v] = tIds_.size();
-    tIds_.push_back(layout_.tensorIds.lookup(v));
-  }
-
-  /// The row pointer of an operand.
-  std::string use(Value v) {
-    auto it = tensorIndex_.find(v);
-    if (it != tensorIndex_.end()) usedInLoop_.insert(it->second);
-    return var_.lookup(v);
-  }
-
-  /// Where a result goes: its plan tensor's row, the scratch row of an operand it is the only
-  /// reader of (in place), or a new scratch row.
+  /// A result's row (RegionValues::define), declaring a new scratch row inside the loop.
   std::string define(Value result, ArrayRef<Value> inPlaceCandidates, llvm::raw_ostream &os) {
-    auto it = tensorIndex_.find(result);
-    if (it != tensorIndex_.end()) {
-      usedInLoop_.insert(it->second);
-      return var_[result] = "a" + std::to_string(it->second);
-    }
-    for (Value in : inPlaceCandidates)
-      if (ownsScratch_.contains(in) && in.hasOneUse()) {
-        ownsScratch_.insert(result);
-        return var_[result] = var_[in];
-      }
-    std::string name = "s" + std::to_string(numScratch_++);
-    os << "    float* " << name << " = scratch + " << scratch_ << ";\n";
-    scratch_ += featureWidth(result);
-    ownsScratch_.insert(result);
-    return var_[result] = name;
+    std::optional<std::pair<std::string, int64_t>> fresh;
+    std::string row = RegionValues::define(result, inPlaceCandidates, &fresh);
+    if (fresh) os << "    float* " << fresh->first << " = scratch + " << fresh->second << ";\n";
+    return row;
   }
 
   std::string vec(Value weight) { return "Vec(c, w[" + std::to_string(weightIndex_[weight]) + "])"; }
@@ -248,16 +197,6 @@ class RegionWriter {
     return success();
   }
 
-  FusedOp fused_;
-  const PlanLayout &layout_;
-  llvm::DenseMap<Value, unsigned> tensorIndex_, weightIndex_;
-  SmallVector<uint32_t> tIds_, wIds_;
-  llvm::DenseMap<Value, std::string> var_;
-  llvm::DenseSet<Value> ownsScratch_;
-  llvm::DenseSet<unsigned> usedInLoop_;
-  llvm::DenseSet<Operation *> absorbed_;
-  int64_t scratch_ = 0;
-  unsigned numScratch_ = 0;
   std::string body_;
 };
 

@@ -155,50 +155,27 @@ extern "C" uint32_t g4kc_abi_version(void) { return G4KC_ABI_VERSION; }
 )cu";
 
 /// Writes one region's row kernel and host body (ids abstracted as t[i], w[i]).
-class CudaRegionWriter {
+class CudaRegionWriter : public emit::RegionValues {
  public:
-  CudaRegionWriter(FusedOp fused, const PlanLayout &layout) : fused_(fused), layout_(layout) {}
+  using RegionValues::RegionValues;
 
   LogicalResult write() {
-    Block &block = fused_.getBlock();
-    for (BlockArgument arg : block.getArguments()) {
-      if (isa<WeightType>(arg.getType())) {
-        weightIndex_[arg] = wIds_.size();
-        wIds_.push_back(layout_.weightIds.lookup(arg));
-      } else {
-        addTensor(arg);
-      }
-    }
-    for (Value v : fused_.getYield()->getOperands()) addTensor(v);
-    for (Value v : fused_.getInnerBuffers()) addTensor(v);
-
+    FailureOr<SmallVector<LinearCall>> calls = collectLinears();
+    if (failed(calls)) return failure();
     llvm::raw_string_ostream lin(linears_);
-    for (Operation &op : block.without_terminator()) {
-      auto linear = dyn_cast<LinearOp>(op);
-      if (!linear) continue;
-      Value out = linear.getResult();
-      int round = 0;
-      if (out.hasOneUse() && isa<RoundBf16Op>(*out.user_begin())) {
-        absorbed_.insert(*out.user_begin());
-        out = out.user_begin()->getResult(0);
-        round = 1;
-      }
-      if (!tensorIndex_.count(linear.getInput()) || !tensorIndex_.count(out))
-        return linear.emitOpError() << "cannot be emitted: its input and output need plan tensors";
-      lin << "  if (int e = Linear(c, w[" << weightIndex_[linear.getWeight()] << "], t["
-          << tensorIndex_[linear.getInput()] << "], t[" << tensorIndex_[out] << "], " << round
-          << ")) return e;  // " << cast<WeightType>(linear.getWeight().getType()).getShape()[0]
-          << " -> " << featureWidth(linear.getResult()) << (round ? ", rounded to bf16" : "")
-          << "\n";
-    }
+    for (const LinearCall &l : *calls)
+      lin << "  if (int e = Linear(c, w[" << l.weight << "], t[" << l.input << "], t[" << l.output
+          << "], " << l.round << ")) return e;  // "
+          << l.inWidth << " -> "
+          << l.outWidth << (l.round ? ", rounded to bf16" : "") << "\n";
+    Block &block = fused_.getBlock();
     for (Operation &op : block.without_terminator())
       if (isa<RMSNormOp, RopeOp>(op)) needsSync_ = true;
-    for (auto [value, index] : tensorIndex_) var_[value] = "a" + std::to_string(index);
+    nameTensorRows();
     std::string loop;
     llvm::raw_string_ostream os(loop);
-    for (Operation &op : block.without_terminator()) {
-      if (isa<LinearOp>(op) || absorbed_.contains(&op)) continue;
-      if (failed(writeRowOp(op, os))) return failure();
+    for (Operation *op : rowOps()) {
+      if (failed(writeRowOp(*op, os))) return failure();
       if (needsSync_) os << "  __syncthreads();\n";
     }
     if (loop.empty()) return success();
@@ -220,41 +197,16 @@ class CudaRegionWriter {
   const std::string &kernel() const { return kernel_; }  // empty: no row ops
   int64_t gridX() const { return gridX_; }
   int64_t scratch() const { return scratch_; }
-  ArrayRef<uint32_t> tensorIds() const { return tIds_; }
-  ArrayRef<uint32_t> weightIds() const { return wIds_; }
 
  private:
-  void addTensor(Value v) {
-    if (tensorIndex_.count(v)) return;
-    tensorIndex_[v] = tIds_.size();
-    tIds_.push_back(layout_.tensorIds.lookup(v));
-  }
-
-  std::string use(Value v) {
-    auto it = tensorIndex_.find(v);
-    if (it != tensorIndex_.end()) usedInLoop_.insert(it->second);
-    return var_.lookup(v);
-  }
-
-  /// Where a result goes: its plan tensor's row, the scratch row of an operand it is the only
-  /// reader of (in place), or a new scratch row.
+  /// A result's row (RegionValues::define); a new scratch row is declared at the kernel's top.
   std::string define(Value result, ArrayRef<Value> inPlaceCandidates) {
     maxWidth_ = std::max(maxWidth_, featureWidth(result));
-    auto it = tensorIndex_.find(result);
-    if (it != tensorIndex_.end()) {
-      usedInLoop_.insert(it->second);
-      return var_[result] = "a" + std::to_string(it->second);
-    }
-    for (Value in : inPlaceCandidates)
-      if (ownsScratch_.contains(in) && in.hasOneUse()) {
-        ownsScratch_.insert(result);
-        return var_[result] = var_[in];
-      }
-    std::string name = "s" + std::to_string(numScratch_++);
-    scratchDecls_ += "  float* " + name + " = scratch + " + std::to_string(scratch_) + ";\n";
-    scratch_ += featureWidth(result);
-    ownsScratch_.insert(result);
-    return var_[result] = name;
+    std::optional<std::pair<std::string, int64_t>> fresh;
+    std::string row = RegionValues::define(result, inPlaceCandidates, &fresh);
+    if (fresh)
+      scratchDecls_ += "  float* " + fresh->first + " = scratch + " + std::to_string(fresh->second) + ";\n";
+    return row;
   }
 
   std::string vec(Value weight) { return "p.v[" + std::to_string(weightIndex_[weight]) + "]"; }
@@ -323,16 +275,7 @@ class CudaRegionWriter {
     return success();
   }
 
-  FusedOp fused_;
-  const PlanLayout &layout_;
-  llvm::DenseMap<Value, unsigned> tensorIndex_, weightIndex_;
-  SmallVector<uint32_t> tIds_, wIds_;
-  llvm::DenseMap<Value, std::string> var_;
-  llvm::DenseSet<Value> ownsScratch_;
-  llvm::DenseSet<unsigned> usedInLoop_;
-  llvm::DenseSet<Operation *> absorbed_;
-  int64_t scratch_ = 0, maxWidth_ = 0, gridX_ = 1;
-  unsigned numScratch_ = 0;
+  int64_t maxWidth_ = 0, gridX_ = 1;
   bool needsSync_ = false;
   std::string linears_, kernel_, scratchDecls_;
 };

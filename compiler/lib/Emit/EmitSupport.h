@@ -8,9 +8,14 @@
 #ifndef G4_EMIT_EMITSUPPORT_H
 #define G4_EMIT_EMITSUPPORT_H
 
+#include <optional>
 #include <string>
 
+#include "g4/IR/G4Dialect.h"
+#include "g4/Plan/PlanWriter.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -38,6 +43,55 @@ struct ToolRun {
   double seconds = 0;
 };
 ToolRun runCompiler(StringRef program, StringRef flags, StringRef output, StringRef input);
+
+/// What both emitters know about one fused region before they write code: the plan ids its
+/// kernel addresses as t[i] (activations: arguments, yielded values, inner buffers) and w[i]
+/// (weights), its linears with their epilogue rounding, and, while the row ops are written,
+/// which C variable holds each value's row (a plan tensor's row `aI`, or a scratch row `sJ`).
+class RegionValues {
+ public:
+  RegionValues(FusedOp fused, const PlanLayout &layout);
+
+  ArrayRef<uint32_t> tensorIds() const { return tIds_; }
+  ArrayRef<uint32_t> weightIds() const { return wIds_; }
+
+ protected:
+  /// One linear: weight index, input and output tensor indices, and whether its single use
+  /// was a g4.round_bf16 folded into the product as its epilogue (the round is then absorbed).
+  struct LinearCall {
+    unsigned weight, input, output;
+    int round;
+    int64_t inWidth, outWidth;  // for the comment beside the call
+  };
+  /// The region's linears in order; fails (on the op) when one lacks plan tensors.
+  FailureOr<SmallVector<LinearCall>> collectLinears();
+  /// Names every plan tensor's row variable ("a<index>"); call before writing row ops.
+  void nameTensorRows();
+  /// The row ops to write, in order (linears and absorbed rounds left out).
+  SmallVector<Operation *> rowOps();
+
+  /// The row variable of an operand (recording that the loop reads that tensor).
+  std::string use(Value v);
+  /// Where a result goes: its plan tensor's row, the scratch row of an operand it is the only
+  /// reader of (in place), or a new scratch row. For a new one, `newScratch` gets its
+  /// declaration's name and offset.
+  std::string define(Value result, ArrayRef<Value> inPlaceCandidates,
+                     std::optional<std::pair<std::string, int64_t>> *newScratch);
+
+  FusedOp fused_;
+  const PlanLayout &layout_;
+  llvm::DenseMap<Value, unsigned> tensorIndex_, weightIndex_;
+  SmallVector<uint32_t> tIds_, wIds_;
+  llvm::DenseMap<Value, std::string> var_;
+  llvm::DenseSet<Value> ownsScratch_;
+  llvm::DenseSet<unsigned> usedInLoop_;
+  llvm::DenseSet<Operation *> absorbed_;
+  int64_t scratch_ = 0;  // scratch floats per token row
+  unsigned numScratch_ = 0;
+
+ private:
+  void addTensor(Value v);
+};
 
 }  // namespace mlir::g4::emit
 
