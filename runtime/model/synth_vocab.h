@@ -21,18 +21,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "gguf/token_type.h"
 
 namespace g4 {
 
-// tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
-enum class TokenType : int32_t {
-  kNormal = 1,
-  kUnknown = 2,
-  kControl = 3,
-  kUserDefined = 4,
-  kUnused = 5,
-  kByte = 6,
-};
+// tokenizer.ggml.token_type values (gguf/token_type.h).
+using TokenType = gguf::TokenType;
 
 struct SpecialToken {
   int id;

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "gguf/token_type.h"
 
 namespace g4::gguf {
 class GgufFile;
@@ -40,16 +41,8 @@ class GgufFile;
 
 namespace g4::text {
 
-// tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
-enum class TokenType : int32_t {
-  kUndefined = 0,
-  kNormal = 1,
-  kUnknown = 2,
-  kControl = 3,
-  kUserDefined = 4,
-  kUnused = 5,
-  kByte = 6,
-};
+// tokenizer.ggml.token_type values (gguf/token_type.h).
+using TokenType = gguf::TokenType;
 
 struct TokenizerOptions {
   int32_t bos_id = -1;      // -1: none; then BOS is never added
