@@ -4,9 +4,10 @@
  *     void g4k_<name>(const g4k_call* call);
  * It is specialized for its shapes and constants; it reads and writes activations through
  * `call->tensors` and weights through `call->weights`, both indexed by the plan's tensor and
- * weight ids (which the emitted code knows as constants). Heavy work (matrix products on GGUF
- * dtypes, attention over the KV cache, routed experts) goes through `call->api`, implemented by
- * the runtime with kernels/cpu, so the shared object links against nothing.
+ * weight ids (which the emitted code knows as constants). Matrix products on GGUF dtypes go
+ * through `call->api`, implemented by the runtime with kernels/cpu, so the shared object links
+ * against nothing; regions holding attention, experts or the router have no emitted kernel and
+ * the runtime runs them itself.
  *
  * Activations are row-major [n_tokens][width] float32 (i32 for token ids, positions and expert
  * indices, stored in the same 4-byte slots). The library exports
@@ -41,9 +42,6 @@ typedef struct g4k_api {
   /* y[t][o] = sum_i W[o][i] x[t][i] for t < tokens; y rounded to bf16 when round_bf16. */
   void (*linear)(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
                  int round_bf16);
-  /* The plan step `step` (attention, expert_ffn, embed, top_k, ...) computed by the runtime's
-   * builtin implementation with the step's own inputs and outputs. */
-  void (*builtin_step)(void* rt, int64_t step);
 } g4k_api;
 
 typedef struct g4k_call {

@@ -411,7 +411,6 @@ absl::Status Session::Bind(const std::string& plan_dir, const std::string& gguf_
   if (options_.threads > 1) pool_ = std::make_unique<cpu::ThreadPool>(options_.threads);
   api_.abi_version = G4K_ABI_VERSION;
   api_.linear = &Session::ApiLinear;
-  api_.builtin_step = &Session::ApiBuiltinStep;
   return absl::OkStatus();
 }
 
@@ -459,11 +458,6 @@ void Session::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t t
   absl::Status st = cpu::MatMul(gguf::GgmlType(w->ggml_type), w->data, w->ne[0], w->ne[1], x, tokens, y, o);
   if (!st.ok()) std::abort();
   if (round_bf16) ops::RoundBf16Row(y, tokens * w->ne[1]);
-}
-
-void Session::ApiBuiltinStep(void* rt, int64_t step) {
-  Session* s = static_cast<Session*>(rt);
-  if (!StepRunner(*s, *s->flat_steps_[step]).Run().ok()) std::abort();
 }
 
 void Session::AssignBuffers() {

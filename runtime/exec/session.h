@@ -83,7 +83,6 @@ class Session {
   void EnsureTensorCapacity(int64_t n_tokens);
   static void ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
                         int round_bf16);
-  static void ApiBuiltinStep(void* rt, int64_t step);
 
   SessionOptions options_;
   plan::LoadedPlan plan_;
@@ -98,7 +97,7 @@ class Session {
   std::vector<int32_t> buffer_of_;                  // by plan tensor id
   std::vector<int64_t> buffer_width_;               // by buffer
   std::vector<g4k_tensor> tensor_views_;
-  std::vector<const plan::Step*> flat_steps_;       // for builtin_step(index)
+  std::vector<const plan::Step*> flat_steps_;       // top-level steps and fused bodies
   std::map<std::string, g4k_fn> kernels_;
   void* kernel_library_ = nullptr;
   g4k_api api_{};

@@ -128,7 +128,7 @@ TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
                   {matrix ? kIn : kOut, matrix ? kOut : 1, 1, 1}, matrix ? nullptr : wn.data()};
   }
   FakeRuntime rt;
-  g4k_api api{G4K_ABI_VERSION, &FakeLinear, nullptr};
+  g4k_api api{G4K_ABI_VERSION, &FakeLinear};
   std::vector<int32_t> positions(kTokens, 0);
   g4k_call call{&api, &rt, kTokens, positions.data(), tensors.data(), weights.data()};
   fn(&call);
