@@ -8,7 +8,7 @@
 
 #include <cfloat>
 
-#include "cpu/row_ops.h"
+#include "common/row_ops.h"
 
 namespace g4::cuda {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "attention.cuh"
-#include "cpu/row_ops.h"
+#include "common/row_ops.h"
 #include "test_util.h"
 
 using namespace g4::cuda;

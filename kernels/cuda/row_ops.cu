@@ -1,8 +1,8 @@
 // Element, row and routing kernels (contract: row_ops.cuh). Built with --fmad=false: the
-// formulas come from kernels/cpu/row_ops.h and round like the host's.
+// formulas come from kernels/common/row_ops.h and round like the host's.
 #include "row_ops.cuh"
 
-#include "cpu/row_ops.h"
+#include "common/row_ops.h"
 #include "gguf_blocks.cuh"
 #include "matvec.cuh"
 

@@ -1,5 +1,5 @@
 // CUDA element, row and routing kernels of the g4 ops, computing the formulas of
-// kernels/cpu/row_ops.h (the same header, compiled for the device with --fmad=false so that
+// kernels/common/row_ops.h (the same header, compiled for the device with --fmad=false so that
 // a*b+c rounds twice as on the host). Activations are [n_tokens][width] float32 in device
 // memory; int32 values (token ids, positions, expert indices) live in the same 4-byte slots.
 // Every function launches asynchronously on `stream` and returns the launch status.

@@ -1,10 +1,10 @@
-// GPU row kernels against kernels/cpu/row_ops.h on the host, on random data: rms_norm, rope
+// GPU row kernels against kernels/common/row_ops.h on the host, on random data: rms_norm, rope
 // (plain and bf16), gelu, softcap, round, softmax, top_k, renormalize, embed.
 #include <algorithm>
 #include <numeric>
 #include <random>
 
-#include "cpu/row_ops.h"
+#include "common/row_ops.h"
 #include "gguf/ggml_types.h"
 #include "row_ops.cuh"
 #include "test_util.h"

@@ -7,7 +7,7 @@
  * It runs on the host: it calls `call->api->linear` for the region's linears (the runtime's
  * kernels/cuda matvec/GEMM, rounding to bf16 in the epilogue where the region rounds the
  * product), then launches one `__global__` row kernel on `call->stream` that applies the
- * region's row ops (kernels/cpu/row_ops.h formulas, compiled with --fmad=false) and writes the
+ * region's row ops (kernels/common/row_ops.h formulas, compiled with --fmad=false) and writes the
  * values that escape the region. Everything is asynchronous on `call->stream` (graph capture
  * safe: no allocation, no synchronization, no host reads of device memory).
  *

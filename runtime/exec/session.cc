@@ -1,6 +1,6 @@
 // The executor: binds a plan to a GGUF file and runs its steps. Steps with an emitted kernel
 // call it through the C ABI of kernel_abi.h; every other step runs the builtin implementation
-// of its op below, with the reference's semantics (kernels/cpu/row_ops.h holds the per-row math
+// of its op below, with the reference's semantics (kernels/common/row_ops.h holds the per-row math
 // shared with the emitted code).
 #include "exec/session.h"
 
@@ -17,7 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cpu/matmul.h"
-#include "cpu/row_ops.h"
+#include "common/row_ops.h"
 #include "plan/step_attrs.h"
 #include "plan/weight_binding.h"
 

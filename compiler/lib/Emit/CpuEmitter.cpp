@@ -248,7 +248,7 @@ LogicalResult buildCpuKernels(func::FuncOp forward, const PlanLayout &layout, St
   llvm::sys::path::append(srcDir, "src");
   // The sources are self-contained: the two headers they include are copied beside them.
   if (failed(emit::copyHeaders(forward, srcDir,
-                               {{GEMMA4C_SOURCE_DIR "/kernels/cpu/row_ops.h", "row_ops.h"},
+                               {{GEMMA4C_SOURCE_DIR "/kernels/common/row_ops.h", "row_ops.h"},
                                 {GEMMA4C_SOURCE_DIR "/runtime/exec/kernel_abi.h", "kernel_abi.h"}})))
     return failure();
   llvm::SmallString<256> src(srcDir), so(outDir);

@@ -414,7 +414,7 @@ LogicalResult buildCudaKernels(func::FuncOp forward, const PlanLayout &layout, S
   llvm::sys::path::append(srcDir, "src");
   if (failed(emit::copyHeaders(
           forward, srcDir,
-          {{GEMMA4C_SOURCE_DIR "/kernels/cpu/row_ops.h", "row_ops.h"},
+          {{GEMMA4C_SOURCE_DIR "/kernels/common/row_ops.h", "row_ops.h"},
            {GEMMA4C_SOURCE_DIR "/runtime/cuda/cuda_kernel_abi.h", "cuda_kernel_abi.h"}})))
     return failure();
   llvm::SmallString<256> src(srcDir), so(outDir), logPath(outDir);

@@ -3,7 +3,7 @@
 // Each g4.fused region with a kernel name becomes `extern "C" void g4k_<name>(const g4k_call*)`
 // (runtime/exec/kernel_abi.h), specialized for its widths and constants: the region's linears
 // through `call->api->linear` (rounding in the epilogue when a g4.round_bf16 follows), then one
-// loop over the tokens applying the row ops with kernels/cpu/row_ops.h, the same per-row math
+// loop over the tokens applying the row ops with kernels/common/row_ops.h, the same per-row math
 // as the runtime's builtin steps. Regions with the same body up to their tensor and weight ids
 // share one function; each exported symbol is a thin wrapper with its id table.
 // Contract and flags: docs/fusion.md.

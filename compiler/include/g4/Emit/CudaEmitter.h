@@ -4,7 +4,7 @@
 // CPU emitter handles) becomes a host function `extern "C" int g4kc_<name>(const g4kc_call*)`
 // (runtime/cuda/cuda_kernel_abi.h) that calls `call->api->linear` for the region's linears
 // (bf16 rounding in the epilogue as on the CPU) and then launches ONE `__global__` row kernel
-// that applies the region's row ops with kernels/cpu/row_ops.h's device functions, specialized
+// that applies the region's row ops with kernels/common/row_ops.h's device functions, specialized
 // for its widths and constants. Regions with the same body share one kernel. The sources are
 // built with nvcc into OUTDIR/kernels_cuda.so; ptxas's per-kernel registers, shared memory and
 // spills go to OUTDIR/compile.log. docs/cuda.md ("CUDA emission").

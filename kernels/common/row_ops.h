@@ -13,8 +13,8 @@
 // (tanhf, expf, and double pow/cos/sin/sqrt: within 1-2 ulp of glibc's, so results agree to
 // the last bit or two, not bitwise). Callers compiled with nvcc should use --fmad=false where
 // they want a*b+c to round twice as on the host (kernels/cuda/row_ops.cu does).
-#ifndef GEMMA4C_KERNELS_CPU_ROW_OPS_H_
-#define GEMMA4C_KERNELS_CPU_ROW_OPS_H_
+#ifndef GEMMA4C_KERNELS_COMMON_ROW_OPS_H_
+#define GEMMA4C_KERNELS_COMMON_ROW_OPS_H_
 
 #include <cmath>
 #include <cstdint>
@@ -159,4 +159,4 @@ G4_HD inline void SoftmaxRow(float* x, int64_t n) {
 
 }  // namespace g4::ops
 
-#endif  // GEMMA4C_KERNELS_CPU_ROW_OPS_H_
+#endif  // GEMMA4C_KERNELS_COMMON_ROW_OPS_H_
