@@ -1,4 +1,4 @@
-/* The C ABI between the CUDA runtime (runtime/cuda/cuda_session.cc) and the CUDA kernels that
+/* The C ABI between the CUDA runtime (runtime/cuda/cuda_backend.cc) and the CUDA kernels that
  * `gemma4c compile --target=cuda` emits (OUTDIR/kernels_cuda.so, sources in OUTDIR/src).
  *
  * One host function per fused region, named after the plan step's `kernel` field with the

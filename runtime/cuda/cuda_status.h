@@ -1,5 +1,5 @@
 // CUDA errors as absl::Status: every runtime call of the CUDA backend goes through
-// G4_CUDA_RETURN_IF_ERROR, which names the call and CUDA's message.
+// G4_CUDA_RETURN_IF_ERROR, the shared G4_RETURN_IF_ERROR with the call and CUDA's message named.
 #ifndef GEMMA4C_RUNTIME_CUDA_CUDA_STATUS_H_
 #define GEMMA4C_RUNTIME_CUDA_CUDA_STATUS_H_
 
@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace g4::cuda {
 
@@ -21,10 +22,7 @@ inline absl::Status CudaStatus(cudaError_t e, const char* what) {
 
 }  // namespace g4::cuda
 
-#define G4_CUDA_RETURN_IF_ERROR(call)                                                  \
-  do {                                                                                 \
-    if (absl::Status g4_cuda_st = ::g4::cuda::CudaStatus((call), #call); !g4_cuda_st.ok()) \
-      return g4_cuda_st;                                                               \
-  } while (0)
+// The shared G4_RETURN_IF_ERROR (common/status_macros.h) over a CUDA call, named in the message.
+#define G4_CUDA_RETURN_IF_ERROR(call) G4_RETURN_IF_ERROR(::g4::cuda::CudaStatus((call), #call))
 
 #endif  // GEMMA4C_RUNTIME_CUDA_CUDA_STATUS_H_

@@ -1,11 +1,15 @@
 /* libg4rt: the C API of the gemma4c runtime.
  *
- * Every call returns a status: NULL on success, otherwise an object with a code and a message
- * (naming the file, tensor or argument at fault) that the caller frees with g4rt_status_free.
- * No exception crosses this API.
+ * Every call returns a status: NULL on success, otherwise an object with a code (below) and a
+ * message (naming the file, tensor or argument at fault) that the caller frees with
+ * g4rt_status_free. No exception crosses this API, and nothing in it aborts the process. The
+ * session does not depend on the device: the same calls run on the CPU and on CUDA.
  *
+ *   g4rt_options o;
+ *   g4rt_options_init(&o);                     // defaults; then set what differs
+ *   o.threads = 4;
  *   g4rt_session* s;
- *   g4rt_status* st = g4rt_open("OUTDIR", "model.gguf", NULL, &s);
+ *   g4rt_status* st = g4rt_open("OUTDIR", "model.gguf", &o, &s);
  *   st = g4rt_eval(s, tokens, n);              // next positions; logits of each token
  *   st = g4rt_logits(s, &logits, &rows, &vocab);
  *   g4rt_reset(s);  g4rt_close(s);
@@ -22,21 +26,51 @@ extern "C" {
 typedef struct g4rt_status g4rt_status;
 typedef struct g4rt_session g4rt_session;
 
-/* absl::StatusCode values (3 invalid argument, 5 not found, 9 failed precondition, ...). */
+/* Status codes. The values are Abseil's absl::StatusCode (a C++ caller may compare either). */
+typedef enum g4rt_status_code_t {
+  G4RT_OK = 0,                  /* g4rt_status_code(NULL) */
+  G4RT_CANCELLED = 1,
+  G4RT_UNKNOWN = 2,
+  G4RT_INVALID_ARGUMENT = 3,    /* a null argument, a token outside the vocabulary, a batch
+                                   larger than the plan allows, a malformed plan or GGUF */
+  G4RT_DEADLINE_EXCEEDED = 4,
+  G4RT_NOT_FOUND = 5,           /* a missing file, tensor or kernel */
+  G4RT_ALREADY_EXISTS = 6,
+  G4RT_PERMISSION_DENIED = 7,
+  G4RT_RESOURCE_EXHAUSTED = 8,  /* out of (device) memory; the bytes asked for are named */
+  G4RT_FAILED_PRECONDITION = 9, /* a plan of another schema/ABI version, no GPU, a dump without
+                                   keep_intermediates, a rewind past the sliding ring */
+  G4RT_ABORTED = 10,
+  G4RT_OUT_OF_RANGE = 11,       /* the context would exceed what the model or cache holds */
+  G4RT_UNIMPLEMENTED = 12,
+  G4RT_INTERNAL = 13,           /* a device error; a bug */
+  G4RT_UNAVAILABLE = 14,
+  G4RT_DATA_LOSS = 15           /* a truncated or corrupt plan or GGUF */
+} g4rt_status_code_t;
+
+/* The code of a status (G4RT_OK for NULL) and its message ("OK" for NULL). */
 int g4rt_status_code(const g4rt_status* status);
 const char* g4rt_status_message(const g4rt_status* status);
 void g4rt_status_free(g4rt_status* status);
 
+typedef enum g4rt_device_t { G4RT_DEVICE_CPU = 0, G4RT_DEVICE_CUDA = 1 } g4rt_device_t;
+
 typedef struct g4rt_options {
   int threads;                /* worker threads including the caller; <= 1: single-threaded */
   int exact_quantized_matmul; /* 1: fp32 activations against quantized weights (slower) */
-  int force_builtin;          /* 1: ignore emitted kernels, run every step builtin */
+  int force_interpreted;      /* 1: ignore emitted kernels, the runtime interprets every step */
   int keep_intermediates;     /* 1: allow g4rt_dump after each eval */
-  int device;                 /* 0: CPU; 1: CUDA (error "built without CUDA" when absent) */
+  int device;                 /* g4rt_device_t (CUDA: error "built without CUDA" when absent) */
   int portable_kernels;       /* 1: the portable build of emitted CPU kernels even with AVX2 */
+  int cuda_device;            /* CUDA device ordinal */
+  int64_t max_context;        /* positions the KV cache must hold; 0: the model's context */
 } g4rt_options;
 
-/* Opens OUTDIR (a compiled plan) with a GGUF file; every weight is checked first. */
+/* Fills `options` with the defaults: one thread, CPU, emitted kernels, 8-bit activations. */
+void g4rt_options_init(g4rt_options* options);
+
+/* Opens OUTDIR (a compiled plan) with a GGUF file; every weight is checked first. NULL
+ * options: the defaults of g4rt_options_init. */
 g4rt_status* g4rt_open(const char* plan_dir, const char* gguf_path, const g4rt_options* options,
                        g4rt_session** session);
 /* Evaluates n tokens at the next n positions. */
@@ -46,8 +80,10 @@ g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int6
                          int64_t* vocab);
 /* Writes the named intermediates of the last eval to DIR (DIR/<name>.bin + DIR/index.json). */
 g4rt_status* g4rt_dump(const g4rt_session* session, const char* dir);
+/* Forgets every position (the next eval starts at 0). */
 g4rt_status* g4rt_reset(g4rt_session* session);
-/* Continues evaluation at `position` (<= the current one): later positions are forgotten. */
+/* Continues evaluation at `position` (<= the current one): later positions are forgotten.
+ * G4RT_FAILED_PRECONDITION when a sliding layer's ring no longer holds what that needs. */
 g4rt_status* g4rt_rewind(g4rt_session* session, int64_t position);
 /* The number of positions evaluated so far. */
 int64_t g4rt_position(const g4rt_session* session);

@@ -30,7 +30,8 @@ ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 
                          "0 = one batch. --logits-out then holds every prompt position's row");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda (the CUDA backend; an error when built without CUDA)");
-ABSL_FLAG(bool, builtin, false, "ignore emitted kernels (run every step builtin)");
+ABSL_FLAG(bool, interpret, false, "ignore emitted kernels (the runtime interprets every step)");
+ABSL_FLAG(bool, builtin, false, "the old name of --interpret");
 ABSL_FLAG(bool, portable_kernels, false, "use the portable build of the emitted kernels even on AVX2");
 // Text mode (runtime/text): the prompt through the tokenizer and the Gemma 4 chat template.
 ABSL_FLAG(std::string, prompt, "", "text prompt (one user turn); streams the model's answer");
@@ -104,11 +105,15 @@ int main(int argc, char** argv) {
                          "       g4run OUTDIR --model M.gguf --prompt TEXT | --chat [--system TEXT] [--temp T] ...\n");
     return 2;
   }
-  g4rt_options options{absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_exact_quantized),
-                       absl::GetFlag(FLAGS_builtin), !absl::GetFlag(FLAGS_dump).empty()};
+  g4rt_options options;
+  g4rt_options_init(&options);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.exact_quantized_matmul = absl::GetFlag(FLAGS_exact_quantized);
+  options.force_interpreted = absl::GetFlag(FLAGS_interpret) || absl::GetFlag(FLAGS_builtin);
+  options.keep_intermediates = !absl::GetFlag(FLAGS_dump).empty();
   options.portable_kernels = absl::GetFlag(FLAGS_portable_kernels);
   if (absl::GetFlag(FLAGS_device) == "cuda") {
-    options.device = 1;
+    options.device = G4RT_DEVICE_CUDA;
   } else if (absl::GetFlag(FLAGS_device) != "cpu") {
     std::fprintf(stderr, "g4run: --device must be cpu or cuda\n");
     return 2;

@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "plan/plan_version.h"
 
 namespace g4::plan {
@@ -31,6 +32,134 @@ std::string HumanBytes(double bytes) {
 // Bytes of `elements` values of a matrix stored in the given ggml block format.
 double BytesAt(int64_t elements, double bytes_per_block, int block_elems) {
   return double(elements) / block_elems * bytes_per_block;
+}
+
+// What a step of each kind must carry: its attribute table and operand counts.
+struct StepShape {
+  OpAttrs attrs;
+  int min_inputs, max_inputs, outputs, min_weights, max_weights;
+  bool rows_keep_width;  // every tensor input has the output's width (elementwise, norms)
+  bool vector_weights;   // its weights are 1-D (read widened to f32)
+};
+
+StepShape ShapeOf(OpKind op) {
+  switch (op) {
+    case OpKind::Fused: return {OpAttrs::NONE, 0, 1 << 30, -1, 0, 1 << 30, false, false};
+    case OpKind::Embed: return {OpAttrs::NONE, 1, 1, 1, 1, 1, false, false};
+    case OpKind::Scale: return {OpAttrs::ScaleAttrs, 1, 1, 1, 0, 0, true, false};
+    case OpKind::RmsNorm: return {OpAttrs::RmsNormAttrs, 1, 1, 1, 0, 1, true, true};
+    case OpKind::Linear: return {OpAttrs::NONE, 1, 1, 1, 1, 1, false, false};
+    case OpKind::Rope: return {OpAttrs::RopeAttrs, 2, 2, 1, 0, 1, false, false};
+    case OpKind::Attention: return {OpAttrs::AttentionAttrs, 2, 4, 1, 0, 0, false, false};
+    case OpKind::GeluTanh: return {OpAttrs::NONE, 1, 1, 1, 0, 0, true, false};
+    case OpKind::Mul: return {OpAttrs::NONE, 2, 2, 1, 0, 0, true, false};
+    case OpKind::Add: return {OpAttrs::NONE, 2, 2, 1, 0, 0, true, false};
+    case OpKind::ChannelMul: return {OpAttrs::NONE, 1, 1, 1, 1, 1, true, true};
+    case OpKind::LayerScalar: return {OpAttrs::NONE, 1, 1, 1, 1, 1, true, true};
+    case OpKind::Softcap: return {OpAttrs::SoftcapAttrs, 1, 1, 1, 0, 0, true, false};
+    case OpKind::RoundBf16: return {OpAttrs::RoundBf16Attrs, 1, 1, 1, 0, 0, true, false};
+    case OpKind::Softmax: return {OpAttrs::NONE, 1, 1, 1, 0, 0, true, false};
+    case OpKind::TopK: return {OpAttrs::TopKAttrs, 1, 1, 2, 0, 0, false, false};
+    case OpKind::Renormalize: return {OpAttrs::RenormalizeAttrs, 1, 1, 1, 0, 0, true, false};
+    case OpKind::ExpertScale: return {OpAttrs::NONE, 2, 2, 1, 1, 1, false, true};
+    case OpKind::ExpertFfn: return {OpAttrs::ExpertFfnAttrs, 3, 3, 1, 2, 2, false, false};
+    case OpKind::PleSlice: return {OpAttrs::PleSliceAttrs, 1, 1, 1, 0, 0, false, false};
+  }
+  return {OpAttrs::NONE, -1, -1, -1, -1, -1, false, false};  // not an OpKind of this runtime
+}
+
+size_t SizeOf(const flatbuffers::Vector<uint32_t>* v) { return v ? v->size() : 0; }
+
+// Checks one step against ShapeOf(step.op()) and the plan's tensor and weight tables, so that
+// the executors can index without checks. `where` names the step in messages.
+absl::Status ValidateStep(const Plan& plan, const Step& step, const std::string& where, bool in_body) {
+  const StepShape shape = ShapeOf(step.op());
+  const std::string op = EnumNameOpKind(step.op());
+  if (shape.min_inputs < 0 || op.empty())
+    return absl::InvalidArgumentError(absl::StrCat(where, ": unknown op kind ", int(step.op())));
+  if (step.attrs_type() != shape.attrs)
+    return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): attributes are ",
+                                                   EnumNameOpAttrs(step.attrs_type()), ", the op needs ",
+                                                   EnumNameOpAttrs(shape.attrs)));
+  const size_t n_in = SizeOf(step.inputs()), n_out = SizeOf(step.outputs()), n_w = SizeOf(step.weights());
+  if (int(n_in) < shape.min_inputs || int(n_in) > shape.max_inputs ||
+      (shape.outputs >= 0 && int(n_out) != shape.outputs) || int(n_w) < shape.min_weights ||
+      int(n_w) > shape.max_weights)
+    return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): ", n_in, " inputs, ", n_out,
+                                                   " outputs, ", n_w, " weights do not fit the op"));
+  if (step.op() == OpKind::Attention) {
+    const AttentionAttrs& a = *step.attrs_as_AttentionAttrs();
+    const int layers = plan.model()->layers();
+    if (a.kv_layer() < 0 || a.kv_layer() >= layers || step.layer() < 0 || step.layer() >= layers)
+      return absl::InvalidArgumentError(absl::StrCat(where, " (Attention): layer ", step.layer(), " / KV layer ",
+                                                     a.kv_layer(), " outside the model's ", layers, " layers"));
+    if (a.head_dim() <= 0 || a.num_kv_heads() <= 0 || a.num_heads() % a.num_kv_heads() != 0)
+      return absl::InvalidArgumentError(absl::StrCat(where, " (Attention): ", a.num_heads(), " heads over ",
+                                                     a.num_kv_heads(), " KV heads of dim ", a.head_dim()));
+  }
+  const uint32_t n_tensors = plan.tensors()->size(), n_weights = plan.weights()->size();
+  for (const auto* ids : {step.inputs(), step.outputs()})
+    if (ids)
+      for (uint32_t id : *ids)
+        if (id >= n_tensors)
+          return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): tensor id ", id,
+                                                         " is outside the plan's ", n_tensors, " tensors"));
+  if (step.weights())
+    for (uint32_t id : *step.weights()) {
+      if (id >= n_weights)
+        return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): weight id ", id,
+                                                       " is outside the plan's ", n_weights, " weights"));
+      const WeightBinding* w = plan.weights()->Get(id);
+      if (shape.vector_weights && w->shape()->size() != 1)
+        return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): weight '", w->name()->str(),
+                                                       "' must be 1-D"));
+    }
+  if (shape.rows_keep_width) {
+    const int64_t width = plan.tensors()->Get(step.outputs()->Get(0))->width();
+    for (uint32_t id : *step.inputs())
+      if (plan.tensors()->Get(id)->width() != width)
+        return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): input '",
+                                                       plan.tensors()->Get(id)->name()->str(), "' has width ",
+                                                       plan.tensors()->Get(id)->width(), ", the output ", width));
+  }
+  if (step.op() == OpKind::Fused) {
+    if (in_body) return absl::InvalidArgumentError(absl::StrCat(where, ": a fused region inside a fused region"));
+    if (step.body())
+      for (uint32_t i = 0; i < step.body()->size(); ++i)
+        G4_RETURN_IF_ERROR(ValidateStep(plan, *step.body()->Get(i), absl::StrCat(where, " body op ", i), true));
+  } else if (step.body()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): only a fused step has a body"));
+  }
+  return absl::OkStatus();
+}
+
+// The tables every executor indexes: model, tensors, weights, steps, KV layout, inputs
+// (tokens, positions) and the logits output, all present and in range.
+absl::Status ValidatePlan(const Plan& plan, const std::string& path) {
+  if (!plan.tensors() || !plan.weights() || !plan.steps() || !plan.kv_cache())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": plan lacks its tensors, weights, steps or KV layout"));
+  const uint32_t n_tensors = plan.tensors()->size();
+  if (SizeOf(plan.inputs()) != 2 || SizeOf(plan.outputs()) != 1)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": plan must have 2 inputs (tokens, positions) and 1 output "
+                                                         "(logits), it has ",
+                                                   SizeOf(plan.inputs()), " and ", SizeOf(plan.outputs())));
+  for (const auto* ids : {plan.inputs(), plan.outputs()})
+    for (uint32_t id : *ids)
+      if (id >= n_tensors)
+        return absl::InvalidArgumentError(absl::StrCat(path, ": plan input/output tensor id ", id,
+                                                       " is outside its ", n_tensors, " tensors"));
+  for (const WeightBinding* w : *plan.weights())
+    if (w->shape()->size() == 0 || w->shape()->size() > 4)
+      return absl::InvalidArgumentError(absl::StrCat(path, ": weight '", w->name()->str(), "' has ",
+                                                     w->shape()->size(), " dimensions"));
+  for (const KvLayer* l : *plan.kv_cache())
+    if (l->layer() < 0 || l->layer() >= plan.model()->layers() || l->source() < 0 ||
+        l->source() >= plan.model()->layers())
+      return absl::InvalidArgumentError(absl::StrCat(path, ": KV layout names layer ", l->layer(), " / source ",
+                                                     l->source(), " of a ", plan.model()->layers(), "-layer model"));
+  for (uint32_t i = 0; i < plan.steps()->size(); ++i)
+    G4_RETURN_IF_ERROR(ValidateStep(plan, *plan.steps()->Get(i), absl::StrCat(path, ": step ", i), false));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -59,6 +188,7 @@ absl::StatusOr<LoadedPlan> LoadPlanBytes(std::vector<uint8_t> bytes, const std::
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": plan runtime ABI ", plan->runtime_abi(), " is not supported (this runtime implements ABI ",
         kRuntimeAbiVersion, "); recompile the spec with this gemma4c"));
+  G4_RETURN_IF_ERROR(ValidatePlan(*plan, path));
   LoadedPlan loaded;
   loaded.bytes_ = std::move(bytes);
   loaded.path_ = path;

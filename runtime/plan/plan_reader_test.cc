@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include <functional>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "plan/plan_version.h"
@@ -15,21 +18,49 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-// A minimal valid plan: one layer, one weight, one step.
-std::vector<uint8_t> MakePlan(uint32_t schema, uint32_t abi) {
+// Builds one step of a test plan (tensors: 0 inp_tokens, 1 inp_pos, 2 inp_embd [8], 3 normed
+// [8]; weight 0 token_embd [8, 16]).
+using StepMaker = std::function<flatbuffers::Offset<Step>(flatbuffers::FlatBufferBuilder&)>;
+
+flatbuffers::Offset<Step> EmbedStep(flatbuffers::FlatBufferBuilder& b) {
+  return CreateStep(b, OpKind::Embed, OpAttrs::NONE, 0, /*kernel=*/0, b.CreateVector(std::vector<uint32_t>{0}),
+                    b.CreateVector(std::vector<uint32_t>{2}), b.CreateVector(std::vector<uint32_t>{0}));
+}
+
+// A minimal valid plan: one layer, one weight, an embedding step and whatever `extra` adds.
+std::vector<uint8_t> MakePlan(uint32_t schema, uint32_t abi, StepMaker extra = nullptr) {
   flatbuffers::FlatBufferBuilder b;
   auto model = CreateHyperparams(b, b.CreateString("tiny"), /*vocab=*/16, /*hidden=*/8, /*layers=*/1,
                                  /*heads=*/1, 256, 512, 1, 1, /*sliding_window=*/4);
   std::vector<flatbuffers::Offset<WeightBinding>> weights = {CreateWeightBinding(
       b, b.CreateString("token_embd.weight"), b.CreateVector(std::vector<int64_t>{8, 16}), 0x7f)};
-  std::vector<flatbuffers::Offset<Tensor>> tensors = {CreateTensor(b, b.CreateString("inp_tokens"), 1)};
+  std::vector<flatbuffers::Offset<Tensor>> tensors = {
+      CreateTensor(b, b.CreateString("inp_tokens"), 1, ElementType::I32),
+      CreateTensor(b, b.CreateString("inp_pos"), 1, ElementType::I32), CreateTensor(b, b.CreateString("inp_embd"), 8),
+      CreateTensor(b, b.CreateString("normed"), 8)};
   std::vector<flatbuffers::Offset<KvLayer>> kv = {CreateKvLayer(b, 0, true, 0, 4, 1, 256)};
-  std::vector<flatbuffers::Offset<Step>> steps = {CreateStep(b, b.CreateString("g4.embed"))};
+  std::vector<flatbuffers::Offset<Step>> steps = {EmbedStep(b)};
+  if (extra) steps.push_back(extra(b));
   auto plan = CreatePlan(b, schema, abi, b.CreateString("test"), Precision::Reference, model,
-                         b.CreateVector(tensors), 0, 0, b.CreateVector(weights), b.CreateVector(steps),
+                         b.CreateVector(tensors), b.CreateVector(std::vector<uint32_t>{0, 1}),
+                         b.CreateVector(std::vector<uint32_t>{2}), b.CreateVector(weights), b.CreateVector(steps),
                          b.CreateVector(kv), 8);
   FinishSizePrefixedPlanBuffer(b, plan);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+// An rms_norm step from tensor `in` to `out` with the given attribute table.
+StepMaker Norm(uint32_t in, uint32_t out, bool with_attrs = true) {
+  return [=](flatbuffers::FlatBufferBuilder& b) {
+    auto attrs = with_attrs ? CreateRmsNormAttrs(b, 8, 1e-6).Union() : 0;
+    return CreateStep(b, OpKind::RmsNorm, with_attrs ? OpAttrs::RmsNormAttrs : OpAttrs::NONE, attrs, 0,
+                      b.CreateVector(std::vector<uint32_t>{in}), b.CreateVector(std::vector<uint32_t>{out}));
+  };
+}
+
+std::string LoadError(const std::vector<uint8_t>& bytes) {
+  auto plan = LoadPlanBytes(bytes, "bad/plan");
+  return plan.ok() ? "accepted" : std::string(plan.status().message());
 }
 
 TEST(PlanReader, AcceptsCurrentVersions) {
@@ -44,15 +75,16 @@ TEST(PlanReader, RejectsOtherSchemaVersion) {
   ASSERT_FALSE(plan.ok());
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(plan.status().message()),
-              AllOf(HasSubstr("old/plan"), HasSubstr("schema version 2"), HasSubstr("reads version 1"),
-                    HasSubstr("recompile")));
+              AllOf(HasSubstr("old/plan"), HasSubstr(absl::StrCat("schema version ", kPlanSchemaVersion + 1)),
+                    HasSubstr(absl::StrCat("reads version ", kPlanSchemaVersion)), HasSubstr("recompile")));
 }
 
 TEST(PlanReader, RejectsOtherRuntimeAbi) {
   auto plan = LoadPlanBytes(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion + 7), "x/plan");
   ASSERT_FALSE(plan.ok());
   EXPECT_THAT(std::string(plan.status().message()),
-              AllOf(HasSubstr("x/plan"), HasSubstr("runtime ABI 8"), HasSubstr("implements ABI 1")));
+              AllOf(HasSubstr("x/plan"), HasSubstr(absl::StrCat("runtime ABI ", kRuntimeAbiVersion + 7)),
+                    HasSubstr(absl::StrCat("implements ABI ", kRuntimeAbiVersion))));
 }
 
 TEST(PlanReader, RejectsForeignBytes) {
@@ -85,6 +117,79 @@ TEST(PlanReader, DescribeCountsParametersAndKvBytes) {
   // x 2 bytes = 4096 bytes.
   EXPECT_THAT(text, HasSubstr("1 tensors, 128 parameters"));
   EXPECT_THAT(text, HasSubstr("KV cache: 4.00 KiB per 1k tokens of context in bf16"));
+}
+
+TEST(PlanReader, AcceptsTypedSteps) {
+  auto plan = LoadPlanBytes(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Norm(2, 3)), "ok.plan");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const Step* norm = plan->plan()->steps()->Get(1);
+  EXPECT_EQ(norm->op(), OpKind::RmsNorm);
+  EXPECT_EQ(norm->attrs_as_RmsNormAttrs()->width(), 8);
+}
+
+// Each malformed step is refused at load with the plan, the step and the problem named.
+TEST(PlanReader, RejectsStepWithoutItsAttributes) {
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Norm(2, 3, /*with_attrs=*/false))),
+              AllOf(HasSubstr("bad/plan: step 1 (RmsNorm)"), HasSubstr("attributes are NONE"),
+                    HasSubstr("needs RmsNormAttrs")));
+}
+
+TEST(PlanReader, RejectsTensorIdOutOfRange) {
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Norm(2, 9))),
+              AllOf(HasSubstr("step 1 (RmsNorm)"), HasSubstr("tensor id 9 is outside the plan's 4 tensors")));
+}
+
+TEST(PlanReader, RejectsWrongArity) {
+  StepMaker add_one_input = [](flatbuffers::FlatBufferBuilder& b) {
+    return CreateStep(b, OpKind::Add, OpAttrs::NONE, 0, 0, b.CreateVector(std::vector<uint32_t>{2}),
+                      b.CreateVector(std::vector<uint32_t>{3}));
+  };
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, add_one_input)),
+              AllOf(HasSubstr("step 1 (Add)"), HasSubstr("1 inputs, 1 outputs, 0 weights do not fit")));
+}
+
+TEST(PlanReader, RejectsWidthMismatchOfRowOp) {
+  // inp_tokens (width 1) normalized into an 8-wide tensor would read past its row.
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Norm(0, 3))),
+              AllOf(HasSubstr("step 1 (RmsNorm)"), HasSubstr("input 'inp_tokens' has width 1, the output 8")));
+}
+
+TEST(PlanReader, RejectsMatrixWhereVectorWeightIsRead) {
+  StepMaker channel_mul = [](flatbuffers::FlatBufferBuilder& b) {
+    return CreateStep(b, OpKind::ChannelMul, OpAttrs::NONE, 0, 0, b.CreateVector(std::vector<uint32_t>{2}),
+                      b.CreateVector(std::vector<uint32_t>{3}), b.CreateVector(std::vector<uint32_t>{0}));
+  };
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, channel_mul)),
+              AllOf(HasSubstr("step 1 (ChannelMul)"), HasSubstr("weight 'token_embd.weight' must be 1-D")));
+}
+
+TEST(PlanReader, RejectsUnknownOpKind) {
+  StepMaker future = [](flatbuffers::FlatBufferBuilder& b) {
+    return CreateStep(b, OpKind(200), OpAttrs::NONE, 0, 0, b.CreateVector(std::vector<uint32_t>{2}),
+                      b.CreateVector(std::vector<uint32_t>{3}));
+  };
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, future)),
+              AllOf(HasSubstr("step 1"), HasSubstr("unknown op kind 200")));
+}
+
+TEST(PlanReader, RejectsAttentionOutsideTheModel) {
+  StepMaker attention = [](flatbuffers::FlatBufferBuilder& b) {
+    auto attrs = CreateAttentionAttrs(b, 1, 1, 8, 0, 1.0, /*kv_layer=*/5);
+    return CreateStep(b, OpKind::Attention, OpAttrs::AttentionAttrs, attrs.Union(), 0,
+                      b.CreateVector(std::vector<uint32_t>{2, 1}), b.CreateVector(std::vector<uint32_t>{3}), 0,
+                      /*layer=*/0);
+  };
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, attention)),
+              AllOf(HasSubstr("step 1 (Attention)"), HasSubstr("KV layer 5 outside the model's 1 layers")));
+}
+
+TEST(PlanReader, RejectsFusedInsideFused) {
+  StepMaker nested = [](flatbuffers::FlatBufferBuilder& b) {
+    std::vector<flatbuffers::Offset<Step>> inner = {CreateStep(b, OpKind::Fused)};
+    return CreateStep(b, OpKind::Fused, OpAttrs::NONE, 0, 0, 0, 0, 0, -1, b.CreateVector(inner));
+  };
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, nested)),
+              HasSubstr("step 1 body op 0: a fused region inside a fused region"));
 }
 
 }  // namespace

@@ -6,8 +6,8 @@
 
 namespace g4::plan {
 
-// Bumped on an incompatible change of plan.fbs.
-inline constexpr uint32_t kPlanSchemaVersion = 1;
+// Bumped on an incompatible change of plan.fbs (2: typed steps, OpKind and OpAttrs).
+inline constexpr uint32_t kPlanSchemaVersion = 2;
 // Bumped when the runtime's interpretation of steps and kernels changes.
 inline constexpr uint32_t kRuntimeAbiVersion = 1;
 

@@ -11,6 +11,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include <functional>
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
 #include "plan/plan_generated.h"
@@ -82,26 +84,100 @@ class TensorNamer {
   llvm::StringMap<unsigned> counts_;
 };
 
-std::string printed(Attribute a) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  a.print(os);
-  return s;
+/// The plan's op kind of a g4 op (plan.fbs OpKind); failure for an op no plan step runs.
+FailureOr<fb::OpKind> opKindOf(Operation &op) {
+  return llvm::TypeSwitch<Operation *, FailureOr<fb::OpKind>>(&op)
+      .Case([](FusedOp) { return fb::OpKind::Fused; })
+      .Case([](EmbedOp) { return fb::OpKind::Embed; })
+      .Case([](ScaleOp) { return fb::OpKind::Scale; })
+      .Case([](RMSNormOp) { return fb::OpKind::RmsNorm; })
+      .Case([](LinearOp) { return fb::OpKind::Linear; })
+      .Case([](RopeOp) { return fb::OpKind::Rope; })
+      .Case([](AttentionOp) { return fb::OpKind::Attention; })
+      .Case([](GeluTanhOp) { return fb::OpKind::GeluTanh; })
+      .Case([](MulOp) { return fb::OpKind::Mul; })
+      .Case([](AddOp) { return fb::OpKind::Add; })
+      .Case([](ChannelMulOp) { return fb::OpKind::ChannelMul; })
+      .Case([](LayerScalarOp) { return fb::OpKind::LayerScalar; })
+      .Case([](SoftcapOp) { return fb::OpKind::Softcap; })
+      .Case([](RoundBf16Op) { return fb::OpKind::RoundBf16; })
+      .Case([](SoftmaxOp) { return fb::OpKind::Softmax; })
+      .Case([](TopKOp) { return fb::OpKind::TopK; })
+      .Case([](RenormalizeOp) { return fb::OpKind::Renormalize; })
+      .Case([](ExpertScaleOp) { return fb::OpKind::ExpertScale; })
+      .Case([](ExpertFFNOp) { return fb::OpKind::ExpertFfn; })
+      .Case([](PleSliceOp) { return fb::OpKind::PleSlice; })
+      .Default([](Operation *op) -> FailureOr<fb::OpKind> {
+        op->emitOpError() << "has no plan step kind";
+        return failure();
+      });
 }
 
-flatbuffers::Offset<fb::Attr> buildAttr(flatbuffers::FlatBufferBuilder &b, NamedAttribute attr) {
-  auto key = b.CreateString(attr.getName().str());
-  Attribute v = attr.getValue();
-  if (auto i = dyn_cast<IntegerAttr>(v))
-    return fb::CreateAttr(b, key, fb::AttrValue::IntValue, fb::CreateIntValue(b, i.getInt()).Union());
-  if (auto f = dyn_cast<FloatAttr>(v))
-    return fb::CreateAttr(b, key, fb::AttrValue::FloatValue,
-                          fb::CreateFloatValue(b, f.getValueAsDouble()).Union());
-  if (isa<UnitAttr>(v))
-    return fb::CreateAttr(b, key, fb::AttrValue::IntValue, fb::CreateIntValue(b, 1).Union());
-  std::string text = isa<StringAttr>(v) ? cast<StringAttr>(v).str() : printed(v);
-  return fb::CreateAttr(b, key, fb::AttrValue::StringValue,
-                        fb::CreateStringValue(b, b.CreateString(text)).Union());
+/// The internal roundings g4-bf16-islands marked on a composite op (g4.rounding).
+fb::Rounding roundingOf(Operation &op) {
+  auto rounding = op.getAttrOfType<StringAttr>(G4Dialect::kRoundingAttrName);
+  if (!rounding) return fb::Rounding::None;
+  return llvm::StringSwitch<fb::Rounding>(rounding.getValue())
+      .Case("rope_bf16", fb::Rounding::RopeBf16)
+      .Case("softcap_bf16", fb::Rounding::SoftcapBf16)
+      .Case("experts_bf16", fb::Rounding::ExpertsBf16)
+      .Case("experts_bf16_weighted", fb::Rounding::ExpertsBf16Weighted)
+      .Case("renormalize_bf16", fb::Rounding::RenormalizeBf16)
+      .Case("attention_eager", fb::Rounding::AttentionEager)
+      .Default(fb::Rounding::None);
+}
+
+/// The typed attribute table of a step (plan.fbs OpAttrs), from the op's ODS accessors.
+std::pair<fb::OpAttrs, flatbuffers::Offset<void>> buildStepAttrs(flatbuffers::FlatBufferBuilder &b,
+                                                                 Operation &op) {
+  using Attrs = std::pair<fb::OpAttrs, flatbuffers::Offset<void>>;
+  return llvm::TypeSwitch<Operation *, Attrs>(&op)
+      .Case([&](ScaleOp s) {
+        return Attrs{fb::OpAttrs::ScaleAttrs,
+                     fb::CreateScaleAttrs(b, s.getFactor().convertToDouble()).Union()};
+      })
+      .Case([&](RMSNormOp n) {
+        return Attrs{fb::OpAttrs::RmsNormAttrs,
+                     fb::CreateRmsNormAttrs(b, n.getWidth(), n.getEps().convertToDouble()).Union()};
+      })
+      .Case([&](RopeOp r) {
+        return Attrs{fb::OpAttrs::RopeAttrs,
+                     fb::CreateRopeAttrs(b, r.getHeadDim(), r.getRotaryDims(),
+                                         r.getTheta().convertToDouble(), roundingOf(op))
+                         .Union()};
+      })
+      .Case([&](AttentionOp a) {
+        return Attrs{fb::OpAttrs::AttentionAttrs,
+                     fb::CreateAttentionAttrs(b, a.getNumHeads(), a.getNumKvHeads(), a.getHeadDim(),
+                                              a.getWindow(), a.getScale().convertToDouble(),
+                                              int32_t(a.getKvLayer().value_or(layerOf(&op))),
+                                              roundingOf(op))
+                         .Union()};
+      })
+      .Case([&](SoftcapOp c) {
+        return Attrs{fb::OpAttrs::SoftcapAttrs,
+                     fb::CreateSoftcapAttrs(b, c.getCap().convertToDouble(), roundingOf(op)).Union()};
+      })
+      .Case([&](RoundBf16Op r) {
+        return Attrs{fb::OpAttrs::RoundBf16Attrs,
+                     fb::CreateRoundBf16AttrsDirect(b, r.getRule().str().c_str(), r.getIsland()).Union()};
+      })
+      .Case([&](TopKOp t) {
+        return Attrs{fb::OpAttrs::TopKAttrs, fb::CreateTopKAttrs(b, t.getK()).Union()};
+      })
+      .Case([&](RenormalizeOp) {
+        return Attrs{fb::OpAttrs::RenormalizeAttrs, fb::CreateRenormalizeAttrs(b, roundingOf(op)).Union()};
+      })
+      .Case([&](ExpertFFNOp e) {
+        return Attrs{fb::OpAttrs::ExpertFfnAttrs,
+                     fb::CreateExpertFfnAttrs(b, e.getNumExperts(), e.getTopK(), e.getExpertFf(),
+                                              roundingOf(op))
+                         .Union()};
+      })
+      .Case([&](PleSliceOp p) {
+        return Attrs{fb::OpAttrs::PleSliceAttrs, fb::CreatePleSliceAttrs(b, p.getLayer().value_or(0)).Union()};
+      })
+      .Default([](Operation *) { return Attrs{fb::OpAttrs::NONE, 0}; });
 }
 
 int64_t dictInt(DictionaryAttr d, StringRef key) {
@@ -255,28 +331,30 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
   for (BlockArgument arg : forward.getArguments()) inputs.push_back(layout->tensorIds.lookup(arg));
 
   const bool withKernels = !options.cpuKernelLibrary.empty() || !options.cudaKernelLibrary.empty();
-  std::function<flatbuffers::Offset<fb::Step>(Operation &)> buildStep = [&](Operation &op) {
+  std::function<FailureOr<flatbuffers::Offset<fb::Step>>(Operation &)> buildStep =
+      [&](Operation &op) -> FailureOr<flatbuffers::Offset<fb::Step>> {
+    FailureOr<fb::OpKind> kind = opKindOf(op);
+    if (failed(kind)) return failure();
     std::vector<uint32_t> in, out, ws;
     for (Value v : op.getOperands()) {
       if (isa<WeightType>(v.getType())) ws.push_back(layout->weightIds.lookup(v));
       else in.push_back(layout->tensorIds.lookup(v));
     }
     for (OpResult r : op.getResults()) out.push_back(layout->tensorIds.lookup(r));
-    std::vector<flatbuffers::Offset<fb::Attr>> attrs;
-    for (NamedAttribute a : op.getAttrs())
-      if (a.getName() != G4Dialect::kLayerAttrName && a.getName() != "operandSegmentSizes" &&
-          a.getName() != G4Dialect::kSlotsAttrName && !(isa<FusedOp>(op) && a.getName() == "kernel"))
-        attrs.push_back(buildAttr(b, a));
     std::string kernel;
     std::vector<flatbuffers::Offset<fb::Step>> body;
     if (auto fused = dyn_cast<FusedOp>(op)) {
       if (withKernels) kernel = fused.getKernel().str();
-      for (Operation &inner : fused.getBlock().without_terminator()) body.push_back(buildStep(inner));
+      for (Operation &inner : fused.getBlock().without_terminator()) {
+        FailureOr<flatbuffers::Offset<fb::Step>> step = buildStep(inner);
+        if (failed(step)) return failure();
+        body.push_back(*step);
+      }
     }
-    return fb::CreateStep(b, b.CreateString(op.getName().getStringRef().str()),
-                          kernel.empty() ? 0 : b.CreateString(kernel), b.CreateVector(in),
-                          b.CreateVector(out), b.CreateVector(ws), b.CreateVector(attrs),
-                          layerOf(&op), body.empty() ? 0 : b.CreateVector(body));
+    auto [attrsType, attrs] = buildStepAttrs(b, op);
+    return fb::CreateStep(b, *kind, attrsType, attrs, kernel.empty() ? 0 : b.CreateString(kernel),
+                          b.CreateVector(in), b.CreateVector(out), b.CreateVector(ws), layerOf(&op),
+                          body.empty() ? 0 : b.CreateVector(body));
   };
 
   std::vector<uint32_t> outputs;
@@ -286,7 +364,10 @@ FailureOr<std::string> buildPlan(ModuleOp module, const PlanOptions &options) {
       for (Value v : ret.getOperands()) outputs.push_back(layout->tensorIds.lookup(v));
       continue;
     }
-    if (!isa<WeightOp>(op)) steps.push_back(buildStep(op));
+    if (isa<WeightOp>(op)) continue;
+    FailureOr<flatbuffers::Offset<fb::Step>> step = buildStep(op);
+    if (failed(step)) return failure();
+    steps.push_back(*step);
   }
   std::vector<flatbuffers::Offset<fb::KvLayer>> kv;
   WalkResult kvWalk = forward.walk([&](AttentionOp attn) {

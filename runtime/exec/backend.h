@@ -1,0 +1,57 @@
+// The device interface under exec::Session (in the spirit of IREE's HAL): a backend owns the
+// activations, the KV cache and the kernels of one device and runs a plan's steps there. The
+// session above it is device-agnostic: plan, weights, positions, rewind, dumps, statistics.
+//
+// Backends: CpuBackend (runtime/exec/cpu_backend.h) and CudaBackend (runtime/cuda/
+// cuda_backend.h). docs/runtime-architecture.md.
+#ifndef GEMMA4C_RUNTIME_EXEC_BACKEND_H_
+#define GEMMA4C_RUNTIME_EXEC_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "exec/kernel_abi.h"
+#include "exec/options.h"
+#include "plan/plan_generated.h"
+
+namespace g4::exec {
+
+// What a backend is made from. The session owns all of it and outlives the backend.
+struct BackendContext {
+  const plan::Plan* plan = nullptr;
+  std::string plan_dir;                           // OUTDIR: the kernel libraries live there
+  const std::vector<g4k_weight>* weights = nullptr;  // host views by plan weight id (weights.h)
+  SessionOptions options;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Runs every step of the plan for tokens[0..n) at positions[0..n) (n <= the plan's max
+  // batch, positions consecutive; both checked by the session). Owning attention layers write
+  // their K/V at those positions, overwriting whatever a rewound context left there.
+  virtual absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n) = 0;
+  // Logits of the last Run in host memory: [n][vocab] float32, valid until the next Run.
+  virtual const float* logits() const = 0;
+  // Copies plan tensor `id` of the last Run ([n][width] 4-byte elements) to host memory.
+  virtual absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const = 0;
+  // Positions of context the KV cache can hold (the model's, or fewer where a device
+  // allocates its cache up front).
+  virtual int64_t context_capacity() const = 0;
+};
+
+// The backend of context.options.device. Errors: a device this build lacks, or the device's
+// own (no GPU, out of memory, a kernel library of another ABI, ...).
+absl::StatusOr<std::unique_ptr<Backend>> CreateBackend(const BackendContext& context);
+
+// Each device's factory (CreateBackend picks one).
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendContext& context);
+
+}  // namespace g4::exec
+
+#endif  // GEMMA4C_RUNTIME_EXEC_BACKEND_H_

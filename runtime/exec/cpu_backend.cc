@@ -1,0 +1,108 @@
+#include "exec/cpu_backend.h"
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/row_ops.h"
+#include "common/status_macros.h"
+#include "cpu/matmul.h"
+#include "exec/cpu_interpreter.h"
+
+namespace g4::exec {
+
+absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendContext& context) {
+  G4_ASSIGN_OR_RETURN(std::unique_ptr<CpuBackend> backend, CpuBackend::Create(context));
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+CpuBackend::CpuBackend(const BackendContext& context)
+    : plan_(*context.plan),
+      weights_(*context.weights),
+      options_(context.options),
+      buffers_(*context.plan, context.options.keep_intermediates) {}
+
+absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendContext& context) {
+  std::unique_ptr<CpuBackend> b(new CpuBackend(context));
+  const plan::Plan& p = b->plan_;
+  const plan::Hyperparams& m = *p.model();
+  b->kv_.Init(m.layers(), p.precision() == plan::Precision::Reference, m.context_length(), p.max_batch_tokens());
+  for (const plan::KvLayer* l : *p.kv_cache())
+    b->kv_.AddLayer(l->layer(), l->owns_kv(), l->source(), l->window(), int64_t(l->kv_heads()) * l->head_dim());
+  if (b->options_.threads > 1) b->pool_ = std::make_unique<cpu::ThreadPool>(b->options_.threads);
+  b->api_.abi_version = G4K_ABI_VERSION;
+  b->api_.linear = &CpuBackend::ApiLinear;
+  b->kernel_of_step_.assign(p.steps()->size(), nullptr);
+  if (!b->options_.force_interpreted) G4_RETURN_IF_ERROR(b->LoadKernels(context.plan_dir));
+  return b;
+}
+
+absl::Status CpuBackend::LoadKernels(const std::string& plan_dir) {
+  if (!plan_.kernel_libraries()) return absl::OkStatus();
+  // The AVX2 build of the emitted kernels when this CPU can run it, else the portable one.
+  const plan::KernelLibrary* chosen = nullptr;
+  const bool avx2 = cpu::CpuHasAvx2() && !options_.portable_kernels;
+  for (const plan::KernelLibrary* lib : *plan_.kernel_libraries()) {
+    const std::string target = lib->target() ? lib->target()->str() : "";
+    if (target == "cpu" && !chosen) chosen = lib;
+    if (target == "cpu-avx2" && avx2) chosen = lib;
+  }
+  // A plan compiled with --target=cuda alone has kernel names but no CPU library: interpreted.
+  if (!chosen || !chosen->path()) return absl::OkStatus();
+  G4_ASSIGN_OR_RETURN(library_, KernelLibrary::Open(plan_dir + "/" + chosen->path()->str(), "CPU kernel library",
+                                                    "g4k_abi_version", G4K_ABI_VERSION));
+  for (uint32_t i = 0; i < plan_.steps()->size(); ++i) {
+    const plan::Step* st = plan_.steps()->Get(i);
+    if (!st->kernel() || st->kernel()->size() == 0) continue;
+    G4_ASSIGN_OR_RETURN(void* fn, library_.Symbol(st->kernel()->str()));
+    kernel_of_step_[i] = reinterpret_cast<g4k_fn>(fn);
+  }
+  return absl::OkStatus();
+}
+
+void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
+                           int round_bf16) {
+  CpuBackend* b = static_cast<CpuBackend*>(rt);
+  cpu::MatMulOptions o;
+  o.pool = b->pool_.get();
+  o.activations = b->options_.exact_quantized_matmul ? cpu::ActivationPrecision::kF32
+                                                     : cpu::ActivationPrecision::kQ8;
+  absl::Status st = cpu::MatMul(gguf::GgmlType(w->ggml_type), w->data, w->ne[0], w->ne[1], x, tokens, y, o);
+  if (!st.ok()) {
+    if (b->linear_status_.ok()) b->linear_status_ = st;
+    return;
+  }
+  if (round_bf16) ops::RoundBf16Row(y, tokens * w->ne[1]);
+}
+
+absl::Status CpuBackend::RunStep(uint32_t index, const plan::Step& step) {
+  if (g4k_fn kernel = kernel_of_step_[index]) {
+    g4k_call call{&api_, this, n_tokens_, positions_, buffers_.views(), weights_.data()};
+    kernel(&call);
+  } else {
+    G4_RETURN_IF_ERROR(CpuInterpreter(*this, step).Run());
+  }
+  if (!linear_status_.ok())
+    return absl::InternalError(absl::StrCat("step ", index, " (", plan::EnumNameOpKind(step.op()),
+                                            "): ", std::exchange(linear_status_, absl::OkStatus()).message()));
+  return absl::OkStatus();
+}
+
+absl::Status CpuBackend::Run(const int32_t* tokens, const int32_t* positions, int64_t n) {
+  buffers_.Reserve(n);
+  n_tokens_ = n;
+  positions_ = positions;
+  // Token ids and positions are i32 in the 4-byte slots of their tensors.
+  std::memcpy(buffers_.data(plan_.inputs()->Get(0)), tokens, size_t(n) * 4);
+  std::memcpy(buffers_.data(plan_.inputs()->Get(1)), positions, size_t(n) * 4);
+  for (uint32_t i = 0; i < plan_.steps()->size(); ++i) G4_RETURN_IF_ERROR(RunStep(i, *plan_.steps()->Get(i)));
+  return absl::OkStatus();
+}
+
+const float* CpuBackend::logits() const { return buffers_.data(plan_.outputs()->Get(0)); }
+
+absl::Status CpuBackend::ReadTensor(uint32_t id, int64_t n, float* out) const {
+  std::memcpy(out, buffers_.data(id), sizeof(float) * size_t(n) * size_t(buffers_.width(id)));
+  return absl::OkStatus();
+}
+
+}  // namespace g4::exec

@@ -1,0 +1,61 @@
+// The CPU backend: a plan's steps run on this machine's cores.
+//
+// Activations live in ActivationBuffers (by memory-planning slot), K/V in the KvCache, matrix
+// products go through kernels/cpu (MatMul, the thread pool). A step with an emitted kernel
+// (OUTDIR/kernels_cpu*.so, kernel_abi.h) calls it; every other step is interpreted
+// (cpu_interpreter.cc) with the reference's semantics and kernels/common/row_ops.h, the same
+// per-row math the emitted kernels include, so both compute the same numbers.
+#ifndef GEMMA4C_RUNTIME_EXEC_CPU_BACKEND_H_
+#define GEMMA4C_RUNTIME_EXEC_CPU_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cpu/thread_pool.h"
+#include "exec/activation_buffers.h"
+#include "exec/backend.h"
+#include "exec/kernel_library.h"
+#include "exec/kv_cache.h"
+
+namespace g4::exec {
+
+class CpuBackend : public Backend {
+ public:
+  static absl::StatusOr<std::unique_ptr<CpuBackend>> Create(const BackendContext& context);
+
+  absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n) override;
+  const float* logits() const override;
+  absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const override;
+  int64_t context_capacity() const override { return plan_.model()->context_length(); }
+
+ private:
+  friend class CpuInterpreter;
+  CpuBackend(const BackendContext& context);
+  // Resolves the emitted kernel of every fused step from the plan's CPU library (the AVX2
+  // build when this CPU runs it); steps without one stay interpreted.
+  absl::Status LoadKernels(const std::string& plan_dir);
+  absl::Status RunStep(uint32_t index, const plan::Step& step);
+  // y = x W^T through kernels/cpu (the api the emitted kernels call back). A failure (a bug
+  // in the plan writer, shapes were checked at binding) is kept for RunStep to return.
+  static void ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
+                        int round_bf16);
+
+  const plan::Plan& plan_;
+  const std::vector<g4k_weight>& weights_;  // by plan weight id (host views, weights.h)
+  const SessionOptions options_;
+  ActivationBuffers buffers_;
+  KvCache kv_;
+  std::unique_ptr<cpu::ThreadPool> pool_;
+  KernelLibrary library_;
+  std::vector<g4k_fn> kernel_of_step_;  // by top-level step index; null: interpreted
+  g4k_api api_{};
+  absl::Status linear_status_;          // first ApiLinear failure of the running step
+  int64_t n_tokens_ = 0;
+  const int32_t* positions_ = nullptr;  // [n_tokens_] of the running Run
+};
+
+}  // namespace g4::exec
+
+#endif  // GEMMA4C_RUNTIME_EXEC_CPU_BACKEND_H_

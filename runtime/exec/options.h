@@ -1,0 +1,33 @@
+// How a session runs: the device and the knobs of each backend (C: g4rt_options).
+#ifndef GEMMA4C_RUNTIME_EXEC_OPTIONS_H_
+#define GEMMA4C_RUNTIME_EXEC_OPTIONS_H_
+
+#include <cstdint>
+
+namespace g4::exec {
+
+enum class Device { kCpu = 0, kCuda = 1 };
+
+struct SessionOptions {
+  Device device = Device::kCpu;
+  // CPU worker threads including the caller; <= 1: single-threaded.
+  int threads = 1;
+  // Quantized weights meet activations quantized to 8 bits (fast) or in fp32 (exact). On CUDA:
+  // prefill products in fp32 on CUDA cores instead of bf16 tensor cores.
+  bool exact_quantized_matmul = false;
+  // Interpret every step even where the plan has emitted kernels.
+  bool force_interpreted = false;
+  // Keep every named intermediate of the last Eval for Dump().
+  bool keep_intermediates = false;
+  // CPU: the portable build of the emitted kernels even on an AVX2 machine.
+  bool portable_kernels = false;
+  // CUDA: the device ordinal; positions the KV cache holds (0: the model's context length;
+  // the device allocates it up front); capture decode steps as a CUDA graph.
+  int cuda_device = 0;
+  int64_t max_context = 0;
+  bool cuda_graphs = true;
+};
+
+}  // namespace g4::exec
+
+#endif  // GEMMA4C_RUNTIME_EXEC_OPTIONS_H_
