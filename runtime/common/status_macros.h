@@ -26,7 +26,8 @@
 #define G4_STATUS_CONCAT_(a, b) G4_STATUS_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::StatusOr<T>) once; on error returns its status, else moves the
-// value into `lhs`, which may be a declaration (`auto x`, `std::string s`) or an lvalue.
+// value into `lhs`, which may be a declaration (`auto x`, `std::string s`) or an lvalue. It
+// expands to several statements (the declaration must stay in scope): brace it under an `if`.
 #define G4_ASSIGN_OR_RETURN(lhs, expr) \
   G4_ASSIGN_OR_RETURN_IMPL_(G4_STATUS_CONCAT_(g4_statusor_, __LINE__), lhs, expr)
 

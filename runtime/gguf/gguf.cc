@@ -22,6 +22,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/status_macros.h"
 
 namespace g4::gguf {
 namespace {
@@ -91,12 +92,12 @@ class GgufParser {
 
   absl::Status Parse() {
     subject_ = "header";
-    if (auto s = ParseHeader(); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(ParseHeader());
     for (uint64_t i = 0; i < n_kv_; ++i) {
-      if (auto s = ParseKeyValue(i); !s.ok()) return s;
+      G4_RETURN_IF_ERROR(ParseKeyValue(i));
     }
     for (uint64_t i = 0; i < n_tensors_; ++i) {
-      if (auto s = ParseTensorInfo(i); !s.ok()) return s;
+      G4_RETURN_IF_ERROR(ParseTensorInfo(i));
     }
     return PlaceTensorData();
   }
@@ -120,18 +121,18 @@ class GgufParser {
   }
   template <typename T>
   absl::Status Read(T* out, absl::string_view field) {
-    if (auto s = Need(sizeof(T), field); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Need(sizeof(T), field));
     std::memcpy(out, f_.base_ + pos_, sizeof(T));  // little-endian host assumed (x86, arm64)
     pos_ += sizeof(T);
     return absl::OkStatus();
   }
   absl::Status ReadString(std::string* out, absl::string_view field, uint64_t max_len) {
     uint64_t len;
-    if (auto s = Read(&len, absl::StrCat(field, " length")); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&len, absl::StrCat(field, " length")));
     if (len > max_len) {
       return Invalid(absl::StrCat(field, " length ", len, " exceeds the limit of ", max_len));
     }
-    if (auto s = Need(len, absl::StrCat(field, " (", len, " bytes)")); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Need(len, absl::StrCat(field, " (", len, " bytes)")));
     out->assign(reinterpret_cast<const char*>(f_.base_ + pos_), len);
     pos_ += len;
     return absl::OkStatus();
@@ -148,7 +149,7 @@ class GgufParser {
                                   "' (expected 'GGUF'): not a GGUF file"));
     }
     pos_ = 4;
-    if (auto s = Read(&f_.version_, "version"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&f_.version_, "version"));
     if (f_.version_ == 1) {
       return Unsupported("GGUF version 1 (32-bit counts) is not supported; re-convert the model "
                          "with a current llama.cpp to get version 3");
@@ -159,8 +160,8 @@ class GgufParser {
                                       swapped == 2 || swapped == 3 ? " (a big-endian file?)" : "",
                                       "; supported: 2, 3"));
     }
-    if (auto s = Read(&n_tensors_, "tensor count"); !s.ok()) return s;
-    if (auto s = Read(&n_kv_, "metadata count"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&n_tensors_, "tensor count"));
+    G4_RETURN_IF_ERROR(Read(&n_kv_, "metadata count"));
     // Counts must be payable by the bytes left, so the reserves below are bounded by file size.
     if (n_kv_ > Remaining() / kMinKvBytes) {
       return Invalid(absl::StrCat("metadata count ", n_kv_, " is implausible for the ",
@@ -181,15 +182,15 @@ class GgufParser {
   absl::Status ParseKeyValue(uint64_t index) {
     subject_ = absl::StrCat("metadata entry #", index);
     KeyValue kv;
-    if (auto s = ReadString(&kv.key, "key", kMaxKeyLength); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(ReadString(&kv.key, "key", kMaxKeyLength));
     subject_ = absl::StrCat("key ", Quoted(kv.key));
     if (f_.kv_index_.count(kv.key)) return Invalid("duplicate key");
     uint32_t type;
-    if (auto s = Read(&type, "value type"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&type, "value type"));
     if (!IsValidValueType(type)) return Invalid(absl::StrCat("unknown value type id ", type));
-    if (auto s = ReadValue(static_cast<ValueType>(type), &kv.value, 0); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(ReadValue(static_cast<ValueType>(type), &kv.value, 0));
     if (kv.key == "general.alignment") {
-      if (auto s = CheckAlignment(kv.value); !s.ok()) return s;
+      G4_RETURN_IF_ERROR(CheckAlignment(kv.value));
     }
     f_.kv_index_.emplace(kv.key, f_.kv_.size());
     f_.kv_.push_back(std::move(kv));
@@ -213,14 +214,14 @@ class GgufParser {
       case ValueType::kInt64: return ReadSigned<int64_t>(v);
       case ValueType::kFloat32: {
         float x;
-        if (auto s = Read(&x, "f32 value"); !s.ok()) return s;
+        G4_RETURN_IF_ERROR(Read(&x, "f32 value"));
         v->f = x;
         return absl::OkStatus();
       }
       case ValueType::kFloat64: return Read(&v->f, "f64 value");
       case ValueType::kBool: {
         uint8_t b;
-        if (auto s = Read(&b, "bool value"); !s.ok()) return s;
+        G4_RETURN_IF_ERROR(Read(&b, "bool value"));
         if (b > 1) return Invalid(absl::StrCat("bool value ", int{b}, " is neither 0 nor 1"));
         v->u = b;
         return absl::OkStatus();
@@ -235,14 +236,14 @@ class GgufParser {
   template <typename T>
   absl::Status ReadUnsigned(Value* v) {
     T x;
-    if (auto s = Read(&x, absl::StrCat(ValueTypeName(v->type), " value")); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&x, absl::StrCat(ValueTypeName(v->type), " value")));
     v->u = x;
     return absl::OkStatus();
   }
   template <typename T>
   absl::Status ReadSigned(Value* v) {
     T x;
-    if (auto s = Read(&x, absl::StrCat(ValueTypeName(v->type), " value")); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&x, absl::StrCat(ValueTypeName(v->type), " value")));
     v->i = x;
     return absl::OkStatus();
   }
@@ -252,13 +253,13 @@ class GgufParser {
       return Invalid(absl::StrCat("arrays nested deeper than ", kMaxArrayDepth));
     }
     uint32_t elem_type;
-    if (auto s = Read(&elem_type, "array element type"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&elem_type, "array element type"));
     if (!IsValidValueType(elem_type)) {
       return Invalid(absl::StrCat("unknown array element type id ", elem_type));
     }
     v->elem_type = static_cast<ValueType>(elem_type);
     uint64_t count;
-    if (auto s = Read(&count, "array length"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&count, "array length"));
     const uint64_t min_bytes = MinElementBytes(v->elem_type);
     if (count > Remaining() / min_bytes) {
       return Invalid(absl::StrCat("array length ", count, " of ", ValueTypeName(v->elem_type),
@@ -271,7 +272,7 @@ class GgufParser {
     }
     v->array.resize(count);
     for (Value& elem : v->array) {
-      if (auto s = ReadValue(v->elem_type, &elem, depth + 1); !s.ok()) return s;
+      G4_RETURN_IF_ERROR(ReadValue(v->elem_type, &elem, depth + 1));
     }
     return absl::OkStatus();
   }
@@ -291,19 +292,19 @@ class GgufParser {
   absl::Status ParseTensorInfo(uint64_t index) {
     subject_ = absl::StrCat("tensor info #", index);
     TensorInfo t;
-    if (auto s = ReadString(&t.name, "tensor name", kMaxKeyLength); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(ReadString(&t.name, "tensor name", kMaxKeyLength));
     subject_ = absl::StrCat("tensor ", Quoted(t.name));
     if (t.name.empty()) return Invalid("empty tensor name");
     if (f_.tensor_index_.count(t.name)) return Invalid("duplicate tensor name");
     uint32_t n_dims;
-    if (auto s = Read(&n_dims, "n_dims"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&n_dims, "n_dims"));
     if (n_dims < 1 || n_dims > 4) {
       return Invalid(absl::StrCat("n_dims ", n_dims, " is outside 1..4"));
     }
     uint64_t elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       uint64_t ne;
-      if (auto s = Read(&ne, absl::StrCat("ne[", d, "]")); !s.ok()) return s;
+      G4_RETURN_IF_ERROR(Read(&ne, absl::StrCat("ne[", d, "]")));
       if (ne < 1 || ne > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
         return Invalid(absl::StrCat("dimension ne[", d, "] = ", ne, " is not in 1..2^63-1"));
       }
@@ -314,7 +315,7 @@ class GgufParser {
       t.ne.push_back(static_cast<int64_t>(ne));
     }
     uint32_t type_id;
-    if (auto s = Read(&type_id, "ggml type"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&type_id, "ggml type"));
     const std::optional<TypeTraits> traits = GetTypeTraits(type_id);
     if (!traits) {
       const char* known = KnownGgmlTypeName(type_id);
@@ -333,7 +334,7 @@ class GgufParser {
         __builtin_mul_overflow(*row, elements / static_cast<uint64_t>(t.ne[0]), &t.nbytes)) {
       return Invalid(absl::StrCat("byte size of shape ", DimsString(t.ne), " overflows"));
     }
-    if (auto s = Read(&t.offset, "data offset"); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(Read(&t.offset, "data offset"));
     if (t.offset % f_.alignment_ != 0) {
       return Invalid(absl::StrCat("data offset ", t.offset, " is not aligned to ", f_.alignment_));
     }
@@ -477,7 +478,7 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path
     file->base_ = static_cast<const uint8_t*>(m);
   }
   ::close(fd);  // the mapping keeps the file alive
-  if (auto s = GgufParser(file.get()).Parse(); !s.ok()) return s;
+  G4_RETURN_IF_ERROR(GgufParser(file.get()).Parse());
   return file;
 }
 
@@ -488,7 +489,7 @@ absl::StatusOr<std::unique_ptr<GgufFile>> GgufFile::FromBytes(absl::string_view 
   file->owned_.assign(bytes.begin(), bytes.end());
   file->base_ = file->owned_.data();
   file->size_ = file->owned_.size();
-  if (auto s = GgufParser(file.get()).Parse(); !s.ok()) return s;
+  G4_RETURN_IF_ERROR(GgufParser(file.get()).Parse());
   return file;
 }
 

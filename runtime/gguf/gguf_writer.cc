@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace g4::gguf {
 namespace {
@@ -281,7 +282,7 @@ absl::Status GgufWriter::AdvanceTo(const std::string& name) {
 
 absl::Status GgufWriter::WriteTensorF32(const std::string& name,
                                         absl::Span<const float> values) {
-  if (auto s = AdvanceTo(name); !s.ok()) return s;
+  G4_RETURN_IF_ERROR(AdvanceTo(name));
   const Pending& t = tensors_[current_];
   const TypeTraits& traits = Traits(t.type);
   const int64_t n = static_cast<int64_t>(values.size());
@@ -310,7 +311,7 @@ absl::Status GgufWriter::WriteTensorF32(const std::string& name,
 
 absl::Status GgufWriter::WriteTensorBytes(const std::string& name,
                                           absl::Span<const uint8_t> bytes) {
-  if (auto s = AdvanceTo(name); !s.ok()) return s;
+  G4_RETURN_IF_ERROR(AdvanceTo(name));
   const Pending& t = tensors_[current_];
   if (bytes.size() > t.nbytes - written_in_current_) {
     return absl::InvalidArgumentError(

@@ -14,14 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-
-// absl of this vintage has no ASSIGN_OR_RETURN; a local one keeps the key readers linear.
-#define G4M_CONCAT_INNER(a, b) a##b
-#define G4M_CONCAT(a, b) G4M_CONCAT_INNER(a, b)
-#define G4M_ASSIGN_OR_RETURN(lhs, expr)                                                  \
-  auto G4M_CONCAT(statusor_, __LINE__) = (expr);                                         \
-  if (!G4M_CONCAT(statusor_, __LINE__).ok()) return G4M_CONCAT(statusor_, __LINE__).status(); \
-  lhs = *std::move(G4M_CONCAT(statusor_, __LINE__))
+#include "common/status_macros.h"
 
 namespace g4 {
 namespace {
@@ -227,10 +220,9 @@ class KeyReader {
   }
   // A u32 that must also fit the int fields of ModelConfig (and a sane bound where given).
   absl::StatusOr<int> Int(const std::string& key, int64_t max = INT_MAX) const {
-    auto v = U32(key);
-    if (!v.ok()) return v.status();
-    if (*v > max) return BadKey(f_, key, absl::StrCat(*v, " exceeds ", max));
-    return static_cast<int>(*v);
+    G4_ASSIGN_OR_RETURN(const int64_t v, U32(key));
+    if (v > max) return BadKey(f_, key, absl::StrCat(v, " exceeds ", max));
+    return static_cast<int>(v);
   }
   absl::StatusOr<int> IntOr(const std::string& key, int64_t dflt) const {
     if (f_.Find(key) == nullptr) return static_cast<int>(dflt);
@@ -315,12 +307,11 @@ absl::StatusOr<double> PartialRotary(const gguf::GgufFile& f, int head_dim_full,
     return absl::InvalidArgumentError(absl::StrCat(
         f.path(), ": tensor 'rope_freqs.weight' must have ne [", head_dim_full / 2, "]"));
   }
-  auto values = f.ReadAsF32(*freqs);
-  if (!values.ok()) return values.status();
+  G4_ASSIGN_OR_RETURN(const std::vector<float> values, f.ReadAsF32(*freqs));
   int pairs = 0;
-  while (pairs < static_cast<int>(values->size()) && (*values)[pairs] < 1e20f) ++pairs;
-  for (size_t i = pairs; i < values->size(); ++i) {
-    if ((*values)[i] < 1e20f) {
+  while (pairs < static_cast<int>(values.size()) && values[pairs] < 1e20f) ++pairs;
+  for (size_t i = pairs; i < values.size(); ++i) {
+    if (values[i] < 1e20f) {
       return absl::InvalidArgumentError(absl::StrCat(
           f.path(), ": tensor 'rope_freqs.weight': rotating pairs are not a prefix (entry ", i,
           "); not supported"));
@@ -461,11 +452,11 @@ absl::StatusOr<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
   } else {
     c.name = f.path();
   }
-  G4M_ASSIGN_OR_RETURN(c.vocab, VocabSize(f));
-  G4M_ASSIGN_OR_RETURN(c.context_length, r.U32(k("context_length")));
-  G4M_ASSIGN_OR_RETURN(c.hidden, r.Int(k("embedding_length")));
+  G4_ASSIGN_OR_RETURN(c.vocab, VocabSize(f));
+  G4_ASSIGN_OR_RETURN(c.context_length, r.U32(k("context_length")));
+  G4_ASSIGN_OR_RETURN(c.hidden, r.Int(k("embedding_length")));
   // Bounded so a corrupt count cannot make the per-layer lists below exhaust memory.
-  G4M_ASSIGN_OR_RETURN(c.num_layers, r.Int(k("block_count"), kMaxLayers));
+  G4_ASSIGN_OR_RETURN(c.num_layers, r.Int(k("block_count"), kMaxLayers));
   const size_t n = static_cast<size_t>(c.num_layers);
   if (n == 0) return BadKey(f, k("block_count"), "is 0");
 
@@ -478,32 +469,32 @@ absl::StatusOr<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
     return BadKey(f, pattern_key, absl::StrCat("expected an array of bool, found ",
                                                gguf::ValueTypeName(pattern->type)));
   }
-  G4M_ASSIGN_OR_RETURN(std::vector<int64_t> is_swa, r.PerLayer(pattern_key, n));
+  G4_ASSIGN_OR_RETURN(std::vector<int64_t> is_swa, r.PerLayer(pattern_key, n));
   c.sliding.assign(n, true);
   for (size_t i = 0; i < n; ++i) c.sliding[i] = is_swa[i] != 0;
   auto is_sliding = [&](size_t i) { return c.sliding[i]; };
   auto is_full = [&](size_t i) { return !c.sliding[i]; };
 
-  G4M_ASSIGN_OR_RETURN(std::vector<int64_t> ff, r.PerLayer(k("feed_forward_length"), n));
+  G4_ASSIGN_OR_RETURN(std::vector<int64_t> ff, r.PerLayer(k("feed_forward_length"), n));
   c.ff.assign(ff.begin(), ff.end());
-  G4M_ASSIGN_OR_RETURN(std::vector<int64_t> heads, r.PerLayer(k("attention.head_count"), n));
-  G4M_ASSIGN_OR_RETURN(c.num_heads, Uniform(f, k("attention.head_count"), heads,
+  G4_ASSIGN_OR_RETURN(std::vector<int64_t> heads, r.PerLayer(k("attention.head_count"), n));
+  G4_ASSIGN_OR_RETURN(c.num_heads, Uniform(f, k("attention.head_count"), heads,
                                             [](size_t) { return true; }, 0, "some"));
-  G4M_ASSIGN_OR_RETURN(std::vector<int64_t> kv, r.PerLayer(k("attention.head_count_kv"), n));
-  G4M_ASSIGN_OR_RETURN(c.kv_heads_sliding,
+  G4_ASSIGN_OR_RETURN(std::vector<int64_t> kv, r.PerLayer(k("attention.head_count_kv"), n));
+  G4_ASSIGN_OR_RETURN(c.kv_heads_sliding,
                        Uniform(f, k("attention.head_count_kv"), kv, is_sliding, kv[0], "sliding"));
-  G4M_ASSIGN_OR_RETURN(c.kv_heads_full,
+  G4_ASSIGN_OR_RETURN(c.kv_heads_full,
                        Uniform(f, k("attention.head_count_kv"), kv, is_full, kv[0], "full"));
 
   // Head dims: key_length is the full layers' (global) head dim, *_swa the sliding one's.
-  G4M_ASSIGN_OR_RETURN(int key_length, r.Int(k("attention.key_length")));
-  G4M_ASSIGN_OR_RETURN(int value_length, r.Int(k("attention.value_length")));
+  G4_ASSIGN_OR_RETURN(int key_length, r.Int(k("attention.key_length")));
+  G4_ASSIGN_OR_RETURN(int value_length, r.Int(k("attention.value_length")));
   if (key_length != value_length) {
     return BadKey(f, k("attention.value_length"),
                   absl::StrCat(value_length, " differs from key_length ", key_length));
   }
-  G4M_ASSIGN_OR_RETURN(int key_length_swa, r.Int(k("attention.key_length_swa")));
-  G4M_ASSIGN_OR_RETURN(int value_length_swa, r.Int(k("attention.value_length_swa")));
+  G4_ASSIGN_OR_RETURN(int key_length_swa, r.Int(k("attention.key_length_swa")));
+  G4_ASSIGN_OR_RETURN(int value_length_swa, r.Int(k("attention.value_length_swa")));
   if (key_length_swa != value_length_swa) {
     return BadKey(f, k("attention.value_length_swa"),
                   absl::StrCat(value_length_swa, " differs from key_length_swa ", key_length_swa));
@@ -511,36 +502,36 @@ absl::StatusOr<ModelConfig> ConfigFromGguf(const gguf::GgufFile& f) {
   c.head_dim_full = key_length;
   c.head_dim_sliding = key_length_swa;
 
-  G4M_ASSIGN_OR_RETURN(int64_t n_rot, r.U32Or(k("rope.dimension_count"), key_length));
+  G4_ASSIGN_OR_RETURN(int64_t n_rot, r.U32Or(k("rope.dimension_count"), key_length));
   if (n_rot <= 0 || n_rot > key_length) {
     return BadKey(f, k("rope.dimension_count"),
                   absl::StrCat(n_rot, " is outside [1, key_length = ", key_length, "]"));
   }
-  G4M_ASSIGN_OR_RETURN(int64_t n_rot_swa, r.U32Or(k("rope.dimension_count_swa"), key_length_swa));
+  G4_ASSIGN_OR_RETURN(int64_t n_rot_swa, r.U32Or(k("rope.dimension_count_swa"), key_length_swa));
   if (n_rot_swa != key_length_swa) {
     return BadKey(f, k("rope.dimension_count_swa"),
                   absl::StrCat(n_rot_swa, ": partial RoPE on sliding layers (head dim ",
                                key_length_swa, ") is not supported"));
   }
-  G4M_ASSIGN_OR_RETURN(c.partial_rotary_full, PartialRotary(f, c.head_dim_full, n_rot));
-  G4M_ASSIGN_OR_RETURN(c.rope_theta_full, r.F32Or(k("rope.freq_base"), 10000.0));
-  G4M_ASSIGN_OR_RETURN(c.rope_theta_sliding, r.F32Or(k("rope.freq_base_swa"), 10000.0));
-  G4M_ASSIGN_OR_RETURN(c.rms_eps, r.F32(k("attention.layer_norm_rms_epsilon")));
-  G4M_ASSIGN_OR_RETURN(c.sliding_window, r.Int(k("attention.sliding_window")));
-  G4M_ASSIGN_OR_RETURN(c.shared_kv_layers, r.IntOr(k("attention.shared_kv_layers"), 0));
-  G4M_ASSIGN_OR_RETURN(c.ple_dim, r.Int(k("embedding_length_per_layer_input")));
-  G4M_ASSIGN_OR_RETURN(c.final_softcap, r.F32Or(k("final_logit_softcapping"), 30.0));
+  G4_ASSIGN_OR_RETURN(c.partial_rotary_full, PartialRotary(f, c.head_dim_full, n_rot));
+  G4_ASSIGN_OR_RETURN(c.rope_theta_full, r.F32Or(k("rope.freq_base"), 10000.0));
+  G4_ASSIGN_OR_RETURN(c.rope_theta_sliding, r.F32Or(k("rope.freq_base_swa"), 10000.0));
+  G4_ASSIGN_OR_RETURN(c.rms_eps, r.F32(k("attention.layer_norm_rms_epsilon")));
+  G4_ASSIGN_OR_RETURN(c.sliding_window, r.Int(k("attention.sliding_window")));
+  G4_ASSIGN_OR_RETURN(c.shared_kv_layers, r.IntOr(k("attention.shared_kv_layers"), 0));
+  G4_ASSIGN_OR_RETURN(c.ple_dim, r.Int(k("embedding_length_per_layer_input")));
+  G4_ASSIGN_OR_RETURN(c.final_softcap, r.F32Or(k("final_logit_softcapping"), 30.0));
 
-  G4M_ASSIGN_OR_RETURN(c.num_experts, r.IntOr(k("expert_count"), 0));
+  G4_ASSIGN_OR_RETURN(c.num_experts, r.IntOr(k("expert_count"), 0));
   if (c.num_experts > 0) {
-    G4M_ASSIGN_OR_RETURN(c.experts_used, r.Int(k("expert_used_count")));
+    G4_ASSIGN_OR_RETURN(c.experts_used, r.Int(k("expert_used_count")));
     // Optional in llama.cpp; the expert down projection's ne[0] says the same.
     const gguf::TensorInfo* down = f.FindTensor("blk.0.ffn_down_exps.weight");
     int64_t from_tensor = down != nullptr && !down->ne.empty() ? down->ne[0] : 0;
     if (f.Find(k("expert_feed_forward_length")) == nullptr && from_tensor == 0) {
       return MissingKey(f, k("expert_feed_forward_length"));
     }
-    G4M_ASSIGN_OR_RETURN(c.expert_ff, r.IntOr(k("expert_feed_forward_length"), from_tensor));
+    G4_ASSIGN_OR_RETURN(c.expert_ff, r.IntOr(k("expert_feed_forward_length"), from_tensor));
   }
 
   // k_eq_v: the KV-owning full layers carry no attn_v (spec §2.4). All or none.

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "gguf/gguf_writer.h"
 #include "model/synth_vocab.h"
 
@@ -243,8 +244,7 @@ absl::Status WriteAllTensors(const ModelConfig& c, const std::vector<TensorSpec>
   ChunkPipeline pipeline(&stream);
   Chunk chunk;
   while (pipeline.Take(&chunk)) {
-    absl::Status s = w->WriteTensorF32(tensors[chunk.tensor].name, chunk.values);
-    if (!s.ok()) return s;
+    G4_RETURN_IF_ERROR(w->WriteTensorF32(tensors[chunk.tensor].name, chunk.values));
     pipeline.Recycle(std::move(chunk));
   }
   return absl::OkStatus();
@@ -366,16 +366,15 @@ uint32_t FileTypeFor(GgmlType dtype) {
 
 absl::Status WriteSyntheticModel(const ModelConfig& config, GgmlType matrix_dtype, uint64_t seed,
                                  const std::string& path) {
-  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  G4_RETURN_IF_ERROR(config.Validate());
   const std::vector<TensorSpec> tensors = ModelTensors(config);
-  if (absl::Status s = CheckBlockSizes(tensors, matrix_dtype, config.name); !s.ok()) return s;
-  absl::StatusOr<SynthVocab> vocab = BuildSynthVocab(config.vocab);
-  if (!vocab.ok()) return vocab.status();
+  G4_RETURN_IF_ERROR(CheckBlockSizes(tensors, matrix_dtype, config.name));
+  G4_ASSIGN_OR_RETURN(SynthVocab vocab, BuildSynthVocab(config.vocab));
 
   GgufWriter w(32);
   AddModelKeys(config, matrix_dtype, &w);
-  AddTokenizerKeys(*vocab, &w);
-  *vocab = SynthVocab();  // the writer holds its own copy
+  AddTokenizerKeys(vocab, &w);
+  vocab = SynthVocab();  // the writer holds its own copy
   for (const TensorSpec& t : tensors) {
     w.AddTensor(t.name, t.ne, t.matrix ? matrix_dtype : GgmlType::kF32);
   }

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "gguf/gguf.h"
 
 namespace g4::text {
@@ -100,42 +101,39 @@ absl::Status KeyError(absl::string_view file, absl::string_view key, absl::strin
 absl::StatusOr<int32_t> OptionalId(const gguf::GgufFile& file, absl::string_view key,
                                    int32_t n_tokens) {
   if (file.Find(key) == nullptr) return -1;
-  absl::StatusOr<uint32_t> v = file.GetU32(key);
-  if (!v.ok()) return v.status();
-  if (*v >= static_cast<uint32_t>(n_tokens)) {
+  G4_ASSIGN_OR_RETURN(const uint32_t v, file.GetU32(key));
+  if (v >= static_cast<uint32_t>(n_tokens)) {
     return KeyError(file.path(), key,
-                    absl::StrCat("token id ", *v, " is outside the vocabulary of ", n_tokens));
+                    absl::StrCat("token id ", v, " is outside the vocabulary of ", n_tokens));
   }
-  return static_cast<int32_t>(*v);
+  return static_cast<int32_t>(v);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const gguf::GgufFile& file) {
   const std::string& path = file.path();
-  absl::StatusOr<std::string> model = file.GetString("tokenizer.ggml.model");
-  if (!model.ok()) return model.status();
-  if (*model != "gemma4") {
+  G4_ASSIGN_OR_RETURN(const std::string model, file.GetString("tokenizer.ggml.model"));
+  if (model != "gemma4") {
     return absl::UnimplementedError(absl::StrCat(
-        path, ": key 'tokenizer.ggml.model': tokenizer model '", *model,
+        path, ": key 'tokenizer.ggml.model': tokenizer model '", model,
         "' is not supported (this tokenizer implements 'gemma4')"));
   }
-  absl::StatusOr<std::vector<std::string>> tokens = file.GetStringArray("tokenizer.ggml.tokens");
-  if (!tokens.ok()) return tokens.status();
-  if (tokens->empty()) return KeyError(path, "tokenizer.ggml.tokens", "empty vocabulary");
-  if (tokens->size() > static_cast<size_t>(INT32_MAX / 2)) {
+  G4_ASSIGN_OR_RETURN(std::vector<std::string> tokens, file.GetStringArray("tokenizer.ggml.tokens"));
+  if (tokens.empty()) return KeyError(path, "tokenizer.ggml.tokens", "empty vocabulary");
+  if (tokens.size() > static_cast<size_t>(INT32_MAX / 2)) {
     return KeyError(path, "tokenizer.ggml.tokens", "vocabulary too large");
   }
-  const int32_t n = static_cast<int32_t>(tokens->size());
+  const int32_t n = static_cast<int32_t>(tokens.size());
 
   std::vector<int32_t> types;
   if (const gguf::Value* v = file.Find("tokenizer.ggml.token_type")) {
     if (v->type != gguf::ValueType::kArray) {
       return KeyError(path, "tokenizer.ggml.token_type", "expected an array of integers");
     }
-    if (v->array.size() != tokens->size()) {
+    if (v->array.size() != tokens.size()) {
       return KeyError(path, "tokenizer.ggml.token_type",
-                      absl::StrCat(v->array.size(), " entries for ", tokens->size(), " tokens"));
+                      absl::StrCat(v->array.size(), " entries for ", tokens.size(), " tokens"));
     }
     types.reserve(v->array.size());
     for (const gguf::Value& e : v->array) {
@@ -148,29 +146,20 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromGguf(const gguf::GgufF
     return absl::NotFoundError(absl::StrCat(path, ": key 'tokenizer.ggml.token_type': not found"));
   }
 
-  absl::StatusOr<std::vector<std::string>> merges = file.GetStringArray("tokenizer.ggml.merges");
-  if (!merges.ok()) return merges.status();
+  G4_ASSIGN_OR_RETURN(const std::vector<std::string> merges, file.GetStringArray("tokenizer.ggml.merges"));
 
   TokenizerOptions options;
-  absl::StatusOr<int32_t> id = OptionalId(file, "tokenizer.ggml.bos_token_id", n);
-  if (!id.ok()) return id.status();
-  options.bos_id = *id;
-  id = OptionalId(file, "tokenizer.ggml.eos_token_id", n);
-  if (!id.ok()) return id.status();
-  options.eos_id = *id;
-  id = OptionalId(file, "tokenizer.ggml.unknown_token_id", n);
-  if (!id.ok()) return id.status();
-  options.unk_id = *id;
+  G4_ASSIGN_OR_RETURN(options.bos_id, OptionalId(file, "tokenizer.ggml.bos_token_id", n));
+  G4_ASSIGN_OR_RETURN(options.eos_id, OptionalId(file, "tokenizer.ggml.eos_token_id", n));
+  G4_ASSIGN_OR_RETURN(options.unk_id, OptionalId(file, "tokenizer.ggml.unknown_token_id", n));
   if (file.Find("tokenizer.ggml.add_bos_token") != nullptr) {
-    absl::StatusOr<bool> add_bos = file.GetBool("tokenizer.ggml.add_bos_token");
-    if (!add_bos.ok()) return add_bos.status();
-    options.add_bos_token = *add_bos;
+    G4_ASSIGN_OR_RETURN(options.add_bos_token, file.GetBool("tokenizer.ggml.add_bos_token"));
   }
   if (options.add_bos_token && options.bos_id < 0) {
     return KeyError(path, "tokenizer.ggml.bos_token_id",
                     "not found, but tokenizer.ggml.add_bos_token is true");
   }
-  return FromVocab(*std::move(tokens), std::move(types), *merges, options, path);
+  return FromVocab(std::move(tokens), std::move(types), merges, options, path);
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocab(
@@ -182,8 +171,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromVocab(
   t->options_ = options;
   t->tokens_ = std::move(tokens);
   t->types_ = std::move(types);
-  absl::Status s = t->Init(merges);
-  if (!s.ok()) return s;
+  G4_RETURN_IF_ERROR(t->Init(merges));
   return t;
 }
 

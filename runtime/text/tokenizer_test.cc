@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
@@ -340,9 +341,8 @@ std::string WriteGguf(const std::string& name, const GgufSpec& spec) {
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadGguf(const std::string& name, const GgufSpec& spec) {
   const std::string path = WriteGguf(name, spec);
-  auto file = gguf::GgufFile::Open(path);
-  if (!file.ok()) return file.status();
-  auto t = Tokenizer::FromGguf(**file);
+  G4_ASSIGN_OR_RETURN(auto file, gguf::GgufFile::Open(path));
+  auto t = Tokenizer::FromGguf(*file);
   std::remove(path.c_str());
   return t;
 }

@@ -15,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
 
@@ -75,27 +76,24 @@ absl::Status Copy(const GgufFile& in, const std::string& out_path, const Edits& 
     w.AddTensor(t.name, shape, type);
   }
   for (const auto& [name, shape] : e.add) w.AddTensor(name, shape, GgmlType::kF32);
-  if (absl::Status s = w.Open(out_path); !s.ok()) return s;
+  G4_RETURN_IF_ERROR(w.Open(out_path));
   for (const auto& t : in.tensors()) {
     if (e.drop.count(t.name)) continue;
-    absl::Status s;
     if (e.reshape.count(t.name)) {
       int64_t n = 1;
       for (int64_t d : e.reshape.at(t.name)) n *= d;
-      s = w.WriteTensorF32(t.name, std::vector<float>(n, 0.0f));
+      G4_RETURN_IF_ERROR(w.WriteTensorF32(t.name, std::vector<float>(n, 0.0f)));
     } else if (e.retype.count(t.name)) {
-      absl::StatusOr<std::vector<float>> values = in.ReadAsF32(t);
-      if (!values.ok()) return values.status();
-      s = w.WriteTensorF32(t.name, *values);
+      G4_ASSIGN_OR_RETURN(const std::vector<float> values, in.ReadAsF32(t));
+      G4_RETURN_IF_ERROR(w.WriteTensorF32(t.name, values));
     } else {
-      s = w.WriteTensorBytes(t.name, absl::MakeConstSpan(t.data, t.nbytes));
+      G4_RETURN_IF_ERROR(w.WriteTensorBytes(t.name, absl::MakeConstSpan(t.data, t.nbytes)));
     }
-    if (!s.ok()) return s;
   }
   for (const auto& [name, shape] : e.add) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
-    if (absl::Status s = w.WriteTensorF32(name, std::vector<float>(n, 0.0f)); !s.ok()) return s;
+    G4_RETURN_IF_ERROR(w.WriteTensorF32(name, std::vector<float>(n, 0.0f)));
   }
   return w.Close();
 }
