@@ -1,6 +1,6 @@
-// Per-row math of the Gemma 4 ops with the reference's semantics, shared by the runtime's
-// builtin steps, by the C++ that `gemma4c compile` emits for fused regions, and by the CUDA
-// kernels (kernels/cuda), so that all of them compute the same formulas. Header-only, no
+// Per-row math of the Gemma 4 ops with the reference's semantics, shared by the runtime's CPU
+// interpreter (runtime/exec/cpu_interpreter.cc), by the C++ that `gemma4c compile` emits for
+// fused regions, and by the CUDA kernels (kernels/cuda), so that all compute the same formulas. Header-only, no
 // dependencies beyond <cmath>: the emitted sources include a copy of it.
 //
 // Precision contract: inputs and outputs are float32 values; internals are fp32 or wider where

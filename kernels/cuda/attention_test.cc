@@ -1,4 +1,4 @@
-// GPU attention against a host transcription of exec::Session's builtin attention (double
+// GPU attention against a host transcription of the CPU interpreter's attention (double
 // dot products and sums) on random data: head_dim 256 and 512, GQA, full and sliding (ring)
 // layers, f32 and bf16 caches, eager roundings, prefill and decode batches.
 #include <algorithm>

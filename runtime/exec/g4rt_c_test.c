@@ -1,6 +1,7 @@
 /* The C API used from C (the header must be plain C): open a compiled tiny model, evaluate a
- * prompt, then the same prompt token by token after a reset, and compare the logits; then the
- * error paths (a bad token, a missing plan).
+ * prompt, then the same prompt token by token after a reset, and compare the logits; rewind and
+ * evaluate the tail again; then the error paths with their documented codes (a bad token, a
+ * missing plan, an unknown device, a dump without keep_intermediates, a null argument).
  * Usage: g4rt_c_test OUTDIR MODEL.gguf */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,21 +44,60 @@ int main(int argc, char** argv) {
     }
   }
 
-  /* Errors come back as statuses with a message, never as a crash. */
+  /* Rewind to position 2: the last two tokens again give the batch's rows 2 and 3. */
+  if (g4rt_position(s) != 4) { fprintf(stderr, "FAIL position %lld\n", (long long)g4rt_position(s)); return 1; }
+  if ((st = g4rt_rewind(s, 2))) return fail("rewind", st);
+  if ((st = g4rt_eval(s, &prompt[2], 2))) return fail("eval after rewind", st);
+  if ((st = g4rt_logits(s, &logits, &rows, &vocab))) return fail("logits", st);
+  if (rows != 2 || memcmp(logits, batch + 2 * vocab, sizeof(float) * 2 * vocab) != 0) {
+    fprintf(stderr, "FAIL rows after rewind differ from the batch's\n");
+    return 1;
+  }
+
+  /* Errors come back as statuses with a message and a documented code, never as a crash. */
   const int32_t bad = (int32_t)vocab;
   st = g4rt_eval(s, &bad, 1);
-  if (!st || !strstr(g4rt_status_message(st), "outside the vocabulary")) {
+  if (!st || !strstr(g4rt_status_message(st), "outside the vocabulary") ||
+      g4rt_status_code(st) != G4RT_INVALID_ARGUMENT) {
     fprintf(stderr, "FAIL out-of-vocabulary token accepted\n");
     return 1;
   }
   g4rt_status_free(st);
   g4rt_session* none = NULL;
   st = g4rt_open("/nonexistent/plan/dir", argv[2], &options, &none);
-  if (!st || g4rt_status_code(st) == 0) { fprintf(stderr, "FAIL missing plan accepted\n"); return 1; }
+  if (!st || g4rt_status_code(st) != G4RT_NOT_FOUND) { fprintf(stderr, "FAIL missing plan accepted\n"); return 1; }
+  g4rt_status_free(st);
+  st = g4rt_dump(s, "/tmp/never-written");
+  if (!st || g4rt_status_code(st) != G4RT_FAILED_PRECONDITION) {
+    fprintf(stderr, "FAIL dump without keep_intermediates accepted\n");
+    return 1;
+  }
+  g4rt_status_free(st);
+  st = g4rt_rewind(s, 99);
+  if (!st || g4rt_status_code(st) != G4RT_INVALID_ARGUMENT) { fprintf(stderr, "FAIL rewind past the end accepted\n"); return 1; }
+  g4rt_status_free(st);
+  st = g4rt_logits(s, NULL, &rows, &vocab);
+  if (!st || g4rt_status_code(st) != G4RT_INVALID_ARGUMENT) { fprintf(stderr, "FAIL null argument accepted\n"); return 1; }
+  g4rt_status_free(st);
+  if (g4rt_status_code(NULL) != G4RT_OK || strcmp(g4rt_status_message(NULL), "OK") != 0) {
+    fprintf(stderr, "FAIL the NULL status is not OK\n");
+    return 1;
+  }
+
+  /* g4rt_options_init: the defaults open the model; an unknown device is refused. */
+  g4rt_options defaults;
+  g4rt_options_init(&defaults);
+  if (defaults.threads != 1 || defaults.device != G4RT_DEVICE_CPU) { fprintf(stderr, "FAIL defaults\n"); return 1; }
+  g4rt_session* d = NULL;
+  if ((st = g4rt_open(argv[1], argv[2], &defaults, &d))) return fail("open with defaults", st);
+  g4rt_close(d);
+  defaults.device = 7;
+  st = g4rt_open(argv[1], argv[2], &defaults, &d);
+  if (!st || g4rt_status_code(st) != G4RT_INVALID_ARGUMENT) { fprintf(stderr, "FAIL unknown device accepted\n"); return 1; }
   g4rt_status_free(st);
 
   free(batch);
   g4rt_close(s);
-  printf("c api: batch == token by token over 4 positions, errors reported\n");
+  printf("c api: batch == token by token over 4 positions == rewound tail, errors reported with their codes\n");
   return 0;
 }

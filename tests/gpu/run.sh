@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check in one device call (< 8 minutes on an H200 with 16 cores): builds the CUDA path
-# for sm_90a only, runs the CUDA tests (kernels against the CPU implementations; CudaSession
+# for sm_90a only, runs the CUDA tests (kernels against the CPU implementations; the CUDA backend
 # logits against exec::Session on the tiny models per policy), then a small benchmark (prefill
 # and decode tokens/s and achieved GB/s on an E2B-shaped synthetic Q8_0 model) and prints a
 # short table last.  Usage: tests/gpu/run.sh [BUILD_DIR]
