@@ -58,6 +58,13 @@ StepMaker Norm(uint32_t in, uint32_t out, bool with_attrs = true) {
   };
 }
 
+// A step of kind `op` without attributes over the given tensor and weight ids.
+StepMaker Plain(OpKind op, std::vector<uint32_t> in, std::vector<uint32_t> out, std::vector<uint32_t> weights = {}) {
+  return [=](flatbuffers::FlatBufferBuilder& b) {
+    return CreateStep(b, op, OpAttrs::NONE, 0, 0, b.CreateVector(in), b.CreateVector(out), b.CreateVector(weights));
+  };
+}
+
 std::string LoadError(const std::vector<uint8_t>& bytes) {
   auto plan = LoadPlanBytes(bytes, "bad/plan");
   return plan.ok() ? "accepted" : std::string(plan.status().message());
@@ -140,11 +147,7 @@ TEST(PlanReader, RejectsTensorIdOutOfRange) {
 }
 
 TEST(PlanReader, RejectsWrongArity) {
-  StepMaker add_one_input = [](flatbuffers::FlatBufferBuilder& b) {
-    return CreateStep(b, OpKind::Add, OpAttrs::NONE, 0, 0, b.CreateVector(std::vector<uint32_t>{2}),
-                      b.CreateVector(std::vector<uint32_t>{3}));
-  };
-  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, add_one_input)),
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Plain(OpKind::Add, {2}, {3}))),
               AllOf(HasSubstr("step 1 (Add)"), HasSubstr("1 inputs, 1 outputs, 0 weights do not fit")));
 }
 
@@ -155,20 +158,12 @@ TEST(PlanReader, RejectsWidthMismatchOfRowOp) {
 }
 
 TEST(PlanReader, RejectsMatrixWhereVectorWeightIsRead) {
-  StepMaker channel_mul = [](flatbuffers::FlatBufferBuilder& b) {
-    return CreateStep(b, OpKind::ChannelMul, OpAttrs::NONE, 0, 0, b.CreateVector(std::vector<uint32_t>{2}),
-                      b.CreateVector(std::vector<uint32_t>{3}), b.CreateVector(std::vector<uint32_t>{0}));
-  };
-  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, channel_mul)),
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Plain(OpKind::ChannelMul, {2}, {3}, {0}))),
               AllOf(HasSubstr("step 1 (ChannelMul)"), HasSubstr("weight 'token_embd.weight' must be 1-D")));
 }
 
 TEST(PlanReader, RejectsUnknownOpKind) {
-  StepMaker future = [](flatbuffers::FlatBufferBuilder& b) {
-    return CreateStep(b, OpKind(200), OpAttrs::NONE, 0, 0, b.CreateVector(std::vector<uint32_t>{2}),
-                      b.CreateVector(std::vector<uint32_t>{3}));
-  };
-  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, future)),
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Plain(OpKind(200), {2}, {3}))),
               AllOf(HasSubstr("step 1"), HasSubstr("unknown op kind 200")));
 }
 
