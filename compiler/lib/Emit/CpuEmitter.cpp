@@ -134,7 +134,7 @@ class RegionWriter : public emit::RegionValues {
   std::string vec(Value weight) { return "Vec(c, w[" + std::to_string(weightIndex_[weight]) + "])"; }
 
   LogicalResult writeRowOp(Operation &op, llvm::raw_ostream &os) {
-    auto rounding = op.getAttrOfType<StringAttr>(G4Dialect::kRoundingAttrName);
+    auto rounding = op.getAttrOfType<RoundingKindAttr>(G4Dialect::kRoundingAttrName);
     std::string n = op.getNumResults() ? std::to_string(featureWidth(op.getResult(0))) : "";
     if (auto norm = dyn_cast<RMSNormOp>(op)) {
       std::string x = use(norm.getInput());
@@ -167,12 +167,12 @@ class RegionWriter : public emit::RegionValues {
     } else if (auto round = dyn_cast<RoundBf16Op>(op)) {
       std::string x = use(round.getInput());
       std::string y = define(round.getResult(), {round.getInput()}, os);
-      os << "    Round<" << n << ">(" << x << ", " << y << ");  // " << round.getRule() << "\n";
+      os << "    Round<" << n << ">(" << x << ", " << y << ");  // " << stringifyRoundRule(round.getRule()) << "\n";
     } else if (auto cap = dyn_cast<SoftcapOp>(op)) {
       std::string x = use(cap.getInput());
       std::string y = define(cap.getResult(), {cap.getInput()}, os);
       os << "    SoftcapRow<" << n << ">(" << x << ", " << floatLiteral(cap.getCap().convertToDouble())
-         << ", " << (rounding && rounding.getValue() == "softcap_bf16" ? "true" : "false") << ", " << y
+         << ", " << (rounding && rounding.getValue() == RoundingKind::softcap_bf16 ? "true" : "false") << ", " << y
          << ");\n";
     } else if (auto rope = dyn_cast<RopeOp>(op)) {
       std::string x = use(rope.getInput()), pos = use(rope.getPositions());
@@ -180,7 +180,7 @@ class RegionWriter : public emit::RegionValues {
       os << "    Copy<" << n << ">(" << x << ", " << y << ");\n"
          << "    RopeRow(" << y << ", " << n << ", " << rope.getHeadDim() << ", "
          << rope.getRotaryDims() << ", " << doubleLiteral(rope.getTheta().convertToDouble())
-         << ", PosAt(" << pos << "), " << (rounding && rounding.getValue() == "rope_bf16" ? "true" : "false")
+         << ", PosAt(" << pos << "), " << (rounding && rounding.getValue() == RoundingKind::rope_bf16 ? "true" : "false")
          << ");\n";
     } else if (auto slice = dyn_cast<PleSliceOp>(op)) {
       std::string x = use(slice.getInput());

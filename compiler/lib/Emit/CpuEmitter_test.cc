@@ -27,11 +27,11 @@ func.func @forward(%x: tensor<?x8xf32>, %h: tensor<?x4xf32>) -> tensor<?x4xf32> 
   %w = g4.weight "proj.weight" : !g4.weight<8x4 : f32>
   %wn = g4.weight "norm.weight" : !g4.weight<4 : f32>
   %l = g4.linear %x, %w : (tensor<?x8xf32>, !g4.weight<8x4 : f32>) -> tensor<?x4xf32>
-  %lr = g4.round_bf16 %l {rule = "linear_out", island = 0 : i64} : tensor<?x4xf32>
+  %lr = g4.round_bf16 %l {rule = #g4.rule<linear_out>, island = 0 : i64} : tensor<?x4xf32>
   %n = g4.rms_norm %lr, %wn {eps = 1.0e-6 : f64, width = 4 : i64} : (tensor<?x4xf32>, !g4.weight<4 : f32>) -> tensor<?x4xf32>
-  %nr = g4.round_bf16 %n {rule = "norm_out", island = 1 : i64} : tensor<?x4xf32>
+  %nr = g4.round_bf16 %n {rule = #g4.rule<norm_out>, island = 1 : i64} : tensor<?x4xf32>
   %s = g4.add %h, %nr : tensor<?x4xf32>
-  %sr = g4.round_bf16 %s {rule = "residual_add", island = 2 : i64} : tensor<?x4xf32>
+  %sr = g4.round_bf16 %s {rule = #g4.rule<residual_add>, island = 2 : i64} : tensor<?x4xf32>
   return %sr : tensor<?x4xf32>
 }
 )mlir";

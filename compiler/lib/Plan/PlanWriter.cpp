@@ -89,6 +89,15 @@ std::string printed(Attribute a) {
   return s;
 }
 
+/// The keyword of the precision enums (`g4.rounding`, `g4.kv_storage`, round_bf16's `rule`):
+/// the plan carries it as the plain string the runtime compares ("rope_bf16").
+std::optional<std::string> enumKeyword(Attribute a) {
+  if (auto kind = dyn_cast<RoundingKindAttr>(a)) return stringifyRoundingKind(kind.getValue()).str();
+  if (auto rule = dyn_cast<RoundRuleAttr>(a)) return stringifyRoundRule(rule.getValue()).str();
+  if (auto storage = dyn_cast<KvStorageAttr>(a)) return stringifyKvStorage(storage.getValue()).str();
+  return std::nullopt;
+}
+
 flatbuffers::Offset<fb::Attr> buildAttr(flatbuffers::FlatBufferBuilder &b, NamedAttribute attr) {
   auto key = b.CreateString(attr.getName().str());
   Attribute v = attr.getValue();
@@ -99,7 +108,8 @@ flatbuffers::Offset<fb::Attr> buildAttr(flatbuffers::FlatBufferBuilder &b, Named
                           fb::CreateFloatValue(b, f.getValueAsDouble()).Union());
   if (isa<UnitAttr>(v))
     return fb::CreateAttr(b, key, fb::AttrValue::IntValue, fb::CreateIntValue(b, 1).Union());
-  std::string text = isa<StringAttr>(v) ? cast<StringAttr>(v).str() : printed(v);
+  std::string text = isa<StringAttr>(v) ? cast<StringAttr>(v).str()
+                                        : enumKeyword(v).value_or(printed(v));
   return fb::CreateAttr(b, key, fb::AttrValue::StringValue,
                         fb::CreateStringValue(b, b.CreateString(text)).Union());
 }
@@ -125,10 +135,13 @@ flatbuffers::Offset<fb::Hyperparams> buildHyperparams(flatbuffers::FlatBufferBui
       dictFloat(d, "final_softcap"));
 }
 
-fb::Precision precisionOf(StringRef p) {
-  if (p == "f32") return fb::Precision::F32;
-  if (p == "minimal") return fb::Precision::Minimal;
-  return fb::Precision::Reference;
+fb::Precision precisionOf(PrecisionPolicy p) {
+  switch (p) {
+    case PrecisionPolicy::f32: return fb::Precision::F32;
+    case PrecisionPolicy::minimal: return fb::Precision::Minimal;
+    case PrecisionPolicy::reference: return fb::Precision::Reference;
+  }
+  llvm_unreachable("unknown PrecisionPolicy");
 }
 
 }  // namespace

@@ -38,14 +38,22 @@ cl::opt<std::string> compileInput(cl::Positional, cl::desc("<spec.mlir>"), cl::R
                                   cl::sub(compileCmd));
 cl::opt<std::string> compileOut("o", cl::desc("output directory"), cl::value_desc("OUTDIR"),
                                 cl::Required, cl::sub(compileCmd));
-cl::opt<std::string> precision("precision", cl::desc("precision policy: f32 | minimal | reference"),
-                               cl::init("reference"), cl::sub(compileCmd));
+cl::opt<mlir::g4::PrecisionPolicy> precision(
+    "precision", cl::desc("precision policy (g4-bf16-islands, docs/precision.md)"),
+    cl::values(clEnumValN(mlir::g4::PrecisionPolicy::f32, "f32", "no rounding (fp32 everywhere)"),
+               clEnumValN(mlir::g4::PrecisionPolicy::minimal, "minimal",
+                          "only the systematic divergences"),
+               clEnumValN(mlir::g4::PrecisionPolicy::reference, "reference",
+                          "every rounding point of the bf16 reference")),
+    cl::init(mlir::g4::PrecisionPolicy::reference), cl::sub(compileCmd));
 cl::opt<unsigned> maxBatch("max-batch", cl::desc("largest number of tokens per evaluation"),
                            cl::init(512), cl::sub(compileCmd));
-cl::opt<std::string> attention("attention",
-                               cl::desc("reference attention under bf16 policies: sdpa (fp32 scores and "
-                                        "softmax) | eager (bf16 scores and probabilities)"),
-                               cl::init("sdpa"), cl::sub(compileCmd));
+cl::opt<mlir::g4::AttentionSemantics> attention(
+    "attention", cl::desc("reference attention under bf16 policies"),
+    cl::values(clEnumValN(mlir::g4::AttentionSemantics::sdpa, "sdpa", "fp32 scores and softmax"),
+               clEnumValN(mlir::g4::AttentionSemantics::eager, "eager",
+                          "bf16 scores and probabilities")),
+    cl::init(mlir::g4::AttentionSemantics::sdpa), cl::sub(compileCmd));
 cl::opt<bool> noEmit("no-emit",
                      cl::desc("do not emit and build the CPU kernels (fused steps run builtin)"),
                      cl::sub(compileCmd));
@@ -72,9 +80,11 @@ cl::opt<bool> compileVerbose("verbose",
                              cl::desc("print the kernel build commands, their times and ptxas's "
                                       "registers/smem/spills per CUDA kernel"),
                              cl::sub(compileCmd));
-cl::opt<std::string> router("router",
-                            cl::desc("MoE router semantics: fp32 (transformers >= 5.13) | bf16 (<= 5.12)"),
-                            cl::init("fp32"), cl::sub(compileCmd));
+cl::opt<mlir::g4::RouterSemantics> router(
+    "router", cl::desc("MoE router semantics"),
+    cl::values(clEnumValN(mlir::g4::RouterSemantics::fp32, "fp32", "transformers >= 5.13"),
+               clEnumValN(mlir::g4::RouterSemantics::bf16, "bf16", "transformers <= 5.12")),
+    cl::init(mlir::g4::RouterSemantics::fp32), cl::sub(compileCmd));
 cl::opt<bool> reportPrecision("report-precision",
                               cl::desc("print the islands and write OUTDIR/precision.json"),
                               cl::sub(compileCmd));
@@ -123,7 +133,7 @@ int runSynth() {
 /// Compiles the spec text in memory and checks its weights against the GGUF file.
 int checkSpecAgainstGguf(const std::string &specText, const g4::gguf::GgufFile &file) {
   mlir::g4::CompileOptions options;
-  options.precision = "f32";
+  options.precision = mlir::g4::PrecisionPolicy::f32;
   mlir::FailureOr<std::string> plan = mlir::g4::compileSpecText(specText, "<generated spec>", options);
   if (mlir::failed(plan)) return fail("the generated spec does not compile (a bug; see above)");
   absl::StatusOr<g4::plan::LoadedPlan> loaded =
@@ -184,12 +194,6 @@ int runCompile() {
     if (!options.targetCpu && !options.targetCuda)
       return fail("--target needs cpu, cuda or cpu,cuda");
   }
-  if (options.attention != "sdpa" && options.attention != "eager")
-    return fail("unknown --attention '" + attention + "' (expected sdpa or eager)");
-  if (options.router != "fp32" && options.router != "bf16")
-    return fail("unknown --router '" + router + "' (expected fp32 or bf16)");
-  if (options.precision != "f32" && options.precision != "minimal" && options.precision != "reference")
-    return fail("unknown --precision '" + precision + "' (expected f32, minimal or reference)");
   if (mlir::failed(mlir::g4::compileSpecFile(compileInput, compileOut, options))) return 1;
   absl::StatusOr<g4::plan::LoadedPlan> plan = g4::plan::LoadPlan(compileOut);
   if (!plan.ok()) return fail(std::string(plan.status().message()));

@@ -33,9 +33,6 @@ std::optional<DType> symbolizeDType(llvm::StringRef name);
 constexpr uint32_t dtypeBit(DType d) { return 1u << static_cast<unsigned>(d); }
 /// Any supported dtype (matrices).
 constexpr uint32_t kAnyDTypes = (1u << static_cast<unsigned>(DType::kCount)) - 1;
-/// Float dtypes (1-D tensors: norm weights, scales).
-constexpr uint32_t kFloatDTypes =
-    dtypeBit(DType::f32) | dtypeBit(DType::f16) | dtypeBit(DType::bf16);
 
 /// Width of the innermost dimension of an activation (rows are tokens).
 int64_t featureWidth(Value activation);

@@ -21,8 +21,8 @@
 namespace mlir::g4 {
 
 struct PlanOptions {
-  /// "f32", "minimal" or "reference": the precision policy the IR was compiled with.
-  std::string precision = "reference";
+  /// The precision policy the IR was compiled with.
+  PrecisionPolicy precision = PrecisionPolicy::reference;
   /// Largest number of tokens one evaluation may carry (activation buffers are sized for it).
   uint32_t maxBatchTokens = 512;
   std::string compilerVersion = "gemma4c 0.1";
