@@ -1,7 +1,7 @@
 //===- EmitSupport.h - pieces shared by the CPU and CUDA emitters -*- C++ -*-===//
 //
-// Internal to compiler/lib/Emit: literal formatting that round-trips to the numbers the builtin
-// steps use, id tables in the emitted wrappers, copying the headers the emitted sources include,
+// Internal to compiler/lib/Emit: literal formatting that round-trips to the numbers the
+// runtime's interpreted steps use, id tables in the emitted wrappers, copying the headers the emitted sources include,
 // and running the host or CUDA compiler with its output captured.
 //
 //===----------------------------------------------------------------------===//
@@ -21,7 +21,7 @@
 
 namespace mlir::g4::emit {
 
-/// A C float literal that parses back to exactly float(v), as the builtin steps use it.
+/// A C float literal that parses back to exactly float(v), as the interpreted steps use it.
 std::string floatLiteral(double v);
 /// A C double literal that parses back to exactly v.
 std::string doubleLiteral(double v);

@@ -617,7 +617,7 @@ func.func @fused_kernel_name(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 // -----
 
-func.func @fused_kernel_with_builtin(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
+func.func @fused_kernel_with_interpreted_op(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
   // expected-error @+1 {{'g4.fused' op has kernel 'g4k_attn_0' but its body holds 'g4.attention', which only the runtime implements}}
   %y = g4.fused(%q, %pos) {kernel = "g4k_attn_0"} : (tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32> {
   ^bb0(%a: tensor<?x256xf32>, %p: tensor<?xi32>):

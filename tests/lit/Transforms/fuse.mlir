@@ -1,5 +1,5 @@
 // g4-fuse: row ops join their producer's region, roundings stay in the region of the op they
-// round, attention and the other builtin-only ops never take consumers. docs/fusion.md.
+// round, attention and the other interpreted-only ops never take consumers. docs/fusion.md.
 // RUN: gemma4c-opt %s -split-input-file -g4-fuse | FileCheck %s
 
 // Islands survive fusion: the same roundings before and after, none left alone at top level.
@@ -188,8 +188,8 @@ func.func @attention_not_fused(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> te
 
 // -----
 
-// Nothing worth a region: a lone row op, a rounding of a function argument, a builtin op
-// without rounding stay as they are.
+// Nothing worth a region: a lone row op, a rounding of a function argument, an interpreted-only
+// op without rounding stay as they are.
 // CHECK-LABEL: func.func @nothing_to_fuse
 // CHECK-NOT: g4.fused
 // CHECK: g4.round_bf16 %arg0

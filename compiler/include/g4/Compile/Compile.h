@@ -22,7 +22,7 @@ struct CompileOptions {
   /// Print the islands and write OUTDIR/precision.json (compileSpecFile only).
   bool reportPrecision = false;
   /// Emit OUTDIR/src/kernels_cpu.cc and build OUTDIR/kernels_cpu.so (compileSpecFile only);
-  /// without, the plan's fused steps run builtin. docs/fusion.md.
+  /// without, the runtime interprets the plan's fused steps. docs/fusion.md.
   bool emitKernels = true;
   std::string cxx;       // host C++ compiler; empty: the one gemma4c was built with
   std::string cxxFlags;  // empty: -O2 -fPIC -shared -std=c++17 -march=x86-64-v2

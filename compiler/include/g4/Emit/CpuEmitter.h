@@ -5,7 +5,7 @@
 // through `call->api->linear` (rounding in the epilogue when a g4.round_bf16 follows), then one
 // loop over the tokens applying the row ops with kernels/common/fused_rows_cpu.h (which calls
 // row_ops.h), the same per-row math
-// as the runtime's builtin steps. Regions with the same body up to their tensor and weight ids
+// as the runtime's interpreted steps. Regions with the same body up to their tensor and weight ids
 // share one function; each exported symbol is a thin wrapper with its id table.
 // Contract and flags: docs/fusion.md.
 //

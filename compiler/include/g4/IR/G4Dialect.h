@@ -41,8 +41,8 @@ int64_t featureWidth(Value activation);
 /// ops, RoPE, softcap, the bf16 rounding and the PLE slice.
 bool isRowOp(Operation *op);
 /// Ops only the runtime implements (embedding, attention, experts, router steps): a fused
-/// region holding one has no emitted kernel and the runtime interprets its body.
-bool isBuiltinOnlyOp(Operation *op);
+/// region holding one has no emitted kernel, and the runtime interprets its body.
+bool isInterpretedOnlyOp(Operation *op);
 
 }  // namespace mlir::g4
 

@@ -27,7 +27,7 @@ struct PlanOptions {
   uint32_t maxBatchTokens = 512;
   std::string compilerVersion = "gemma4c 0.1";
   /// The emitted CPU kernel library, relative to OUTDIR ("kernels_cpu.so"); empty: none was
-  /// built, and every step runs builtin (fused steps by their bodies).
+  /// built, and the runtime interprets every step (fused steps by their bodies).
   std::string cpuKernelLibrary;
   /// The same kernels built for AVX2/FMA/F16C (target "cpu-avx2"); empty: none.
   std::string cpuAvx2KernelLibrary;
