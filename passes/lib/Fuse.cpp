@@ -55,7 +55,7 @@ class RegionBuilder {
         deps_[i].set(p);
       }
       if (auto round = dyn_cast<RoundBf16Op>(op)) joinProducer(i, round);
-      else if (isa<LinearOp>(op)) newRegion(i, /*builtin=*/false);
+      else if (isa<LinearOp>(op)) newRegion(i, /*interpreted=*/false);
       else if (isRowOp(op)) joinProducers(i);
     }
   }
@@ -87,10 +87,10 @@ class RegionBuilder {
     return out;
   }
 
-  int newRegion(unsigned i, bool builtin) {
+  int newRegion(unsigned i, bool interpreted) {
     members_.emplace_back(ops_.size());
     members_.back().set(i);
-    builtin_.push_back(builtin);
+    interpreted_.push_back(interpreted);
     layer_.push_back(layerOf(ops_[i]));
     regionOf_[i] = members_.size() - 1;
     return regionOf_[i];
@@ -101,21 +101,21 @@ class RegionBuilder {
     regionOf_[i] = region;
   }
 
-  /// A rounding belongs to its producer's region; a builtin-only producer heads a region with
+  /// A rounding belongs to its producer's region; an interpreted-only producer heads a region with
   /// it (the rounding in its epilogue, computed by the runtime).
   void joinProducer(unsigned i, RoundBf16Op round) {
     auto it = index_.find(round.getInput().getDefiningOp());
     if (!round.getInput().getDefiningOp() || it == index_.end()) return;
     unsigned p = it->second;
     if (regionOf_[p] >= 0) return add(i, regionOf_[p]);
-    if (isBuiltinOnlyOp(ops_[p])) {
-      add(i, newRegion(p, /*builtin=*/true));
+    if (isInterpretedOnlyOp(ops_[p])) {
+      add(i, newRegion(p, /*interpreted=*/true));
       return;
     }
-    newRegion(i, /*builtin=*/false);
+    newRegion(i, /*interpreted=*/false);
   }
 
-  /// A row op joins the regions of its producers (same layer, never a builtin region) when
+  /// A row op joins the regions of its producers (same layer, never an interpreted region) when
   /// the union stays convex; else the region of its latest producer alone, else a new one.
   void joinProducers(unsigned i) {
     int64_t layer = layerOf(ops_[i]);
@@ -124,7 +124,7 @@ class RegionBuilder {
     llvm::sort(ps, [](unsigned a, unsigned b) { return a > b; });
     for (unsigned p : ps) {
       int r = regionOf_[p];
-      if (r >= 0 && !builtin_[r] && layer_[r] == layer && !llvm::is_contained(candidates, r))
+      if (r >= 0 && !interpreted_[r] && layer_[r] == layer && !llvm::is_contained(candidates, r))
         candidates.push_back(r);
     }
     auto tryMerge = [&](ArrayRef<int> rs) {
@@ -144,7 +144,7 @@ class RegionBuilder {
     if (candidates.size() > 1 && tryMerge(candidates)) return;
     for (int r : candidates)
       if (tryMerge(r)) return;
-    newRegion(i, /*builtin=*/false);
+    newRegion(i, /*interpreted=*/false);
   }
 
   /// No input of the set may depend on one of its members (convex), and every linear reads
@@ -162,7 +162,7 @@ class RegionBuilder {
   std::vector<llvm::BitVector> deps_;
   std::vector<int> regionOf_;
   std::vector<llvm::BitVector> members_;
-  std::vector<bool> builtin_;
+  std::vector<bool> interpreted_;  // the runtime interprets the region (no kernel)
   std::vector<int64_t> layer_;
 };
 
@@ -254,8 +254,8 @@ struct FusePass : g4::impl::G4FuseBase<FusePass> {
       RegionBuilder builder(block);
       builder.run();
       for (ArrayRef<Operation *> ops : builder.regions()) {
-        bool builtin = llvm::any_of(ops, [](Operation *op) { return isBuiltinOnlyOp(op); });
-        std::string kernel = builtin ? "" : kernelName(ops, layerOf(ops.front()), taken);
+        bool interpreted = llvm::any_of(ops, [](Operation *op) { return isInterpretedOnlyOp(op); });
+        std::string kernel = interpreted ? "" : kernelName(ops, layerOf(ops.front()), taken);
         createFusedRegion(ops, kernel);
       }
       // A value that escapes a region may have been read between the region's ops; move such

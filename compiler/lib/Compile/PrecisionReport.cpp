@@ -40,9 +40,9 @@ std::string layerText(int64_t layer) {
 
 }  // namespace
 
-PrecisionReport collectPrecisionReport(ModuleOp module, StringRef policy) {
+PrecisionReport collectPrecisionReport(ModuleOp module, PrecisionPolicy policy) {
   PrecisionReport report;
-  report.policy = policy.str();
+  report.policy = stringifyPrecisionPolicy(policy).str();
   if (auto model = module->getAttrOfType<DictionaryAttr>(G4Dialect::kModelAttrName))
     if (auto name = model.getAs<StringAttr>("name")) report.model = name.str();
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -53,20 +53,21 @@ PrecisionReport collectPrecisionReport(ModuleOp module, StringRef policy) {
   module.walk([&](Operation *op) {
     if (auto round = dyn_cast<RoundBf16Op>(op)) {
       Operation *producer = round.getInput().getDefiningOp();
-      PrecisionIsland island{static_cast<int64_t>(round.getIsland()), round.getRule().str(), {}};
+      PrecisionIsland island{static_cast<int64_t>(round.getIsland()), stringifyRoundRule(round.getRule()).str(), {}};
       if (producer) island.producer = siteOf(producer, names);
       island.producer.tensor = names.lookup(round.getResult());  // the rounded tensor
       ++report.islandsPerRule[island.rule];
       report.islands.push_back(std::move(island));
     }
-    if (auto kind = op->getAttrOfType<StringAttr>(G4Dialect::kRoundingAttrName)) {
-      report.internal.push_back({kind.str(), siteOf(op, names)});
-      ++report.internalPerKind[kind.str()];
+    if (auto kind = op->getAttrOfType<RoundingKindAttr>(G4Dialect::kRoundingAttrName)) {
+      std::string name = stringifyRoundingKind(kind.getValue()).str();
+      report.internal.push_back({name, siteOf(op, names)});
+      ++report.internalPerKind[name];
     }
     if (auto attention = dyn_cast<AttentionOp>(op)) {
       anyAttention = true;
-      auto storage = op->getAttrOfType<StringAttr>(G4Dialect::kKvStorageAttrName);
-      allBf16Kv &= storage && storage.getValue() == "bf16";
+      auto storage = op->getAttrOfType<KvStorageAttr>(G4Dialect::kKvStorageAttrName);
+      allBf16Kv &= storage && storage.getValue() == KvStorage::bf16;
     }
     if (auto scale = dyn_cast<ScaleOp>(op)) {
       ScaleConstant c;

@@ -1,6 +1,8 @@
 // The emitted CPU kernel of a hand-written region (linear + round, RMSNorm + round, residual
 // add + round), built with the host compiler, loaded with dlopen and run on known inputs;
-// the expected values are computed here from the ops' definitions.
+// the expected values are computed here from the ops' definitions. Then the helpers of
+// kernels/common/fused_rows_cpu.h, which the emitted code includes, against row_ops.h and
+// hand-worked values.
 #include "g4/Emit/CpuEmitter.h"
 
 #include <dlfcn.h>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "exec/kernel_abi.h"
+#include "fused_rows_cpu.h"
 #include "g4/IR/G4Dialect.h"
 #include "g4/Plan/PlanWriter.h"
 #include "g4/Transforms/Passes.h"
@@ -27,11 +30,11 @@ func.func @forward(%x: tensor<?x8xf32>, %h: tensor<?x4xf32>) -> tensor<?x4xf32> 
   %w = g4.weight "proj.weight" : !g4.weight<8x4 : f32>
   %wn = g4.weight "norm.weight" : !g4.weight<4 : f32>
   %l = g4.linear %x, %w : (tensor<?x8xf32>, !g4.weight<8x4 : f32>) -> tensor<?x4xf32>
-  %lr = g4.round_bf16 %l {rule = "linear_out", island = 0 : i64} : tensor<?x4xf32>
+  %lr = g4.round_bf16 %l {rule = #g4.rule<linear_out>, island = 0 : i64} : tensor<?x4xf32>
   %n = g4.rms_norm %lr, %wn {eps = 1.0e-6 : f64, width = 4 : i64} : (tensor<?x4xf32>, !g4.weight<4 : f32>) -> tensor<?x4xf32>
-  %nr = g4.round_bf16 %n {rule = "norm_out", island = 1 : i64} : tensor<?x4xf32>
+  %nr = g4.round_bf16 %n {rule = #g4.rule<norm_out>, island = 1 : i64} : tensor<?x4xf32>
   %s = g4.add %h, %nr : tensor<?x4xf32>
-  %sr = g4.round_bf16 %s {rule = "residual_add", island = 2 : i64} : tensor<?x4xf32>
+  %sr = g4.round_bf16 %s {rule = #g4.rule<residual_add>, island = 2 : i64} : tensor<?x4xf32>
   return %sr : tensor<?x4xf32>
 }
 )mlir";
@@ -156,6 +159,80 @@ TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
   }
   dlclose(lib);
   llvm::sys::fs::remove_directories(dir);
+}
+
+// The row helpers the emitted bodies call: the elementwise ones by hand, the others bit for bit
+// against the row_ops.h functions they wrap (which the interpreter runs).
+TEST(FusedRowsCpu, HelpersMatchRowOps) {
+  namespace fused = g4::fused;
+  namespace ops = g4::ops;
+  float x[8] = {1.0f, -2.0f, 0.5f, 3.25f, -0.75f, 10.0f, 1.00390625f, 1.01171875f};
+  const float b[8] = {2.0f, 0.5f, -4.0f, 1.0f, 8.0f, -0.1f, 0.0f, 3.0f};
+  // Hide x's values from the optimizer: a call it folds at compile time (tanhf in MPFR) may
+  // differ in the last bit from the same call at run time (libm), as the kernels make it.
+  asm volatile("" : : "r"(x) : "memory");
+  float y[8];
+  fused::Scale<8>(x, 2.0f, y);
+  EXPECT_EQ(y[1], -4.0f);
+  EXPECT_EQ(y[3], 6.5f);
+  fused::ChannelMul<8>(x, b, y);
+  EXPECT_EQ(y[2], -2.0f);
+  fused::Add<8>(x, b, y);
+  EXPECT_EQ(y[0], 3.0f);
+  EXPECT_EQ(y[4], 7.25f);
+  fused::Mul<8>(x, b, y);
+  EXPECT_EQ(y[1], -1.0f);
+  fused::Round<8>(x, y);
+  EXPECT_EQ(y[3], 3.25f) << "bf16-exact values stay";
+  EXPECT_EQ(y[6], 1.0f) << "1 + 2^-8 is a tie: to even";
+  EXPECT_EQ(y[7], 1.015625f) << "1 + 3 * 2^-8 is a tie: to even";
+  fused::Gelu<8>(x, y);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(y[i], ops::GeluTanh(x[i])) << i;
+  for (bool round : {false, true}) {
+    fused::SoftcapRow<8>(x, 3.0f, round, y);
+    for (int i = 0; i < 8; ++i) EXPECT_EQ(y[i], ops::Softcap(x[i], 3.0f, round)) << i;
+  }
+  float copy[8] = {};
+  fused::Copy<8>(x, copy);
+  EXPECT_EQ(std::memcmp(copy, x, sizeof x), 0);
+  fused::Copy<8>(copy, copy);  // aliasing rows: a no-op
+  EXPECT_EQ(std::memcmp(copy, x, sizeof x), 0);
+
+  // RmsNorm over groups of 4, with and without a weight, against RmsNormRow.
+  const float w[4] = {0.5f, 1.25f, -2.0f, 3.0f};
+  float want[8];
+  for (const float *weight : {w, static_cast<const float *>(nullptr)}) {
+    fused::RmsNorm<8, 4>(x, weight, 1e-6f, y);
+    ops::RmsNormRow(x, weight, 8, 4, 1e-6f, want);
+    EXPECT_EQ(std::memcmp(y, want, sizeof y), 0);
+  }
+  // Rope in place: two heads of 4, all dims rotary, at position 7, against RopeRow.
+  for (bool round : {false, true}) {
+    std::memcpy(y, x, sizeof y);
+    std::memcpy(want, x, sizeof want);
+    fused::Rope<8, 4, 4>(y, 10000.0, 7, round);
+    ops::RopeRow(want, 8, 4, 4, 10000.0, 7, round);
+    EXPECT_EQ(std::memcmp(y, want, sizeof y), 0);
+  }
+
+  // PosAt reads an int32 from a float slot; Row, Vec and Linear address the call's tables.
+  int32_t pos = 300;
+  float slot;
+  std::memcpy(&slot, &pos, 4);
+  EXPECT_EQ(fused::PosAt(&slot), 300);
+  float data[2 * 4] = {1.0f, 1.0f, 1.0f, 1.0f};
+  g4k_tensor tensors[2] = {{data, 4}, {data + 4, 4}};
+  g4k_weight weights[1] = {{w, 0, 1, {4, 1, 1, 1}, w}};  // as a matrix: 4 inputs, 1 output
+  FakeRuntime rt;
+  g4k_api api{G4K_ABI_VERSION, &FakeLinear};
+  g4k_call call{&api, &rt, 1, nullptr, tensors, weights};
+  EXPECT_EQ(fused::Row(&call, 0, 1), data + 4);
+  EXPECT_EQ(fused::Vec(&call, 0), w);
+  fused::Linear(&call, 0, 0, 1, 1);
+  EXPECT_EQ(rt.calls, 1);
+  EXPECT_EQ(rt.lastRound, 1);
+  EXPECT_EQ(rt.lastTokens, 1);
+  EXPECT_EQ(data[4], 2.75f);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -68,6 +69,19 @@ ToolRun runCompiler(StringRef program, StringRef flags, StringRef output, String
   return run;
 }
 
+void writeRowCall(llvm::raw_ostream &os, const RowCall &call) {
+  os << call.name;
+  if (!call.templateArgs.empty()) {
+    os << "<";
+    llvm::interleaveComma(call.templateArgs, os);
+    os << ">";
+  }
+  os << "(";
+  llvm::interleaveComma(call.args, os);
+  os << ");";
+  if (!call.comment.empty()) os << "  // " << call.comment;
+}
+
 RegionValues::RegionValues(FusedOp fused, const PlanLayout &layout)
     : fused_(fused), layout_(layout) {
   Block &block = fused_.getBlock();
@@ -128,8 +142,8 @@ std::string RegionValues::use(Value v) {
   return var_.lookup(v);
 }
 
-std::string RegionValues::define(Value result, ArrayRef<Value> inPlaceCandidates,
-                                 std::optional<std::pair<std::string, int64_t>> *newScratch) {
+std::string RegionValues::define(Value result, ArrayRef<Value> inPlaceCandidates) {
+  maxRowWidth_ = std::max(maxRowWidth_, featureWidth(result));
   auto it = tensorIndex_.find(result);
   if (it != tensorIndex_.end()) {
     usedInLoop_.insert(it->second);
@@ -141,10 +155,103 @@ std::string RegionValues::define(Value result, ArrayRef<Value> inPlaceCandidates
       return var_[result] = var_[in];
     }
   std::string name = "s" + std::to_string(numScratch_++);
-  *newScratch = std::make_pair(name, scratch_);
+  newScratch_.push_back({name, scratch_});
   scratch_ += featureWidth(result);
   ownsScratch_.insert(result);
   return var_[result] = name;
+}
+
+FailureOr<RowOpCode> RegionValues::rowOpCode(Operation &op) {
+  // The composite ops take their internal bf16 rounding (g4.rounding) as a constant flag.
+  auto roundsInside = [&](RoundingKind kind) -> std::string {
+    auto rounding = op.getAttrOfType<RoundingKindAttr>(G4Dialect::kRoundingAttrName);
+    return rounding && rounding.getValue() == kind ? "true" : "false";
+  };
+  std::string n = op.getNumResults() ? std::to_string(featureWidth(op.getResult(0))) : "";
+  auto vec = [&](Value weight) { return weightVector(weightIndex_.lookup(weight)); };
+  // Most row ops read one row and may write it in place: `Name<n>(x, extra..., y)`.
+  auto unary = [&](StringRef name, Value in, Value out, ArrayRef<std::string> extra) {
+    std::string x = use(in);
+    std::string y = define(out, {in});
+    RowCall call{name.str(), {n}, {x}, ""};
+    call.args.append(extra.begin(), extra.end());
+    call.args.push_back(y);
+    return SmallVector<RowCall, 2>{call};
+  };
+
+  using Calls = std::optional<SmallVector<RowCall, 2>>;
+  Calls calls =
+      llvm::TypeSwitch<Operation *, Calls>(&op)
+          .Case([&](RMSNormOp norm) -> Calls {
+            std::string x = use(norm.getInput());
+            std::string y = define(norm.getResult(), {norm.getInput()});
+            std::string w = norm.getWeight() ? vec(norm.getWeight()) : "nullptr";
+            return SmallVector<RowCall, 2>{
+                {"RmsNorm",
+                 {n, std::to_string(norm.getWidth())},
+                 {x, w, floatLiteral(norm.getEps().convertToDouble()), y},
+                 ""}};
+          })
+          .Case([&](ScaleOp scale) -> Calls {
+            return unary("Scale", scale.getInput(), scale.getResult(),
+                         {floatLiteral(scale.getFactor().convertToDouble())});
+          })
+          .Case([&](LayerScalarOp ls) -> Calls {
+            return unary("Scale", ls.getInput(), ls.getResult(), {vec(ls.getWeight()) + "[0]"});
+          })
+          .Case([&](ChannelMulOp cm) -> Calls {
+            return unary("ChannelMul", cm.getInput(), cm.getResult(), {vec(cm.getWeight())});
+          })
+          .Case<AddOp, MulOp>([&](Operation *binary) -> Calls {
+            Value lhs = binary->getOperand(0), rhs = binary->getOperand(1);
+            std::string a = use(lhs), b = use(rhs);
+            std::string y = define(binary->getResult(0), {lhs, rhs});
+            return SmallVector<RowCall, 2>{{isa<AddOp>(binary) ? "Add" : "Mul", {n}, {a, b, y}, ""}};
+          })
+          .Case([&](GeluTanhOp gelu) -> Calls {
+            return unary("Gelu", gelu.getInput(), gelu.getResult(), {});
+          })
+          .Case([&](RoundBf16Op round) -> Calls {
+            SmallVector<RowCall, 2> calls = unary("Round", round.getInput(), round.getResult(), {});
+            calls.front().comment = stringifyRoundRule(round.getRule()).str();
+            return calls;
+          })
+          .Case([&](SoftcapOp cap) -> Calls {
+            return unary("SoftcapRow", cap.getInput(), cap.getResult(),
+                         {floatLiteral(cap.getCap().convertToDouble()),
+                          roundsInside(RoundingKind::softcap_bf16)});
+          })
+          .Case([&](RopeOp rope) -> Calls {
+            // Rope rotates in place: first the input row goes to the result's row.
+            std::string x = use(rope.getInput()), pos = use(rope.getPositions());
+            std::string y = define(rope.getResult(), {rope.getInput()});
+            return SmallVector<RowCall, 2>{
+                {"Copy", {n}, {x, y}, ""},
+                {"Rope",
+                 {n, std::to_string(rope.getHeadDim()), std::to_string(rope.getRotaryDims())},
+                 {y, doubleLiteral(rope.getTheta().convertToDouble()), "PosAt(" + pos + ")",
+                  roundsInside(RoundingKind::rope_bf16)},
+                 ""}};
+          })
+          .Case([&](PleSliceOp slice) -> Calls {
+            std::string x = use(slice.getInput());
+            std::string at = x + " + " +
+                             std::to_string(slice.getLayer().value_or(0) *
+                                            featureWidth(slice.getResult()));
+            if (!tensorIndex_.count(slice.getResult())) {
+              var_[slice.getResult()] = "(" + at + ")";  // read in place, never written
+              return SmallVector<RowCall, 2>{};
+            }
+            std::string y = define(slice.getResult(), {});
+            return SmallVector<RowCall, 2>{{"Copy", {n}, {at, y}, ""}};
+          })
+          .Default([](Operation *) -> Calls { return std::nullopt; });
+  if (!calls) return failure();
+  RowOpCode code;
+  code.calls = std::move(*calls);
+  code.newScratch = std::move(newScratch_);
+  newScratch_.clear();
+  return code;
 }
 
 }  // namespace mlir::g4::emit

@@ -1,7 +1,7 @@
 //===- EmitSupport.h - pieces shared by the CPU and CUDA emitters -*- C++ -*-===//
 //
-// Internal to compiler/lib/Emit: literal formatting that round-trips to the numbers the builtin
-// steps use, id tables in the emitted wrappers, copying the headers the emitted sources include,
+// Internal to compiler/lib/Emit: literal formatting that round-trips to the numbers the
+// runtime's interpreted steps use, id tables in the emitted wrappers, copying the headers the emitted sources include,
 // and running the host or CUDA compiler with its output captured.
 //
 //===----------------------------------------------------------------------===//
@@ -21,7 +21,7 @@
 
 namespace mlir::g4::emit {
 
-/// A C float literal that parses back to exactly float(v), as the builtin steps use it.
+/// A C float literal that parses back to exactly float(v), as the interpreted steps use it.
 std::string floatLiteral(double v);
 /// A C double literal that parses back to exactly v.
 std::string doubleLiteral(double v);
@@ -44,6 +44,30 @@ struct ToolRun {
 };
 ToolRun runCompiler(StringRef program, StringRef flags, StringRef output, StringRef input);
 
+/// One call of a row helper: `name<templateArgs>(args);`, then `  // comment` when there is
+/// one. The helpers of kernels/common/fused_rows_cpu.h and fused_rows_cuda.cuh are spelled
+/// alike, so the same call serves both targets.
+struct RowCall {
+  std::string name;
+  SmallVector<std::string, 3> templateArgs;
+  SmallVector<std::string, 4> args;
+  std::string comment;
+};
+void writeRowCall(llvm::raw_ostream &os, const RowCall &call);
+
+/// A new per-token scratch row: `float* name = scratch + offset;`.
+struct ScratchRow {
+  std::string name;
+  int64_t offset;
+};
+
+/// The code of one row op: the scratch rows it writes first, then its calls (none for a PLE
+/// slice read in place).
+struct RowOpCode {
+  SmallVector<ScratchRow, 1> newScratch;
+  SmallVector<RowCall, 2> calls;
+};
+
 /// What both emitters know about one fused region before they write code: the plan ids its
 /// kernel addresses as t[i] (activations: arguments, yielded values, inner buffers) and w[i]
 /// (weights), its linears with their epilogue rounding, and, while the row ops are written,
@@ -51,6 +75,7 @@ ToolRun runCompiler(StringRef program, StringRef flags, StringRef output, String
 class RegionValues {
  public:
   RegionValues(FusedOp fused, const PlanLayout &layout);
+  virtual ~RegionValues() = default;
 
   ArrayRef<uint32_t> tensorIds() const { return tIds_; }
   ArrayRef<uint32_t> weightIds() const { return wIds_; }
@@ -69,14 +94,18 @@ class RegionValues {
   void nameTensorRows();
   /// The row ops to write, in order (linears and absorbed rounds left out).
   SmallVector<Operation *> rowOps();
+  /// The one table of row ops: the helper calls computing `op` on the current token's rows,
+  /// naming its operands' and results' rows as they go. Failure (without a diagnostic) for an
+  /// op that is not a row op.
+  FailureOr<RowOpCode> rowOpCode(Operation &op);
+  /// How a target's body reaches 1-D weight `index` (a pointer to its floats).
+  virtual std::string weightVector(unsigned index) const = 0;
 
   /// The row variable of an operand (recording that the loop reads that tensor).
   std::string use(Value v);
   /// Where a result goes: its plan tensor's row, the scratch row of an operand it is the only
-  /// reader of (in place), or a new scratch row. For a new one, `newScratch` gets its
-  /// declaration's name and offset.
-  std::string define(Value result, ArrayRef<Value> inPlaceCandidates,
-                     std::optional<std::pair<std::string, int64_t>> *newScratch);
+  /// reader of (in place), or a new scratch row (added to `newScratch_`).
+  std::string define(Value result, ArrayRef<Value> inPlaceCandidates);
 
   FusedOp fused_;
   const PlanLayout &layout_;
@@ -88,6 +117,8 @@ class RegionValues {
   llvm::DenseSet<Operation *> absorbed_;
   int64_t scratch_ = 0;  // scratch floats per token row
   unsigned numScratch_ = 0;
+  int64_t maxRowWidth_ = 0;  // the widest row a row op writes
+  SmallVector<ScratchRow, 1> newScratch_;
 
  private:
   void addTensor(Value v);

@@ -65,12 +65,6 @@ int64_t mlir::g4::featureWidth(Value activation) {
 // !g4.weight<1536x2048 : f32|bf16|q8_0>
 //===----------------------------------------------------------------------===//
 
-int64_t WeightType::getNumElements() const {
-  int64_t n = 1;
-  for (int64_t d : getShape()) n *= d;
-  return n;
-}
-
 LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError,
                                  ArrayRef<int64_t> shape, uint32_t dtypes) {
   if (shape.empty() || shape.size() > 4)
@@ -127,19 +121,18 @@ void WeightType::print(AsmPrinter &printer) const {
 static constexpr llvm::StringLiteral kRequiredIntKeys[] = {
     "vocab", "hidden", "layers", "heads", "context_length", "sliding_window"};
 
-/// The values of `g4.rounding` and the op each one describes (docs/precision.md).
-static bool isRoundingKindOf(Operation *op, StringRef kind) {
-  if (kind == "rope_bf16") return isa<RopeOp>(op);
-  if (kind == "softcap_bf16") return isa<SoftcapOp>(op);
-  if (kind == "experts_bf16" || kind == "experts_bf16_weighted") return isa<ExpertFFNOp>(op);
-  if (kind == "renormalize_bf16") return isa<RenormalizeOp>(op);
-  if (kind == "attention_eager") return isa<AttentionOp>(op);
-  return false;
+/// The op each `g4.rounding` kind describes (docs/precision.md).
+static bool isRoundingKindOf(Operation *op, RoundingKind kind) {
+  switch (kind) {
+    case RoundingKind::rope_bf16: return isa<RopeOp>(op);
+    case RoundingKind::softcap_bf16: return isa<SoftcapOp>(op);
+    case RoundingKind::experts_bf16:
+    case RoundingKind::experts_bf16_weighted: return isa<ExpertFFNOp>(op);
+    case RoundingKind::renormalize_bf16: return isa<RenormalizeOp>(op);
+    case RoundingKind::attention_eager: return isa<AttentionOp>(op);
+  }
+  llvm_unreachable("unknown RoundingKind");
 }
-
-static constexpr llvm::StringLiteral kRoundingKinds[] = {
-    "rope_bf16", "softcap_bf16", "experts_bf16", "experts_bf16_weighted", "renormalize_bf16",
-    "attention_eager"};
 
 LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute attr) {
   if (attr.getName() == kLayerAttrName) {
@@ -149,13 +142,13 @@ LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute 
     return success();
   }
   if (attr.getName() == kRoundingAttrName) {
-    auto kind = dyn_cast<StringAttr>(attr.getValue());
-    if (!kind || !llvm::is_contained(kRoundingKinds, kind.getValue()))
-      return op->emitError() << "'" << kRoundingAttrName << "' must be one of "
-                             << llvm::join(ArrayRef<llvm::StringLiteral>(kRoundingKinds), ", ") << ", got " << attr.getValue();
+    auto kind = dyn_cast<RoundingKindAttr>(attr.getValue());
+    if (!kind)
+      return op->emitError() << "'" << kRoundingAttrName
+                             << "' must be a #g4.rounding<...> attribute, got " << attr.getValue();
     if (!isRoundingKindOf(op, kind.getValue()))
-      return op->emitError() << "'" << kRoundingAttrName << "' = \"" << kind.getValue()
-                             << "\" does not describe " << op->getName();
+      return op->emitError() << "'" << kRoundingAttrName << "' = " << kind
+                             << " does not describe " << op->getName();
     return success();
   }
   if (attr.getName() == kNameAttrName) {
@@ -180,10 +173,9 @@ LogicalResult G4Dialect::verifyOperationAttribute(Operation *op, NamedAttribute 
     return success();
   }
   if (attr.getName() == kKvStorageAttrName) {
-    auto storage = dyn_cast<StringAttr>(attr.getValue());
-    if (!storage || (storage.getValue() != "bf16" && storage.getValue() != "f32"))
-      return op->emitError() << "'" << kKvStorageAttrName << "' must be \"bf16\" or \"f32\", got "
-                             << attr.getValue();
+    if (!isa<KvStorageAttr>(attr.getValue()))
+      return op->emitError() << "'" << kKvStorageAttrName
+                             << "' must be a #g4.kv_storage<...> attribute, got " << attr.getValue();
     if (!isa<AttentionOp>(op))
       return op->emitError() << "'" << kKvStorageAttrName << "' belongs on g4.attention";
     return success();

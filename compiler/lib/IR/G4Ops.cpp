@@ -273,7 +273,7 @@ bool mlir::g4::isRowOp(Operation *op) {
              SoftcapOp, RopeOp, RoundBf16Op, PleSliceOp>(op);
 }
 
-bool mlir::g4::isBuiltinOnlyOp(Operation *op) {
+bool mlir::g4::isInterpretedOnlyOp(Operation *op) {
   return isa<EmbedOp, AttentionOp, ExpertFFNOp, SoftmaxOp, TopKOp, RenormalizeOp,
              ExpertScaleOp>(op);
 }
@@ -306,14 +306,14 @@ LogicalResult FusedOp::verify() {
     return emitOpError() << "kernel '" << kernel
                          << "' must be a C identifier starting with 'g4k_'";
   for (Operation &op : block.without_terminator()) {
-    if (!isRowOp(&op) && !isBuiltinOnlyOp(&op) && !isa<LinearOp>(op))
+    if (!isRowOp(&op) && !isInterpretedOnlyOp(&op) && !isa<LinearOp>(op))
       return emitOpError() << "may not contain '" << op.getName() << "'";
     if (auto linear = dyn_cast<LinearOp>(op); linear && !kernel.empty() &&
         !isa<BlockArgument>(linear.getInput()))
       return emitOpError() << "has kernel '" << kernel
                            << "' but a g4.linear inside reads a value of the region; a kernel "
                               "runs its linears first, on region inputs";
-    if (!kernel.empty() && isBuiltinOnlyOp(&op))
+    if (!kernel.empty() && isInterpretedOnlyOp(&op))
       return emitOpError() << "has kernel '" << kernel << "' but its body holds '"
                            << op.getName() << "', which only the runtime implements";
   }

@@ -11,7 +11,6 @@
 #include "llvm/ADT/DenseMap.h"
 #include <functional>
 #include "llvm/ADT/StringMap.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/raw_ostream.h"
@@ -113,18 +112,20 @@ FailureOr<fb::OpKind> opKindOf(Operation &op) {
       });
 }
 
-/// The internal roundings g4-bf16-islands marked on a composite op (g4.rounding).
+/// The internal roundings g4-bf16-islands marked on a composite op (g4.rounding), as the
+/// plan's enum.
 fb::Rounding roundingOf(Operation &op) {
-  auto rounding = op.getAttrOfType<StringAttr>(G4Dialect::kRoundingAttrName);
+  auto rounding = op.getAttrOfType<RoundingKindAttr>(G4Dialect::kRoundingAttrName);
   if (!rounding) return fb::Rounding::None;
-  return llvm::StringSwitch<fb::Rounding>(rounding.getValue())
-      .Case("rope_bf16", fb::Rounding::RopeBf16)
-      .Case("softcap_bf16", fb::Rounding::SoftcapBf16)
-      .Case("experts_bf16", fb::Rounding::ExpertsBf16)
-      .Case("experts_bf16_weighted", fb::Rounding::ExpertsBf16Weighted)
-      .Case("renormalize_bf16", fb::Rounding::RenormalizeBf16)
-      .Case("attention_eager", fb::Rounding::AttentionEager)
-      .Default(fb::Rounding::None);
+  switch (rounding.getValue()) {
+    case RoundingKind::rope_bf16: return fb::Rounding::RopeBf16;
+    case RoundingKind::softcap_bf16: return fb::Rounding::SoftcapBf16;
+    case RoundingKind::experts_bf16: return fb::Rounding::ExpertsBf16;
+    case RoundingKind::experts_bf16_weighted: return fb::Rounding::ExpertsBf16Weighted;
+    case RoundingKind::renormalize_bf16: return fb::Rounding::RenormalizeBf16;
+    case RoundingKind::attention_eager: return fb::Rounding::AttentionEager;
+  }
+  llvm_unreachable("unknown RoundingKind");
 }
 
 /// The typed attribute table of a step (plan.fbs OpAttrs), from the op's ODS accessors.
@@ -160,7 +161,7 @@ std::pair<fb::OpAttrs, flatbuffers::Offset<void>> buildStepAttrs(flatbuffers::Fl
       })
       .Case([&](RoundBf16Op r) {
         return Attrs{fb::OpAttrs::RoundBf16Attrs,
-                     fb::CreateRoundBf16AttrsDirect(b, r.getRule().str().c_str(), r.getIsland()).Union()};
+                     fb::CreateRoundBf16AttrsDirect(b, stringifyRoundRule(r.getRule()).str().c_str(), r.getIsland()).Union()};
       })
       .Case([&](TopKOp t) {
         return Attrs{fb::OpAttrs::TopKAttrs, fb::CreateTopKAttrs(b, t.getK()).Union()};
@@ -201,10 +202,13 @@ flatbuffers::Offset<fb::Hyperparams> buildHyperparams(flatbuffers::FlatBufferBui
       dictFloat(d, "final_softcap"));
 }
 
-fb::Precision precisionOf(StringRef p) {
-  if (p == "f32") return fb::Precision::F32;
-  if (p == "minimal") return fb::Precision::Minimal;
-  return fb::Precision::Reference;
+fb::Precision precisionOf(PrecisionPolicy p) {
+  switch (p) {
+    case PrecisionPolicy::f32: return fb::Precision::F32;
+    case PrecisionPolicy::minimal: return fb::Precision::Minimal;
+    case PrecisionPolicy::reference: return fb::Precision::Reference;
+  }
+  llvm_unreachable("unknown PrecisionPolicy");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "common/status_macros.h"
 #include "g4/Compile/Compile.h"
 #include "g4/Spec/SpecWriter.h"
 #include "gguf/gguf.h"
@@ -38,16 +39,24 @@ cl::opt<std::string> compileInput(cl::Positional, cl::desc("<spec.mlir>"), cl::R
                                   cl::sub(compileCmd));
 cl::opt<std::string> compileOut("o", cl::desc("output directory"), cl::value_desc("OUTDIR"),
                                 cl::Required, cl::sub(compileCmd));
-cl::opt<std::string> precision("precision", cl::desc("precision policy: f32 | minimal | reference"),
-                               cl::init("reference"), cl::sub(compileCmd));
+cl::opt<mlir::g4::PrecisionPolicy> precision(
+    "precision", cl::desc("precision policy (g4-bf16-islands, docs/precision.md)"),
+    cl::values(clEnumValN(mlir::g4::PrecisionPolicy::f32, "f32", "no rounding (fp32 everywhere)"),
+               clEnumValN(mlir::g4::PrecisionPolicy::minimal, "minimal",
+                          "only the systematic divergences"),
+               clEnumValN(mlir::g4::PrecisionPolicy::reference, "reference",
+                          "every rounding point of the bf16 reference")),
+    cl::init(mlir::g4::PrecisionPolicy::reference), cl::sub(compileCmd));
 cl::opt<unsigned> maxBatch("max-batch", cl::desc("largest number of tokens per evaluation"),
                            cl::init(512), cl::sub(compileCmd));
-cl::opt<std::string> attention("attention",
-                               cl::desc("reference attention under bf16 policies: sdpa (fp32 scores and "
-                                        "softmax) | eager (bf16 scores and probabilities)"),
-                               cl::init("sdpa"), cl::sub(compileCmd));
+cl::opt<mlir::g4::AttentionSemantics> attention(
+    "attention", cl::desc("reference attention under bf16 policies"),
+    cl::values(clEnumValN(mlir::g4::AttentionSemantics::sdpa, "sdpa", "fp32 scores and softmax"),
+               clEnumValN(mlir::g4::AttentionSemantics::eager, "eager",
+                          "bf16 scores and probabilities")),
+    cl::init(mlir::g4::AttentionSemantics::sdpa), cl::sub(compileCmd));
 cl::opt<bool> noEmit("no-emit",
-                     cl::desc("do not emit and build the CPU kernels (fused steps run builtin)"),
+                     cl::desc("do not emit and build the CPU kernels (the runtime interprets the fused steps)"),
                      cl::sub(compileCmd));
 cl::opt<std::string> cxx("cxx", cl::desc("host C++ compiler for the emitted kernels "
                                          "(default: the one gemma4c was built with)"),
@@ -72,9 +81,11 @@ cl::opt<bool> compileVerbose("verbose",
                              cl::desc("print the kernel build commands, their times and ptxas's "
                                       "registers/smem/spills per CUDA kernel"),
                              cl::sub(compileCmd));
-cl::opt<std::string> router("router",
-                            cl::desc("MoE router semantics: fp32 (transformers >= 5.13) | bf16 (<= 5.12)"),
-                            cl::init("fp32"), cl::sub(compileCmd));
+cl::opt<mlir::g4::RouterSemantics> router(
+    "router", cl::desc("MoE router semantics"),
+    cl::values(clEnumValN(mlir::g4::RouterSemantics::fp32, "fp32", "transformers >= 5.13"),
+               clEnumValN(mlir::g4::RouterSemantics::bf16, "bf16", "transformers <= 5.12")),
+    cl::init(mlir::g4::RouterSemantics::fp32), cl::sub(compileCmd));
 cl::opt<bool> reportPrecision("report-precision",
                               cl::desc("print the islands and write OUTDIR/precision.json"),
                               cl::sub(compileCmd));
@@ -97,69 +108,71 @@ cl::opt<std::string> synthOut("o", cl::desc("output GGUF"), cl::Required, cl::su
 cl::opt<std::string> planInfoDir(cl::Positional, cl::desc("<OUTDIR>"), cl::Required,
                                  cl::sub(planInfoCmd));
 
-int fail(const std::string &message) {
-  llvm::errs() << "gemma4c: " << message << "\n";
+/// A failure whose diagnostics MLIR has already printed (with their locations): exit 1 and
+/// say nothing more.
+absl::Status diagnosed() { return absl::AbortedError(""); }
+
+/// The exit code of a command: 0, or 1 with the failure's message on stderr.
+int exitCode(const absl::Status &st) {
+  if (st.ok()) return 0;
+  if (!st.message().empty()) llvm::errs() << "gemma4c: " << std::string(st.message()) << "\n";
   return 1;
 }
 
-bool writeFile(const std::string &path, const std::string &bytes) {
+absl::Status writeFile(const std::string &path, const std::string &bytes) {
   std::ofstream out(path, std::ios::binary);
   out.write(bytes.data(), bytes.size());
-  return bool(out);
+  if (!out) return absl::UnavailableError("cannot write " + path);
+  return absl::OkStatus();
 }
 
-int runSynth() {
-  absl::StatusOr<g4::ModelConfig> config = g4::PresetConfig(synthLike);
-  if (!config.ok()) return fail(std::string(config.status().message()));
+absl::Status runSynth() {
+  G4_ASSIGN_OR_RETURN(g4::ModelConfig config, g4::PresetConfig(synthLike));
   std::optional<g4::gguf::GgmlType> dtype = g4::gguf::ParseTypeName(synthDtype);
-  if (!dtype) return fail("unknown --dtype '" + synthDtype + "'");
-  absl::Status st = g4::WriteSyntheticModel(*config, *dtype, synthSeed, synthOut);
-  if (!st.ok()) return fail(std::string(st.message()));
-  llvm::outs() << "wrote " << synthOut << " (" << config->name << ", " << synthDtype << ", seed "
+  if (!dtype) return absl::InvalidArgumentError("unknown --dtype '" + synthDtype + "'");
+  G4_RETURN_IF_ERROR(g4::WriteSyntheticModel(config, *dtype, synthSeed, synthOut));
+  llvm::outs() << "wrote " << synthOut << " (" << config.name << ", " << synthDtype << ", seed "
                << synthSeed << ")\n";
-  return 0;
+  return absl::OkStatus();
 }
 
 /// Compiles the spec text in memory and checks its weights against the GGUF file.
-int checkSpecAgainstGguf(const std::string &specText, const g4::gguf::GgufFile &file) {
+absl::Status checkSpecAgainstGguf(const std::string &specText, const g4::gguf::GgufFile &file) {
   mlir::g4::CompileOptions options;
-  options.precision = "f32";
+  options.precision = mlir::g4::PrecisionPolicy::f32;
   mlir::FailureOr<std::string> plan = mlir::g4::compileSpecText(specText, "<generated spec>", options);
-  if (mlir::failed(plan)) return fail("the generated spec does not compile (a bug; see above)");
-  absl::StatusOr<g4::plan::LoadedPlan> loaded =
-      g4::plan::LoadPlanBytes(std::vector<uint8_t>(plan->begin(), plan->end()), "<generated plan>");
-  if (!loaded.ok()) return fail(std::string(loaded.status().message()));
-  g4::plan::BindingReport report = g4::plan::CheckBindings(*loaded->plan(), file);
+  if (mlir::failed(plan))
+    return absl::InternalError("the generated spec does not compile (a bug; see above)");
+  G4_ASSIGN_OR_RETURN(
+      g4::plan::LoadedPlan loaded,
+      g4::plan::LoadPlanBytes(std::vector<uint8_t>(plan->begin(), plan->end()), "<generated plan>"));
+  g4::plan::BindingReport report = g4::plan::CheckBindings(*loaded.plan(), file);
   for (const std::string &u : report.unexpected)
     llvm::errs() << "gemma4c: warning: " << file.path() << ": tensor " << u
                  << " is not used by the spec\n";
-  absl::Status st = g4::plan::BindingStatus(report, file.path());
-  if (!st.ok()) return fail(std::string(st.message()));
-  return 0;
+  return g4::plan::BindingStatus(report, file.path());
 }
 
-int runSpec() {
+absl::Status runSpec() {
   if (specFromGguf.empty() == specLike.empty())
-    return fail("spec needs exactly one of --from-gguf MODEL.gguf or --like PRESET");
+    return absl::InvalidArgumentError(
+        "spec needs exactly one of --from-gguf MODEL.gguf or --like PRESET");
   std::string text;
   if (!specLike.empty()) {
-    absl::StatusOr<g4::ModelConfig> config = g4::PresetConfig(specLike);
-    if (!config.ok()) return fail(std::string(config.status().message()));
-    text = mlir::g4::writeSpec(*config);
+    G4_ASSIGN_OR_RETURN(g4::ModelConfig config, g4::PresetConfig(specLike));
+    text = mlir::g4::writeSpec(config);
   } else {
-    auto file = g4::gguf::GgufFile::Open(specFromGguf);
-    if (!file.ok()) return fail(std::string(file.status().message()));
-    absl::StatusOr<g4::ModelConfig> config = g4::ConfigFromGguf(**file);
-    if (!config.ok()) return fail(std::string(config.status().message()));
-    text = mlir::g4::writeSpec(*config);
-    if (int rc = checkSpecAgainstGguf(text, **file)) return rc;
+    G4_ASSIGN_OR_RETURN(auto file, g4::gguf::GgufFile::Open(specFromGguf));
+    G4_ASSIGN_OR_RETURN(g4::ModelConfig config, g4::ConfigFromGguf(*file));
+    text = mlir::g4::writeSpec(config);
+    G4_RETURN_IF_ERROR(checkSpecAgainstGguf(text, *file));
   }
-  if (!writeFile(specOut, text)) return fail("cannot write " + specOut);
+  G4_RETURN_IF_ERROR(writeFile(specOut, text));
   llvm::outs() << "wrote " << specOut << "\n";
-  return 0;
+  return absl::OkStatus();
 }
 
-int runCompile() {
+absl::Status runCompile() {
   mlir::g4::CompileOptions options;
   options.precision = precision;
   options.maxBatchTokens = maxBatch;
@@ -179,29 +192,23 @@ int runCompile() {
     for (llvm::StringRef t : targets) {
       if (t.trim() == "cpu") options.targetCpu = true;
       else if (t.trim() == "cuda") options.targetCuda = true;
-      else return fail("unknown --target '" + target + "' (expected cpu, cuda or cpu,cuda)");
+      else
+        return absl::InvalidArgumentError("unknown --target '" + target +
+                                          "' (expected cpu, cuda or cpu,cuda)");
     }
     if (!options.targetCpu && !options.targetCuda)
-      return fail("--target needs cpu, cuda or cpu,cuda");
+      return absl::InvalidArgumentError("--target needs cpu, cuda or cpu,cuda");
   }
-  if (options.attention != "sdpa" && options.attention != "eager")
-    return fail("unknown --attention '" + attention + "' (expected sdpa or eager)");
-  if (options.router != "fp32" && options.router != "bf16")
-    return fail("unknown --router '" + router + "' (expected fp32 or bf16)");
-  if (options.precision != "f32" && options.precision != "minimal" && options.precision != "reference")
-    return fail("unknown --precision '" + precision + "' (expected f32, minimal or reference)");
-  if (mlir::failed(mlir::g4::compileSpecFile(compileInput, compileOut, options))) return 1;
-  absl::StatusOr<g4::plan::LoadedPlan> plan = g4::plan::LoadPlan(compileOut);
-  if (!plan.ok()) return fail(std::string(plan.status().message()));
-  llvm::outs() << g4::plan::DescribePlan(*plan->plan());
-  return 0;
+  if (mlir::failed(mlir::g4::compileSpecFile(compileInput, compileOut, options))) return diagnosed();
+  G4_ASSIGN_OR_RETURN(g4::plan::LoadedPlan plan, g4::plan::LoadPlan(compileOut));
+  llvm::outs() << g4::plan::DescribePlan(*plan.plan());
+  return absl::OkStatus();
 }
 
-int runPlanInfo() {
-  absl::StatusOr<g4::plan::LoadedPlan> plan = g4::plan::LoadPlan(planInfoDir);
-  if (!plan.ok()) return fail(std::string(plan.status().message()));
-  llvm::outs() << g4::plan::DescribePlan(*plan->plan());
-  return 0;
+absl::Status runPlanInfo() {
+  G4_ASSIGN_OR_RETURN(g4::plan::LoadedPlan plan, g4::plan::LoadPlan(planInfoDir));
+  llvm::outs() << g4::plan::DescribePlan(*plan.plan());
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -211,10 +218,10 @@ int main(int argc, char **argv) {
   if (!cl::ParseCommandLineOptions(argc, argv, "gemma4c: ahead-of-time compiler for Gemma 4\n",
                                    &llvm::errs()))
     return 2;
-  if (compileCmd) return runCompile();
-  if (specCmd) return runSpec();
-  if (synthCmd) return runSynth();
-  if (planInfoCmd) return runPlanInfo();
+  if (compileCmd) return exitCode(runCompile());
+  if (specCmd) return exitCode(runSpec());
+  if (synthCmd) return exitCode(runSynth());
+  if (planInfoCmd) return exitCode(runPlanInfo());
   llvm::errs() << "gemma4c: give a command: compile, spec, synth or plan-info (--help)\n";
   return 2;
 }

@@ -476,24 +476,59 @@ func.func @layer_attr(%x: tensor<?x8xf32>) {
 // -----
 
 func.func @rounding_unknown_kind(%x: tensor<?x8xf32>) {
-  // expected-error @+1 {{'g4.rounding' must be one of rope_bf16, softcap_bf16, experts_bf16, experts_bf16_weighted, renormalize_bf16, attention_eager, got "tanh_bf16"}}
-  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = "tanh_bf16"} : tensor<?x8xf32>
+  // expected-error @+2 {{expected ::mlir::g4::RoundingKind to be one of: rope_bf16, softcap_bf16, experts_bf16, experts_bf16_weighted, renormalize_bf16, attention_eager}}
+  // expected-error @+1 {{failed to parse G4_RoundingKind parameter 'value'}}
+  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = #g4.rounding<tanh_bf16>} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @rounding_string(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.rounding' must be a #g4.rounding<...> attribute, got "softcap_bf16"}}
+  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = "softcap_bf16"} : tensor<?x8xf32>
   return
 }
 
 // -----
 
 func.func @rounding_wrong_op(%x: tensor<?x8xf32>) {
-  // expected-error @+1 {{'g4.rounding' = "rope_bf16" does not describe g4.softcap}}
-  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = "rope_bf16"} : tensor<?x8xf32>
+  // expected-error @+1 {{'g4.rounding' = #g4.rounding<rope_bf16> does not describe g4.softcap}}
+  %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = #g4.rounding<rope_bf16>} : tensor<?x8xf32>
   return
 }
 
 // -----
 
 func.func @kv_storage_unknown(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) {
-  // expected-error @+1 {{'g4.kv_storage' must be "bf16" or "f32", got "f16"}}
-  %a = g4.attention %q kv(%q, %q) at %pos {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, g4.kv_storage = "f16"} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+  // expected-error @+2 {{expected ::mlir::g4::KvStorage to be one of: bf16, f32}}
+  // expected-error @+1 {{failed to parse G4_KvStorage parameter 'value'}}
+  %a = g4.attention %q kv(%q, %q) at %pos {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, g4.kv_storage = #g4.kv_storage<f16>} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @kv_storage_string(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{'g4.kv_storage' must be a #g4.kv_storage<...> attribute, got "bf16"}}
+  %a = g4.attention %q kv(%q, %q) at %pos {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, g4.kv_storage = "bf16"} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @round_rule_unknown(%x: tensor<?x8xf32>) {
+  // expected-error @+2 {{expected ::mlir::g4::RoundRule to be one of: embed_scale, ple_scale, router, linear_out, norm_out, residual_add, moe_add, ple_add, gelu_out, gelu_mul, layer_scalar, attn_out, expert_sum}}
+  // expected-error @+1 {{failed to parse G4_RoundRule parameter 'value'}}
+  %y = g4.round_bf16 %x {rule = #g4.rule<softmax_out>, island = 0 : i64} : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @round_rule_string(%x: tensor<?x8xf32>) {
+  // expected-error @+1 {{'g4.round_bf16' op attribute 'rule' failed to satisfy constraint}}
+  %y = g4.round_bf16 %x {rule = "linear_out", island = 0 : i64} : tensor<?x8xf32>
   return
 }
 
@@ -501,7 +536,7 @@ func.func @kv_storage_unknown(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) {
 
 func.func @kv_storage_not_attention(%x: tensor<?x8xf32>) {
   // expected-error @+1 {{'g4.kv_storage' belongs on g4.attention}}
-  %y = g4.gelu_tanh %x {g4.kv_storage = "bf16"} : tensor<?x8xf32>
+  %y = g4.gelu_tanh %x {g4.kv_storage = #g4.kv_storage<bf16>} : tensor<?x8xf32>
   return
 }
 
@@ -582,12 +617,12 @@ func.func @fused_kernel_name(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
 
 // -----
 
-func.func @fused_kernel_with_builtin(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
+func.func @fused_kernel_with_interpreted_op(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
   // expected-error @+1 {{'g4.fused' op has kernel 'g4k_attn_0' but its body holds 'g4.attention', which only the runtime implements}}
   %y = g4.fused(%q, %pos) {kernel = "g4k_attn_0"} : (tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32> {
   ^bb0(%a: tensor<?x256xf32>, %p: tensor<?xi32>):
     %o = g4.attention %a kv(%a, %a) at %p {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, kv_layer = 0 : i64} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
-    %r = g4.round_bf16 %o {rule = "attn_out", island = 0 : i64} : tensor<?x256xf32>
+    %r = g4.round_bf16 %o {rule = #g4.rule<attn_out>, island = 0 : i64} : tensor<?x256xf32>
     g4.yield %r : tensor<?x256xf32>
   }
   return %y : tensor<?x256xf32>

@@ -72,8 +72,8 @@ func.func @moe_and_ple_ops(%h: tensor<?x16xf32>, %ple: tensor<?x12xf32>) -> tens
 
 // CHECK-LABEL: func.func @round
 func.func @round(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
-  // CHECK: g4.round_bf16 %{{.*}} {island = 3 : i64, rule = "linear_out"} : tensor<?x8xf32>
-  %r = g4.round_bf16 %x {rule = "linear_out", island = 3 : i64} : tensor<?x8xf32>
+  // CHECK: g4.round_bf16 %{{.*}} {island = 3 : i64, rule = #g4.rule<linear_out>} : tensor<?x8xf32>
+  %r = g4.round_bf16 %x {rule = #g4.rule<linear_out>, island = 3 : i64} : tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
 

@@ -22,17 +22,19 @@
 // RUN: gemma4c-opt %s -split-input-file -g4-bf16-islands -canonicalize -cse | grep -c 'g4.round_bf16 ' | FileCheck %s --check-prefix=COUNT
 // COUNT: 34
 
-// An unknown policy is an option parse error.
+// An unknown option value is an option parse error (llvm::cl's, from the options' cl::values).
 // RUN: not gemma4c-opt %s -g4-bf16-islands=policy=bf17 2>&1 | FileCheck %s --check-prefix=ERR
-// ERR: unknown policy 'bf17' (expected f32, minimal or reference)
+// ERR: for the --policy option: Cannot find option named 'bf17'!
 // RUN: not gemma4c-opt %s -g4-bf16-islands=attention=flash 2>&1 | FileCheck %s --check-prefix=ERR-ATTN
-// ERR-ATTN: unknown attention 'flash' (expected sdpa or eager)
+// ERR-ATTN: for the --attention option: Cannot find option named 'flash'!
+// RUN: not gemma4c-opt %s -g4-bf16-islands=router=bf8 2>&1 | FileCheck %s --check-prefix=ERR-ROUTER
+// ERR-ROUTER: for the --router option: Cannot find option named 'bf8'!
 
 // The embedding scale is a bf16 buffer in the reference: E2B sqrt(1536) = 39.19 -> 39.25; the
 // exact value stays in exact_factor, and the product is rounded.
 // CHECK-LABEL: func.func @embed_scale_e2b
 // CHECK: %[[S:.*]] = g4.scale %{{.*}} {exact_factor = 39.191835884530846 : f64, factor = 3.925000e+01 : f64, role = #g4.role<embed_scale>}
-// CHECK: %[[R:.*]] = g4.round_bf16 %[[S]] {island = 0 : i64, rule = "embed_scale"}
+// CHECK: %[[R:.*]] = g4.round_bf16 %[[S]] {island = 0 : i64, rule = #g4.rule<embed_scale>}
 // CHECK: return %[[R]]
 func.func @embed_scale_e2b(%e: tensor<?x1536xf32>) -> tensor<?x1536xf32> {
   %s = g4.scale %e {factor = 39.191835884530846 : f64, role = #g4.role<embed_scale>} : tensor<?x1536xf32>
@@ -76,13 +78,13 @@ func.func @embed_scale_31b(%e: tensor<?x5376xf32>) -> tensor<?x5376xf32> {
 // per-expert-scaled weights stay fp32. With router=bf16 (transformers <= 5.12) they round too.
 // CHECK-LABEL: func.func @router_chain
 // CHECK: %[[N:.*]] = g4.rms_norm %{{.*}} {eps
-// CHECK-NEXT: %[[R1:.*]] = g4.round_bf16 %[[N]] {island = 0 : i64, rule = "router"}
+// CHECK-NEXT: %[[R1:.*]] = g4.round_bf16 %[[N]] {island = 0 : i64, rule = #g4.rule<router>}
 // CHECK: %[[C:.*]] = g4.channel_mul %[[R1]]
-// CHECK-NEXT: %[[R2:.*]] = g4.round_bf16 %[[C]] {island = 1 : i64, rule = "router"}
+// CHECK-NEXT: %[[R2:.*]] = g4.round_bf16 %[[C]] {island = 1 : i64, rule = #g4.rule<router>}
 // CHECK-NEXT: %[[S:.*]] = g4.scale %[[R2]] {factor = 0.018844459036110227 : f64, role = #g4.role<router_root_scale>}
-// CHECK-NEXT: %[[R3:.*]] = g4.round_bf16 %[[S]] {island = 2 : i64, rule = "router"}
+// CHECK-NEXT: %[[R3:.*]] = g4.round_bf16 %[[S]] {island = 2 : i64, rule = #g4.rule<router>}
 // CHECK: %[[Z:.*]] = g4.linear %[[R3]]
-// CHECK-NEXT: %[[R4:.*]] = g4.round_bf16 %[[Z]] {island = 3 : i64, rule = "router"}
+// CHECK-NEXT: %[[R4:.*]] = g4.round_bf16 %[[Z]] {island = 3 : i64, rule = #g4.rule<router>}
 // CHECK-NEXT: %[[P:.*]] = g4.softmax %[[R4]]
 // CHECK-NOT: g4.round_bf16
 // CHECK: %[[W:.*]], %[[I:.*]] = g4.top_k %[[P]]
@@ -92,11 +94,11 @@ func.func @embed_scale_31b(%e: tensor<?x5376xf32>) -> tensor<?x5376xf32> {
 // CHECK-NEXT: return %[[WE]]
 // OLD-LABEL: func.func @router_chain
 // OLD: %[[P:.*]] = g4.softmax
-// OLD-NEXT: %[[RP:.*]] = g4.round_bf16 %[[P]] {island = 4 : i64, rule = "router"}
+// OLD-NEXT: %[[RP:.*]] = g4.round_bf16 %[[P]] {island = 4 : i64, rule = #g4.rule<router>}
 // OLD-NEXT: %[[W:.*]], %[[I:.*]] = g4.top_k %[[RP]]
-// OLD-NEXT: %[[WN:.*]] = g4.renormalize %[[W]] {g4.rounding = "renormalize_bf16"}
+// OLD-NEXT: %[[WN:.*]] = g4.renormalize %[[W]] {g4.rounding = #g4.rounding<renormalize_bf16>}
 // OLD: %[[WE:.*]] = g4.expert_scale %[[WN]], %[[I]]
-// OLD-NEXT: %[[RE:.*]] = g4.round_bf16 %[[WE]] {island = 5 : i64, rule = "router"}
+// OLD-NEXT: %[[RE:.*]] = g4.round_bf16 %[[WE]] {island = 5 : i64, rule = #g4.rule<router>}
 // OLD-NEXT: return %[[RE]]
 func.func @router_chain(%h: tensor<?x2816xf32>) -> tensor<?x8xf32> {
   %n = g4.rms_norm %h {eps = 1.0e-06 : f64, width = 2816 : i64} : (tensor<?x2816xf32>) -> tensor<?x2816xf32>
@@ -120,20 +122,20 @@ func.func @router_chain(%h: tensor<?x2816xf32>) -> tensor<?x8xf32> {
 // projection, the norm and the sum are rounded only under reference.
 // CHECK-LABEL: func.func @ple_scales
 // CHECK: %[[T:.*]] = g4.scale %{{.*}} {exact_factor = 1.600000e+01 : f64, factor = 1.600000e+01 : f64, role = #g4.role<ple_token_scale>}
-// CHECK-NEXT: %[[TR:.*]] = g4.round_bf16 %[[T]] {{{.*}}rule = "ple_scale"}
+// CHECK-NEXT: %[[TR:.*]] = g4.round_bf16 %[[T]] {{{.*}}rule = #g4.rule<ple_scale>}
 // CHECK: %[[C:.*]] = g4.linear
-// REF-NEXT: %[[CR:.*]] = g4.round_bf16 %[[C]] {{{.*}}rule = "linear_out"}
+// REF-NEXT: %[[CR:.*]] = g4.round_bf16 %[[C]] {{{.*}}rule = #g4.rule<linear_out>}
 // MIN-NOT: g4.round_bf16 %[[C]]
 // CHECK: %[[CS:.*]] = g4.scale %{{.*}} {factor = 0.025515518153991442 : f64, role = #g4.role<ple_proj_scale>}
-// CHECK-NEXT: %[[CSR:.*]] = g4.round_bf16 %[[CS]] {{{.*}}rule = "ple_scale"}
+// CHECK-NEXT: %[[CSR:.*]] = g4.round_bf16 %[[CS]] {{{.*}}rule = #g4.rule<ple_scale>}
 // CHECK: %[[N:.*]] = g4.rms_norm %[[CSR]]
-// REF-NEXT: %[[NR:.*]] = g4.round_bf16 %[[N]] {{{.*}}rule = "norm_out"}
+// REF-NEXT: %[[NR:.*]] = g4.round_bf16 %[[N]] {{{.*}}rule = #g4.rule<norm_out>}
 // REF-NEXT: %[[U:.*]] = g4.add %[[NR]], %[[TR]]
-// REF-NEXT: %[[UR:.*]] = g4.round_bf16 %[[U]] {{{.*}}rule = "ple_add"}
+// REF-NEXT: %[[UR:.*]] = g4.round_bf16 %[[U]] {{{.*}}rule = #g4.rule<ple_add>}
 // REF-NEXT: g4.scale %[[UR]] {factor = 0.70710678118654746 : f64, role = #g4.role<ple_combine_scale>}
 // MIN-NEXT: %[[U:.*]] = g4.add %[[N]], %[[TR]]
 // MIN-NEXT: g4.scale %[[U]] {factor = 0.70710678118654746 : f64, role = #g4.role<ple_combine_scale>}
-// CHECK-NEXT: g4.round_bf16 {{.*}}rule = "ple_scale"
+// CHECK-NEXT: g4.round_bf16 {{.*}}rule = #g4.rule<ple_scale>
 func.func @ple_scales(%tok: tensor<?x8xf32>, %x0: tensor<?x16xf32>) -> tensor<?x8xf32> {
   %t = g4.scale %tok {factor = 16.0 : f64, role = #g4.role<ple_token_scale>} : tensor<?x8xf32>
   %wp = g4.weight "per_layer_model_proj.weight" : !g4.weight<16x8 : f32>
@@ -154,22 +156,22 @@ func.func @ple_scales(%tok: tensor<?x8xf32>, %x0: tensor<?x16xf32>) -> tensor<?x
 // rounded: exactly one rounding follows each norm.
 // CHECK-LABEL: func.func @attention_half
 // REF: %[[A:.*]] = g4.rms_norm
-// REF-NEXT: %[[AR:.*]] = g4.round_bf16 %[[A]] {{{.*}}rule = "norm_out"}
+// REF-NEXT: %[[AR:.*]] = g4.round_bf16 %[[A]] {{{.*}}rule = #g4.rule<norm_out>}
 // REF-NEXT: g4.weight
 // REF-NEXT: %[[Q:.*]] = g4.linear %[[AR]]
-// REF-NEXT: %[[QR:.*]] = g4.round_bf16 %[[Q]] {{{.*}}rule = "linear_out"}
+// REF-NEXT: %[[QR:.*]] = g4.round_bf16 %[[Q]] {{{.*}}rule = #g4.rule<linear_out>}
 // REF-NEXT: %[[QN:.*]] = g4.rms_norm %[[QR]]
-// REF-NEXT: %[[QNR:.*]] = g4.round_bf16 %[[QN]] {{{.*}}rule = "norm_out"}
-// REF-NEXT: %[[QP:.*]] = g4.rope %[[QNR]], %{{.*}} {g4.rounding = "rope_bf16"
-// REF-NEXT: %[[O:.*]] = g4.attention %[[QP]] kv(%[[QP]], %[[QNR]]) at %{{.*}} {g4.kv_storage = "bf16", head_dim
-// REF-NEXT: %[[OR:.*]] = g4.round_bf16 %[[O]] {{{.*}}rule = "attn_out"}
+// REF-NEXT: %[[QNR:.*]] = g4.round_bf16 %[[QN]] {{{.*}}rule = #g4.rule<norm_out>}
+// REF-NEXT: %[[QP:.*]] = g4.rope %[[QNR]], %{{.*}} {g4.rounding = #g4.rounding<rope_bf16>
+// REF-NEXT: %[[O:.*]] = g4.attention %[[QP]] kv(%[[QP]], %[[QNR]]) at %{{.*}} {g4.kv_storage = #g4.kv_storage<bf16>, head_dim
+// REF-NEXT: %[[OR:.*]] = g4.round_bf16 %[[O]] {{{.*}}rule = #g4.rule<attn_out>}
 // REF-NEXT: %[[H:.*]] = g4.add %{{.*}}, %[[OR]]
-// REF-NEXT: g4.round_bf16 %[[H]] {{{.*}}rule = "residual_add"}
+// REF-NEXT: g4.round_bf16 %[[H]] {{{.*}}rule = #g4.rule<residual_add>}
 // MIN-NOT: g4.round_bf16
 // MIN-NOT: g4.rounding
 // MIN-NOT: g4.kv_storage
 // OLD-LABEL: func.func @attention_half
-// OLD: g4.attention {{.*}} {g4.kv_storage = "bf16", g4.rounding = "attention_eager"
+// OLD: g4.attention {{.*}} {g4.kv_storage = #g4.kv_storage<bf16>, g4.rounding = #g4.rounding<attention_eager>
 func.func @attention_half(%h: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
   %wn = g4.weight "blk.0.attn_norm.weight" : !g4.weight<256 : f32>
   %a = g4.rms_norm %h, %wn {eps = 1.0e-06 : f64, width = 256 : i64} : (tensor<?x256xf32>, !g4.weight<256 : f32>) -> tensor<?x256xf32>
@@ -188,13 +190,13 @@ func.func @attention_half(%h: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<
 // gelu·up (also the PLE gelu and ·ple), the residual add, the layer-scalar product.
 // CHECK-LABEL: func.func @ffn_ple_layer_scalar
 // REF: %[[G:.*]] = g4.gelu_tanh
-// REF-NEXT: %[[GR:.*]] = g4.round_bf16 %[[G]] {{{.*}}rule = "gelu_out"}
+// REF-NEXT: %[[GR:.*]] = g4.round_bf16 %[[G]] {{{.*}}rule = #g4.rule<gelu_out>}
 // REF-NEXT: %[[M:.*]] = g4.mul %[[GR]], %{{.*}}
-// REF-NEXT: g4.round_bf16 %[[M]] {{{.*}}rule = "gelu_mul"}
+// REF-NEXT: g4.round_bf16 %[[M]] {{{.*}}rule = #g4.rule<gelu_mul>}
 // REF: %[[H:.*]] = g4.add
-// REF-NEXT: %[[HR:.*]] = g4.round_bf16 %[[H]] {{{.*}}rule = "residual_add"}
+// REF-NEXT: %[[HR:.*]] = g4.round_bf16 %[[H]] {{{.*}}rule = #g4.rule<residual_add>}
 // REF: %[[L:.*]] = g4.layer_scalar %[[HR]]
-// REF-NEXT: %[[LR:.*]] = g4.round_bf16 %[[L]] {{{.*}}rule = "layer_scalar"}
+// REF-NEXT: %[[LR:.*]] = g4.round_bf16 %[[L]] {{{.*}}rule = #g4.rule<layer_scalar>}
 // REF-NEXT: return %[[LR]]
 // MIN-NOT: g4.round_bf16
 func.func @ffn_ple_layer_scalar(%h: tensor<?x8xf32>, %f: tensor<?x8xf32>) -> tensor<?x8xf32> {
@@ -218,16 +220,16 @@ func.func @ffn_ple_layer_scalar(%h: tensor<?x8xf32>, %f: tensor<?x8xf32>) -> ten
 // weighting is fp32 with the fp32 router, rounded with router=bf16), the sum over the top-k
 // experts is rounded once (grouped_mm), and the MoE d1 + d2 sum is its own rule.
 // CHECK-LABEL: func.func @experts
-// REF: %[[Y:.*]] = g4.expert_ffn {{.*}} {expert_ff = 4 : i64, g4.rounding = "experts_bf16"
-// REF-NEXT: %[[YR:.*]] = g4.round_bf16 %[[Y]] {{{.*}}rule = "expert_sum"}
+// REF: %[[Y:.*]] = g4.expert_ffn {{.*}} {expert_ff = 4 : i64, g4.rounding = #g4.rounding<experts_bf16>
+// REF-NEXT: %[[YR:.*]] = g4.round_bf16 %[[Y]] {{{.*}}rule = #g4.rule<expert_sum>}
 // REF-NEXT: %[[N1:.*]] = g4.rms_norm %[[YR]]
-// REF-NEXT: %[[N1R:.*]] = g4.round_bf16 %[[N1]] {{{.*}}rule = "norm_out"}
+// REF-NEXT: %[[N1R:.*]] = g4.round_bf16 %[[N1]] {{{.*}}rule = #g4.rule<norm_out>}
 // REF: %[[D:.*]] = g4.add %{{.*}}, %[[N1R]]
-// REF-NEXT: g4.round_bf16 %[[D]] {{{.*}}rule = "moe_add"}
+// REF-NEXT: g4.round_bf16 %[[D]] {{{.*}}rule = #g4.rule<moe_add>}
 // MIN-NOT: g4.round_bf16
 // MIN-NOT: g4.rounding
 // OLD-LABEL: func.func @experts
-// OLD: g4.expert_ffn {{.*}} {expert_ff = 4 : i64, g4.rounding = "experts_bf16_weighted"
+// OLD: g4.expert_ffn {{.*}} {expert_ff = 4 : i64, g4.rounding = #g4.rounding<experts_bf16_weighted>
 func.func @experts(%x: tensor<?x16xf32>, %d1: tensor<?x16xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>) -> tensor<?x16xf32> {
   %gu = g4.weight "blk.0.ffn_gate_up_exps.weight" : !g4.weight<16x8x4 : q8_0>
   %dn = g4.weight "blk.0.ffn_down_exps.weight" : !g4.weight<4x16x4 : q8_0>
@@ -243,9 +245,9 @@ func.func @experts(%x: tensor<?x16xf32>, %d1: tensor<?x16xf32>, %w: tensor<?x2xf
 // Output: final norm and LM head rounded; the softcap's three roundings are internal and its
 // cap 30 stays an fp32 constant.
 // CHECK-LABEL: func.func @output
-// REF: g4.round_bf16 {{.*}}rule = "norm_out"
-// REF: g4.round_bf16 {{.*}}rule = "linear_out"
-// REF-NEXT: %[[C:.*]] = g4.softcap %{{.*}} {cap = 3.000000e+01 : f64, g4.rounding = "softcap_bf16"}
+// REF: g4.round_bf16 {{.*}}rule = #g4.rule<norm_out>
+// REF: g4.round_bf16 {{.*}}rule = #g4.rule<linear_out>
+// REF-NEXT: %[[C:.*]] = g4.softcap %{{.*}} {cap = 3.000000e+01 : f64, g4.rounding = #g4.rounding<softcap_bf16>}
 // REF-NEXT: return %[[C]]
 // MIN: g4.softcap %{{.*}} {cap = 3.000000e+01 : f64} :
 func.func @output(%h: tensor<?x8xf32>) -> tensor<?x32xf32> {
@@ -263,7 +265,7 @@ func.func @output(%h: tensor<?x8xf32>) -> tensor<?x32xf32> {
 // does the rounding of the unused one (g4.round_bf16 is not Pure and has no folder). The
 // COUNT lines above compare the counts over the whole file.
 // CHECK-LABEL: func.func @survives_cleanup
-// REF-COUNT-2: g4.round_bf16 {{.*}}rule = "linear_out"
+// REF-COUNT-2: g4.round_bf16 {{.*}}rule = #g4.rule<linear_out>
 func.func @survives_cleanup(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %w = g4.weight "blk.0.attn_q.weight" : !g4.weight<8x8 : f32>
   %a = g4.linear %x, %w : (tensor<?x8xf32>, !g4.weight<8x8 : f32>) -> tensor<?x8xf32>

@@ -93,9 +93,9 @@ func.func @fused_temporaries(%x: tensor<?x8xf32>) -> tensor<?x16xf32> {
   %f = g4.fused(%x, %w) {kernel = "g4k_ffn_gate_0"} : (tensor<?x8xf32>, !g4.weight<8x16 : f32>) -> tensor<?x16xf32> {
   ^bb0(%a: tensor<?x8xf32>, %b: !g4.weight<8x16 : f32>):
     %l = g4.linear %a, %b : (tensor<?x8xf32>, !g4.weight<8x16 : f32>) -> tensor<?x16xf32>
-    %lr = g4.round_bf16 %l {rule = "linear_out", island = 0 : i64} : tensor<?x16xf32>
+    %lr = g4.round_bf16 %l {rule = #g4.rule<linear_out>, island = 0 : i64} : tensor<?x16xf32>
     %g = g4.gelu_tanh %lr : tensor<?x16xf32>
-    %gr = g4.round_bf16 %g {rule = "gelu_out", island = 1 : i64} : tensor<?x16xf32>
+    %gr = g4.round_bf16 %g {rule = #g4.rule<gelu_out>, island = 1 : i64} : tensor<?x16xf32>
     g4.yield %gr : tensor<?x16xf32>
   }
   %o = g4.gelu_tanh %f : tensor<?x16xf32>
@@ -105,17 +105,17 @@ func.func @fused_temporaries(%x: tensor<?x8xf32>) -> tensor<?x16xf32> {
 // -----
 
 // A region the runtime interprets (attention) needs a buffer for every value inside.
-// CHECK-LABEL: func.func @builtin_region
+// CHECK-LABEL: func.func @interpreted_region
 // CHECK: g4.fused{{.*}}g4.slots = array<i64: 2>
 // CHECK: g4.attention {{.*}}g4.slots = array<i64: 3>
 // CHECK-NEXT: g4.round_bf16
 // CHECK-NOT: g4.slots
 // CHECK-SAME: : tensor
-func.func @builtin_region(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
+func.func @interpreted_region(%q: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {
   %f = g4.fused(%q, %pos) : (tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32> {
   ^bb0(%a: tensor<?x256xf32>, %p: tensor<?xi32>):
     %o = g4.attention %a kv(%a, %a) at %p {num_heads = 1 : i64, num_kv_heads = 1 : i64, head_dim = 256 : i64, window = 0 : i64, kv_layer = 0 : i64} : (tensor<?x256xf32>, tensor<?x256xf32>, tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
-    %r = g4.round_bf16 %o {rule = "attn_out", island = 0 : i64} : tensor<?x256xf32>
+    %r = g4.round_bf16 %o {rule = #g4.rule<attn_out>, island = 0 : i64} : tensor<?x256xf32>
     g4.yield %r : tensor<?x256xf32>
   }
   return %f : tensor<?x256xf32>

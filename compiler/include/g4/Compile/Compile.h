@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "g4/IR/G4Dialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/LLVM.h"
@@ -12,14 +13,16 @@
 namespace mlir::g4 {
 
 struct CompileOptions {
-  std::string precision = "reference";  // f32 | minimal | reference (g4-bf16-islands policy)
-  std::string attention = "sdpa";       // sdpa | eager: attention rounding under `reference`
-  std::string router = "fp32";          // fp32 (transformers >= 5.13) | bf16 (older router)
+  /// The options of g4-bf16-islands: what it rounds, eager or SDPA attention under
+  /// `reference`, and the router of transformers >= 5.13 (fp32) or the older one (bf16).
+  PrecisionPolicy precision = PrecisionPolicy::reference;
+  AttentionSemantics attention = AttentionSemantics::sdpa;
+  RouterSemantics router = RouterSemantics::fp32;
   uint32_t maxBatchTokens = 512;
   /// Print the islands and write OUTDIR/precision.json (compileSpecFile only).
   bool reportPrecision = false;
   /// Emit OUTDIR/src/kernels_cpu.cc and build OUTDIR/kernels_cpu.so (compileSpecFile only);
-  /// without, the plan's fused steps run builtin. docs/fusion.md.
+  /// without, the runtime interprets the plan's fused steps. docs/fusion.md.
   bool emitKernels = true;
   std::string cxx;       // host C++ compiler; empty: the one gemma4c was built with
   std::string cxxFlags;  // empty: -O2 -fPIC -shared -std=c++17 -march=x86-64-v2

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "g4/IR/G4Dialect.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
@@ -62,7 +63,7 @@ struct PrecisionReport {
 };
 
 /// Collects the report of `module` (after g4-expand-layers and g4-bf16-islands).
-PrecisionReport collectPrecisionReport(ModuleOp module, StringRef policy);
+PrecisionReport collectPrecisionReport(ModuleOp module, PrecisionPolicy policy);
 
 /// The text listing: every island, the internal roundings, the constants, the totals.
 void printPrecisionReport(const PrecisionReport &report, llvm::raw_ostream &os);

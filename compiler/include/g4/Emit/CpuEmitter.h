@@ -3,8 +3,9 @@
 // Each g4.fused region with a kernel name becomes `extern "C" void g4k_<name>(const g4k_call*)`
 // (runtime/exec/kernel_abi.h), specialized for its widths and constants: the region's linears
 // through `call->api->linear` (rounding in the epilogue when a g4.round_bf16 follows), then one
-// loop over the tokens applying the row ops with kernels/common/row_ops.h, the same per-row math
-// as the runtime's builtin steps. Regions with the same body up to their tensor and weight ids
+// loop over the tokens applying the row ops with kernels/common/fused_rows_cpu.h (which calls
+// row_ops.h), the same per-row math
+// as the runtime's interpreted steps. Regions with the same body up to their tensor and weight ids
 // share one function; each exported symbol is a thin wrapper with its id table.
 // Contract and flags: docs/fusion.md.
 //
@@ -26,7 +27,7 @@ struct CpuEmitStats {
   bool avx2Library = false;  // kernels_cpu_avx2.so was built too
 };
 
-/// Writes the translation unit (includes "kernel_abi.h" and "row_ops.h" from its own folder).
+/// Writes the translation unit (includes "fused_rows_cpu.h" from its own folder).
 LogicalResult emitCpuKernels(func::FuncOp forward, const PlanLayout &layout, llvm::raw_ostream &os,
                              CpuEmitStats *stats = nullptr);
 
@@ -42,8 +43,8 @@ extern const char *const kDefaultCpuKernelFlags;
 /// The AVX2 build: -march=haswell -mf16c -ffp-contract=off (same roundings as the portable one).
 extern const char *const kAvx2CpuKernelFlags;
 
-/// Emits OUTDIR/src/kernels_cpu.cc (with copies of row_ops.h and kernel_abi.h beside it) and
-/// builds OUTDIR/kernels_cpu.so with the host compiler (and, with the default flags,
+/// Emits OUTDIR/src/kernels_cpu.cc (with copies of fused_rows_cpu.h, row_ops.h and kernel_abi.h
+/// beside it) and builds OUTDIR/kernels_cpu.so with the host compiler (and, with the default flags,
 /// OUTDIR/kernels_cpu_avx2.so for AVX2 machines). Fails with the compiler's output.
 LogicalResult buildCpuKernels(func::FuncOp forward, const PlanLayout &layout, StringRef outDir,
                               const CpuBuildOptions &options, CpuEmitStats *stats = nullptr);

@@ -4,7 +4,7 @@
 // CPU emitter handles) becomes a host function `extern "C" int g4kc_<name>(const g4kc_call*)`
 // (runtime/cuda/cuda_kernel_abi.h) that calls `call->api->linear` for the region's linears
 // (bf16 rounding in the epilogue as on the CPU) and then launches ONE `__global__` row kernel
-// that applies the region's row ops with kernels/common/row_ops.h's device functions, specialized
+// that applies the region's row ops with kernels/common/fused_rows_cuda.cuh, specialized
 // for its widths and constants. Regions with the same body share one kernel. The sources are
 // built with nvcc into OUTDIR/kernels_cuda.so; ptxas's per-kernel registers, shared memory and
 // spills go to OUTDIR/compile.log. docs/cuda.md ("CUDA emission").
@@ -29,7 +29,7 @@ struct CudaEmitStats {
   int64_t scratchFloats = 0;    // per-token scratch (g4kc_scratch_floats)
 };
 
-/// Writes the translation unit (includes "cuda_kernel_abi.h" and "row_ops.h" from its folder).
+/// Writes the translation unit (includes "fused_rows_cuda.cuh" from its folder).
 LogicalResult emitCudaKernels(func::FuncOp forward, const PlanLayout &layout,
                               llvm::raw_ostream &os, CudaEmitStats *stats = nullptr);
 
@@ -61,8 +61,8 @@ extern const char *const kDefaultCudaKernelFlags;
 /// Whether an nvcc can be found for `options` (the path it resolves to in *path).
 bool findNvcc(const CudaBuildOptions &options, std::string *path);
 
-/// Emits OUTDIR/src/kernels_cuda.cu (with copies of row_ops.h and cuda_kernel_abi.h beside it),
-/// builds OUTDIR/kernels_cuda.so with nvcc and writes OUTDIR/compile.log (the command, ptxas's
+/// Emits OUTDIR/src/kernels_cuda.cu (with copies of fused_rows_cuda.cuh, row_ops.h and
+/// cuda_kernel_abi.h beside it), builds OUTDIR/kernels_cuda.so with nvcc and writes OUTDIR/compile.log (the command, ptxas's
 /// output and one summary line per kernel). Fails with nvcc's output.
 LogicalResult buildCudaKernels(func::FuncOp forward, const PlanLayout &layout, StringRef outDir,
                                const CudaBuildOptions &options, CudaEmitStats *stats = nullptr);

@@ -38,9 +38,10 @@ def G4_Dialect : Dialect {
     /// follows the op, since the rounded value is what flows on.
     static constexpr ::llvm::StringLiteral kNameAttrName = "g4.name";
     /// Discardable attribute written by g4-bf16-islands: the bf16 roundings the reference does
-    /// inside a composite op (rope_bf16, softcap_bf16, experts_bf16, ...; docs/precision.md).
+    /// inside a composite op, a RoundingKindAttr (#g4.rounding<rope_bf16>; docs/precision.md).
     static constexpr ::llvm::StringLiteral kRoundingAttrName = "g4.rounding";
-    /// Discardable attribute on g4.attention: the element type of its KV cache ("bf16", "f32").
+    /// Discardable attribute on g4.attention: the element type of its KV cache, a KvStorageAttr
+    /// (#g4.kv_storage<bf16>).
     static constexpr ::llvm::StringLiteral kKvStorageAttrName = "g4.kv_storage";
     /// Discardable attributes written by g4-plan-memory (docs/fusion.md): the buffer slot of
     /// each result of an op (-1: kept per row inside a kernel), the slots of a function's
@@ -69,7 +70,6 @@ def G4_WeightType : G4_Type<"Weight", "weight"> {
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     int64_t getRank() const { return getShape().size(); }
-    int64_t getNumElements() const;
     bool accepts(unsigned dtypeBit) const { return (getDtypes() >> dtypeBit) & 1u; }
   }];
 }
@@ -101,6 +101,92 @@ def G4_RopeModeEnum : I32EnumAttr<"RopeMode", "RoPE frequency layout", [
 // Printed as #g4.rope<proportional>.
 def G4_RopeMode : EnumAttr<G4_Dialect, G4_RopeModeEnum, "rope"> {
   let assemblyFormat = "`<` $value `>`";
+}
+
+// The bf16 roundings the reference does inside a composite op; the value of the discardable
+// `g4.rounding` attribute written by g4-bf16-islands (docs/precision.md).
+def G4_RoundingKindEnum : I32EnumAttr<"RoundingKind", "bf16 roundings inside a composite op", [
+    I32EnumAttrCase<"rope_bf16", 0>,              // g4.rope: cos/sin, both products, the sum
+    I32EnumAttrCase<"softcap_bf16", 1>,           // g4.softcap: x / cap, tanh, * cap
+    I32EnumAttrCase<"experts_bf16", 2>,           // g4.expert_ffn: each expert's steps (E1-E3)
+    I32EnumAttrCase<"experts_bf16_weighted", 3>,  // ... and the weighting by w_k (router=bf16)
+    I32EnumAttrCase<"renormalize_bf16", 4>,       // g4.renormalize: sum and division (R7)
+    I32EnumAttrCase<"attention_eager", 5>,        // g4.attention: scores Q.K^T and P
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+// Printed as #g4.rounding<rope_bf16>.
+def G4_RoundingKind : EnumAttr<G4_Dialect, G4_RoundingKindEnum, "rounding"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+// Why the reference rounds a value to bf16: the `rule` of g4.round_bf16 (docs/precision.md
+// lists each rule with its spec steps).
+def G4_RoundRuleEnum : I32EnumAttr<"RoundRule", "reference behaviour behind a bf16 rounding", [
+    I32EnumAttrCase<"embed_scale", 0>,    // the embedding times its bf16 scale (§3.1 step 2)
+    I32EnumAttrCase<"ple_scale", 1>,      // the PLE scale products (§3.2 steps 3, 5, 8)
+    I32EnumAttrCase<"router", 2>,         // the MoE router chain (R1-R5, R8)
+    I32EnumAttrCase<"linear_out", 3>,     // a matrix product's output
+    I32EnumAttrCase<"norm_out", 4>,       // an RMSNorm's output
+    I32EnumAttrCase<"residual_add", 5>,   // a residual addition (15, 19, 25)
+    I32EnumAttrCase<"moe_add", 6>,        // dense MLP plus MoE output (19')
+    I32EnumAttrCase<"ple_add", 7>,        // token part plus projection part of the PLE (step 7)
+    I32EnumAttrCase<"gelu_out", 8>,       // GELU-tanh's output (17, 21)
+    I32EnumAttrCase<"gelu_mul", 9>,       // GELU(gate) * up (17, 22)
+    I32EnumAttrCase<"layer_scalar", 10>,  // the per-layer output scalar (26)
+    I32EnumAttrCase<"attn_out", 11>,      // attention's P·V (12)
+    I32EnumAttrCase<"expert_sum", 12>,    // the sum of the experts (E4)
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+// Printed as #g4.rule<linear_out>.
+def G4_RoundRule : EnumAttr<G4_Dialect, G4_RoundRuleEnum, "rule"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+// Element type of an attention's KV cache: the discardable `g4.kv_storage` attribute.
+def G4_KvStorageEnum : I32EnumAttr<"KvStorage", "KV-cache element type", [
+    I32EnumAttrCase<"bf16", 0>,  // the reference's cache (policy reference)
+    I32EnumAttrCase<"f32", 1>,
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+// Printed as #g4.kv_storage<bf16>.
+def G4_KvStorage : EnumAttr<G4_Dialect, G4_KvStorageEnum, "kv_storage"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+//===----------------------------------------------------------------------===//
+// Compile options (not attributes): the typed options of g4-bf16-islands and gemma4c compile
+//===----------------------------------------------------------------------===//
+
+def G4_PrecisionPolicyEnum : I32EnumAttr<"PrecisionPolicy", "what g4-bf16-islands rounds", [
+    I32EnumAttrCase<"f32", 0>,        // nothing: fp32 everywhere
+    I32EnumAttrCase<"minimal", 1>,    // the systematic divergences only
+    I32EnumAttrCase<"reference", 2>,  // every rounding point of the reference
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+
+def G4_AttentionSemanticsEnum : I32EnumAttr<"AttentionSemantics",
+                                            "attention rounding under `reference`", [
+    I32EnumAttrCase<"sdpa", 0>,   // fp32 scores and softmax (transformers' SDPA)
+    I32EnumAttrCase<"eager", 1>,  // bf16 scores and probabilities
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
+}
+
+def G4_RouterSemanticsEnum : I32EnumAttr<"RouterSemantics", "MoE router precision", [
+    I32EnumAttrCase<"fp32", 0>,  // softmax, top-k weights, expert scale in fp32 (>= 5.13)
+    I32EnumAttrCase<"bf16", 1>,  // each of those steps rounded (transformers <= 5.12)
+  ]> {
+  let cppNamespace = "::mlir::g4";
+  let genSpecializedAttr = 0;
 }
 
 def G4_Activation : RankedTensorOf<[F32]>;

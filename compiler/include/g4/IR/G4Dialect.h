@@ -33,9 +33,6 @@ std::optional<DType> symbolizeDType(llvm::StringRef name);
 constexpr uint32_t dtypeBit(DType d) { return 1u << static_cast<unsigned>(d); }
 /// Any supported dtype (matrices).
 constexpr uint32_t kAnyDTypes = (1u << static_cast<unsigned>(DType::kCount)) - 1;
-/// Float dtypes (1-D tensors: norm weights, scales).
-constexpr uint32_t kFloatDTypes =
-    dtypeBit(DType::f32) | dtypeBit(DType::f16) | dtypeBit(DType::bf16);
 
 /// Width of the innermost dimension of an activation (rows are tokens).
 int64_t featureWidth(Value activation);
@@ -44,8 +41,8 @@ int64_t featureWidth(Value activation);
 /// ops, RoPE, softcap, the bf16 rounding and the PLE slice.
 bool isRowOp(Operation *op);
 /// Ops only the runtime implements (embedding, attention, experts, router steps): a fused
-/// region holding one has no emitted kernel and the runtime interprets its body.
-bool isBuiltinOnlyOp(Operation *op);
+/// region holding one has no emitted kernel, and the runtime interprets its body.
+bool isInterpretedOnlyOp(Operation *op);
 
 }  // namespace mlir::g4
 

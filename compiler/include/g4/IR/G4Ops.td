@@ -275,7 +275,7 @@ def G4_RoundBf16Op : G4_Op<"round_bf16", [SameOperandsAndResultType]> {
     redundant round trip. It is deliberately not Pure, so that no generic pass moves it or
     merges it away.
   }];
-  let arguments = (ins G4_Activation:$input, StrAttr:$rule, I64Attr:$island);
+  let arguments = (ins G4_Activation:$input, G4_RoundRule:$rule, I64Attr:$island);
   let results = (outs G4_Activation:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }

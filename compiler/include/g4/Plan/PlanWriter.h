@@ -21,13 +21,13 @@
 namespace mlir::g4 {
 
 struct PlanOptions {
-  /// "f32", "minimal" or "reference": the precision policy the IR was compiled with.
-  std::string precision = "reference";
+  /// The precision policy the IR was compiled with.
+  PrecisionPolicy precision = PrecisionPolicy::reference;
   /// Largest number of tokens one evaluation may carry (activation buffers are sized for it).
   uint32_t maxBatchTokens = 512;
   std::string compilerVersion = "gemma4c 0.1";
   /// The emitted CPU kernel library, relative to OUTDIR ("kernels_cpu.so"); empty: none was
-  /// built, and every step runs builtin (fused steps by their bodies).
+  /// built, and the runtime interprets every step (fused steps by their bodies).
   std::string cpuKernelLibrary;
   /// The same kernels built for AVX2/FMA/F16C (target "cpu-avx2"); empty: none.
   std::string cpuAvx2KernelLibrary;

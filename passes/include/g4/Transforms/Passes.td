@@ -28,14 +28,14 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
     points explicit so that the fused kernels can round in their epilogues, and so that a test
     or a person can see them. What it writes (docs/precision.md has the full table):
 
-    * a rounding of an op's output becomes `g4.round_bf16 %v {rule = "...", island = N}` right
-      after the producer, and every other use of `%v` reads the rounded value. `rule` names the
-      reference behaviour (`linear_out`, `norm_out`, `residual_add`, `router`, ...); `island`
-      numbers the rounding points in program order;
+    * a rounding of an op's output becomes `g4.round_bf16 %v {rule = #g4.rule<...>, island = N}`
+      right after the producer, and every other use of `%v` reads the rounded value. `rule`
+      names the reference behaviour (`linear_out`, `norm_out`, `residual_add`, `router`, ...);
+      `island` numbers the rounding points in program order;
     * roundings inside a composite op (RoPE, softcap, the expert FFN, the renormalization of
       the top-k weights, eager attention) become the discardable attribute
-      `g4.rounding = "<kind>"` on that op; attention records its KV-cache storage in
-      `g4.kv_storage = "bf16"`;
+      `g4.rounding = #g4.rounding<kind>` on that op; attention records its KV-cache storage
+      in `g4.kv_storage = #g4.kv_storage<bf16>`;
     * `g4.scale` constants that the reference holds as bf16 buffers (embedding scale sqrt(H),
       PLE token scale 16) get `factor` = bf16(factor), round-to-nearest-even, and keep the exact
       value in `exact_factor`. Python-float constants (H^-1/2, 2^-1/2, the softcap) stay fp32.
@@ -54,14 +54,30 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
     canonicalization and CSE keep every rounding point.
   }];
   let options = [
-    Option<"policy", "policy", "std::string", /*default=*/"\"reference\"",
-           "Precision policy: f32 | minimal | reference">,
-    Option<"attention", "attention", "std::string", /*default=*/"\"sdpa\"",
-           "Attention rounding under `reference`: sdpa (fp32 scores and softmax) | eager "
-           "(bf16 scores and probabilities)">,
-    Option<"router", "router", "std::string", /*default=*/"\"fp32\"",
-           "Router softmax, top-k weights and per-expert scale: fp32 (transformers >= 5.13) | "
-           "bf16 (transformers <= 5.12, each step rounded)">,
+    Option<"policy", "policy", "::mlir::g4::PrecisionPolicy",
+           /*default=*/"::mlir::g4::PrecisionPolicy::reference", "Precision policy",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::g4::PrecisionPolicy::f32, "f32", "no rounding (fp32 everywhere)"),
+             clEnumValN(::mlir::g4::PrecisionPolicy::minimal, "minimal",
+                        "only the systematic divergences (embedding scale, router, PLE scales)"),
+             clEnumValN(::mlir::g4::PrecisionPolicy::reference, "reference",
+                        "every rounding point of the reference"))}]>,
+    Option<"attention", "attention", "::mlir::g4::AttentionSemantics",
+           /*default=*/"::mlir::g4::AttentionSemantics::sdpa",
+           "Attention rounding under `reference`",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::g4::AttentionSemantics::sdpa, "sdpa",
+                        "fp32 scores and softmax (transformers' SDPA)"),
+             clEnumValN(::mlir::g4::AttentionSemantics::eager, "eager",
+                        "bf16 scores and probabilities"))}]>,
+    Option<"router", "router", "::mlir::g4::RouterSemantics",
+           /*default=*/"::mlir::g4::RouterSemantics::fp32",
+           "Router softmax, top-k weights and per-expert scale",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::g4::RouterSemantics::fp32, "fp32",
+                        "in fp32 (transformers >= 5.13)"),
+             clEnumValN(::mlir::g4::RouterSemantics::bf16, "bf16",
+                        "each step rounded (transformers <= 5.12)"))}]>,
   ];
   let dependentDialects = ["mlir::g4::G4Dialect"];
 }

@@ -1,0 +1,85 @@
+// The helpers of the fused CPU kernels that `gemma4c compile` emits (compiler/lib/Emit,
+// docs/fusion.md). An emitted body calls the runtime's matrix product through Linear, then
+// walks the tokens and calls one helper per row op on rows of the plan's tensors (Row) or of its
+// per-token scratch. The math itself is row_ops.h, shared with the runtime's interpreted steps,
+// so a kernel computes bit for bit what the interpreter computes.
+//
+// Every row helper is spelled like its CUDA twin in fused_rows_cuda.cuh (same name, template
+// arguments and call arguments), so the compiler writes both targets from one description of
+// the row ops. Widths are template arguments: N floats per row (N a multiple of the group
+// width W of RmsNorm and of the head dim HD of Rope). Input and output rows may alias unless a
+// helper says otherwise.
+//
+// The emitted sources include this header, row_ops.h and kernel_abi.h by their bare names:
+// the compiler copies all three beside them into OUTDIR/src.
+#ifndef GEMMA4C_KERNELS_COMMON_FUSED_ROWS_CPU_H_
+#define GEMMA4C_KERNELS_COMMON_FUSED_ROWS_CPU_H_
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernel_abi.h"
+#include "row_ops.h"
+
+namespace g4::fused {
+// Internal linkage: every kernel library keeps its own copies, so the portable and the AVX2
+// build loaded into one process never share instantiations compiled for different CPUs.
+namespace {
+
+// Row r of plan tensor `id` (the call's tensor table, width floats per token).
+inline float* Row(const g4k_call* c, int32_t id, int64_t r) {
+  return c->tensors[id].data + r * c->tensors[id].width;
+}
+// A 1-D weight (norm weight, channel scale, layer scalar): the runtime binds it as f32.
+inline const float* Vec(const g4k_call* c, int32_t id) { return c->weights[id].f32; }
+// The position held in an inp_pos row: an int32 stored in the float's bits.
+inline int64_t PosAt(const float* row) {
+  int32_t p;
+  std::memcpy(&p, row, 4);
+  return p;
+}
+// y = x * W for all tokens, by the runtime (quantized GEMM); round: bf16 epilogue.
+inline void Linear(const g4k_call* c, int32_t w, int32_t x, int32_t y, int round) {
+  c->api->linear(c->rt, &c->weights[w], c->tensors[x].data, c->n_tokens, c->tensors[y].data,
+                 round);
+}
+
+template <int64_t N> inline void Scale(const float* x, float f, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = x[i] * f;
+}
+template <int64_t N> inline void ChannelMul(const float* x, const float* w, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = x[i] * w[i];
+}
+template <int64_t N> inline void Add(const float* a, const float* b, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = a[i] + b[i];
+}
+template <int64_t N> inline void Mul(const float* a, const float* b, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = a[i] * b[i];
+}
+template <int64_t N> inline void Gelu(const float* x, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = ops::GeluTanh(x[i]);
+}
+template <int64_t N> inline void Round(const float* x, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = ops::RoundBf16(x[i]);
+}
+template <int64_t N> inline void SoftcapRow(const float* x, float cap, bool round, float* y) {
+  for (int64_t i = 0; i < N; ++i) y[i] = ops::Softcap(x[i], cap, round);
+}
+template <int64_t N> inline void Copy(const float* x, float* y) {
+  if (x != y) std::memcpy(y, x, sizeof(float) * N);
+}
+// ops::RmsNormRow over each W-wide group of the row; w may be null (unscaled norm).
+template <int64_t N, int64_t W>
+inline void RmsNorm(const float* x, const float* w, float eps, float* y) {
+  ops::RmsNormRow(x, w, N, W, eps, y);
+}
+// ops::RopeRow in place: heads of HD, the first RD dims rotary.
+template <int64_t N, int64_t HD, int64_t RD>
+inline void Rope(float* y, double theta, int64_t pos, bool round) {
+  ops::RopeRow(y, N, HD, RD, theta, pos, round);
+}
+
+}  // namespace
+}  // namespace g4::fused
+
+#endif  // GEMMA4C_KERNELS_COMMON_FUSED_ROWS_CPU_H_
