@@ -396,7 +396,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(const exec::Bac
 
 CudaBackend::~CudaBackend() = default;
 
-absl::Status CudaBackend::Run(const int32_t* tokens, const int32_t* positions, int64_t n) {
+absl::Status CudaBackend::Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) {
   Impl& m = *impl_;
   // Inputs: staged in pinned memory, copied before the steps (outside any captured graph).
   const plan::Plan& p = *m.plan;
@@ -427,8 +427,8 @@ absl::Status CudaBackend::Run(const int32_t* tokens, const int32_t* positions, i
   } else {
     G4_RETURN_IF_ERROR(m.RunSteps());
   }
-  G4_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(m.host_logits, m.tensors[p.outputs()->Get(0)],
-                                          n * m.vocab * 4, cudaMemcpyDeviceToHost, m.stream));
+  G4_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(m.host_logits, m.tensors[p.outputs()->Get(0)] + (n - logits_rows) * m.vocab,
+                                          logits_rows * m.vocab * 4, cudaMemcpyDeviceToHost, m.stream));
   G4_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(m.stream));
   return absl::OkStatus();
 }

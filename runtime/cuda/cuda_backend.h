@@ -28,7 +28,9 @@ class CudaBackend : public exec::Backend {
   static absl::StatusOr<std::unique_ptr<CudaBackend>> Create(const exec::BackendContext& context);
   ~CudaBackend() override;
 
-  absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n) override;
+  // Every step runs on all n rows (the logits tail on fewer rows is CPU-only so far); only the
+  // last logits_rows rows of logits are copied back.
+  absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) override;
   const float* logits() const override;
   absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const override;
   int64_t context_capacity() const override;

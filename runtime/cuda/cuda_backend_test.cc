@@ -87,10 +87,12 @@ int main(int argc, char** argv) {
         co.exact_quantized_matmul = true;
         co.force_interpreted = true;
         co.keep_intermediates = true;
+        co.all_logits = true;
         SessionOptions go;
         go.device = g4::exec::Device::kCuda;
         go.exact_quantized_matmul = policy == "f32";  // bf16 tensor cores where the policy is bf16
         go.keep_intermediates = true;
+        go.all_logits = true;
         SessionOptions io = go;
         io.force_interpreted = true;
         auto cpu = Session::Open(out, gguf, co);

@@ -2,36 +2,45 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 namespace g4::exec {
 
-ActivationBuffers::ActivationBuffers(const plan::Plan& plan, bool own_buffers) {
+ActivationBuffers::ActivationBuffers(const plan::Plan& plan, bool own_buffers, std::vector<bool> tail_tensors)
+    : tail_tensor_(std::move(tail_tensors)) {
   const uint32_t n = plan.tensors()->size();
-  views_.resize(n);
+  head_.resize(n);
+  tail_.resize(n);
   buffer_of_.assign(n, -1);
-  std::map<int32_t, int32_t> buffer_of_slot;
+  std::map<std::pair<int32_t, bool>, int32_t> buffer_of_slot;  // (slot, in the tail) -> buffer
   for (uint32_t i = 0; i < n; ++i) {
     const plan::Tensor* t = plan.tensors()->Get(i);
     const int64_t width = t->width();
-    views_[i].width = width;
+    const bool tail = tail_tensor_[i];
+    head_[i].width = tail_[i].width = width;
     if (t->slot() >= 0 && !own_buffers) {
-      auto [it, fresh] = buffer_of_slot.try_emplace(t->slot(), int32_t(buffer_width_.size()));
-      if (fresh) buffer_width_.push_back(width);
-      buffer_width_[it->second] = std::max(buffer_width_[it->second], width);
+      auto [it, fresh] = buffer_of_slot.try_emplace({t->slot(), tail}, int32_t(buffers_.size()));
+      if (fresh) buffers_.push_back({width, tail, {}});
+      buffers_[it->second].width = std::max(buffers_[it->second].width, width);
       buffer_of_[i] = it->second;
     } else {
-      buffer_of_[i] = int32_t(buffer_width_.size());
-      buffer_width_.push_back(width);
+      buffer_of_[i] = int32_t(buffers_.size());
+      buffers_.push_back({width, tail, {}});
     }
   }
-  buffers_.resize(buffer_width_.size());
 }
 
-void ActivationBuffers::Reserve(int64_t n_tokens) {
-  if (n_tokens <= capacity_) return;
-  for (size_t b = 0; b < buffers_.size(); ++b) buffers_[b].resize(size_t(n_tokens) * size_t(buffer_width_[b]));
-  for (size_t i = 0; i < views_.size(); ++i) views_[i].data = buffers_[buffer_of_[i]].data();
-  capacity_ = n_tokens;
+void ActivationBuffers::Prepare(int64_t n, int64_t k) {
+  if (n > rows_ || k > tail_rows_) {
+    rows_ = std::max(rows_, n);
+    tail_rows_ = std::max(tail_rows_, k);
+    for (Buffer& b : buffers_) b.data.resize(size_t(b.tail ? tail_rows_ : rows_) * size_t(b.width));
+  }
+  for (size_t i = 0; i < head_.size(); ++i) {
+    float* base = buffers_[buffer_of_[i]].data.data();
+    head_[i].data = base;
+    tail_[i].data = tail_tensor_[i] ? base : base + (n - k) * head_[i].width;
+  }
 }
 
 }  // namespace g4::exec

@@ -2,7 +2,9 @@
 //
 // Tensors of one slot share a buffer sized for the slot's widest tensor; tensors without a slot
 // (values emitted kernels keep per row) and, when intermediates are kept for dumps, every
-// tensor get their own. Buffers hold [capacity][width] floats and grow to the largest batch.
+// tensor get their own. Tensors the logits tail writes (logits_tail.h) never share a buffer with
+// tensors written before it, and their buffers hold only the rows whose logits are wanted:
+// before the tail a batch of n rows, in the tail the last k of them.
 #ifndef GEMMA4C_RUNTIME_EXEC_ACTIVATION_BUFFERS_H_
 #define GEMMA4C_RUNTIME_EXEC_ACTIVATION_BUFFERS_H_
 
@@ -17,22 +19,30 @@ namespace g4::exec {
 class ActivationBuffers {
  public:
   // Assigns buffers to every tensor of `plan`; `own_buffers` gives each tensor its own.
-  ActivationBuffers(const plan::Plan& plan, bool own_buffers);
+  // `tail_tensors` (TailTensors()) marks the tensors the logits tail writes.
+  ActivationBuffers(const plan::Plan& plan, bool own_buffers, std::vector<bool> tail_tensors);
 
-  // Grows every buffer to hold `n_tokens` rows (no-op when they already do).
-  void Reserve(int64_t n_tokens);
-  float* data(uint32_t tensor) { return buffers_[buffer_of_[tensor]].data(); }
-  const float* data(uint32_t tensor) const { return buffers_[buffer_of_[tensor]].data(); }
-  int64_t width(uint32_t tensor) const { return views_[tensor].width; }
-  // The emitted kernels' view: data and width by plan tensor id.
-  g4k_tensor* views() { return views_.data(); }
+  // Sizes the buffers for a batch of `n` rows whose last `k` rows (1 <= k <= n) reach the tail,
+  // and points the two views at them: head_views() for the steps before the tail (every tensor
+  // from row 0), tail_views() for the tail's steps (tensors written before the tail from row
+  // n - k, the tail's own tensors from row 0 of their k-row buffers).
+  void Prepare(int64_t n, int64_t k);
+  g4k_tensor* head_views() { return head_.data(); }
+  g4k_tensor* tail_views() { return tail_.data(); }
+  const g4k_tensor& head(uint32_t tensor) const { return head_[tensor]; }
+  const g4k_tensor& tail(uint32_t tensor) const { return tail_[tensor]; }
 
  private:
-  std::vector<std::vector<float>> buffers_;  // [capacity][buffer_width_[b]] each
-  std::vector<int32_t> buffer_of_;           // by plan tensor id
-  std::vector<int64_t> buffer_width_;        // by buffer
-  std::vector<g4k_tensor> views_;            // by plan tensor id
-  int64_t capacity_ = 0;
+  struct Buffer {
+    int64_t width = 0;     // floats per row
+    bool tail = false;     // holds the k tail rows only
+    std::vector<float> data;
+  };
+  std::vector<Buffer> buffers_;
+  std::vector<int32_t> buffer_of_;  // by plan tensor id
+  std::vector<bool> tail_tensor_;   // by plan tensor id
+  std::vector<g4k_tensor> head_, tail_;  // views by plan tensor id
+  int64_t rows_ = 0, tail_rows_ = 0;      // rows the buffers hold now
 };
 
 }  // namespace g4::exec

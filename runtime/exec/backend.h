@@ -33,12 +33,16 @@ class Backend {
   virtual ~Backend() = default;
 
   // Runs every step of the plan for tokens[0..n) at positions[0..n) (n <= the plan's max
-  // batch, positions consecutive; both checked by the session). Owning attention layers write
-  // their K/V at those positions, overwriting whatever a rewound context left there.
-  virtual absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n) = 0;
-  // Logits of the last Run in host memory: [n][vocab] float32, valid until the next Run.
+  // batch, positions consecutive; both checked by the session) and computes the logits of the
+  // last `logits_rows` of them (1 <= logits_rows <= n; a backend may run the logits tail,
+  // logits_tail.h, on those rows only). Owning attention layers write their K/V at those
+  // positions, overwriting whatever a rewound context left there.
+  virtual absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) = 0;
+  // Logits of the last Run in host memory: [logits_rows][vocab] float32 (the batch's last
+  // rows), valid until the next Run.
   virtual const float* logits() const = 0;
-  // Copies plan tensor `id` of the last Run ([n][width] 4-byte elements) to host memory.
+  // Copies plan tensor `id` of the last Run ([n][width] 4-byte elements) to host memory; the
+  // session asks only after a Run whose logits_rows was n (dumps keep every row).
   virtual absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const = 0;
   // Positions of context the KV cache can hold (the model's, or fewer where a device
   // allocates its cache up front).

@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "cpu/matmul.h"
 #include "exec/cpu_interpreter.h"
+#include "exec/logits_tail.h"
 
 namespace g4::exec {
 
@@ -19,7 +20,8 @@ CpuBackend::CpuBackend(const BackendContext& context)
     : plan_(*context.plan),
       weights_(*context.weights),
       options_(context.options),
-      buffers_(*context.plan, context.options.keep_intermediates) {}
+      tail_start_(LogitsTailStart(*context.plan)),
+      buffers_(*context.plan, context.options.keep_intermediates, TailTensors(*context.plan, tail_start_)) {}
 
 absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendContext& context) {
   std::unique_ptr<CpuBackend> b(new CpuBackend(context));
@@ -76,7 +78,7 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
 
 absl::Status CpuBackend::RunStep(uint32_t index, const plan::Step& step) {
   if (g4k_fn kernel = kernel_of_step_[index]) {
-    g4k_call call{&api_, this, n_tokens_, positions_, buffers_.views(), weights_.data()};
+    g4k_call call{&api_, this, n_tokens_, positions_, views_, weights_.data()};
     kernel(&call);
   } else {
     G4_RETURN_IF_ERROR(CpuInterpreter(*this, step).Run());
@@ -87,21 +89,30 @@ absl::Status CpuBackend::RunStep(uint32_t index, const plan::Step& step) {
   return absl::OkStatus();
 }
 
-absl::Status CpuBackend::Run(const int32_t* tokens, const int32_t* positions, int64_t n) {
-  buffers_.Reserve(n);
+absl::Status CpuBackend::Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) {
+  buffers_.Prepare(n, logits_rows);
+  // Token ids and positions are i32 in the 4-byte slots of their tensors.
+  std::memcpy(buffers_.head(plan_.inputs()->Get(0)).data, tokens, size_t(n) * 4);
+  std::memcpy(buffers_.head(plan_.inputs()->Get(1)).data, positions, size_t(n) * 4);
+  // Every row up to the last attention; the rest of the plan only on the rows whose logits
+  // are wanted (rows are independent there, so each row's numbers are the same either way).
   n_tokens_ = n;
   positions_ = positions;
-  // Token ids and positions are i32 in the 4-byte slots of their tensors.
-  std::memcpy(buffers_.data(plan_.inputs()->Get(0)), tokens, size_t(n) * 4);
-  std::memcpy(buffers_.data(plan_.inputs()->Get(1)), positions, size_t(n) * 4);
-  for (uint32_t i = 0; i < plan_.steps()->size(); ++i) G4_RETURN_IF_ERROR(RunStep(i, *plan_.steps()->Get(i)));
+  views_ = buffers_.head_views();
+  const uint32_t steps = plan_.steps()->size();
+  for (uint32_t i = 0; i < tail_start_; ++i) G4_RETURN_IF_ERROR(RunStep(i, *plan_.steps()->Get(i)));
+  n_tokens_ = logits_rows;
+  positions_ = positions + (n - logits_rows);
+  views_ = buffers_.tail_views();
+  for (uint32_t i = tail_start_; i < steps; ++i) G4_RETURN_IF_ERROR(RunStep(i, *plan_.steps()->Get(i)));
   return absl::OkStatus();
 }
 
-const float* CpuBackend::logits() const { return buffers_.data(plan_.outputs()->Get(0)); }
+const float* CpuBackend::logits() const { return buffers_.tail(plan_.outputs()->Get(0)).data; }
 
 absl::Status CpuBackend::ReadTensor(uint32_t id, int64_t n, float* out) const {
-  std::memcpy(out, buffers_.data(id), sizeof(float) * size_t(n) * size_t(buffers_.width(id)));
+  const g4k_tensor& t = buffers_.head(id);
+  std::memcpy(out, t.data, sizeof(float) * size_t(n) * size_t(t.width));
   return absl::OkStatus();
 }
 

@@ -25,7 +25,7 @@ class CpuBackend : public Backend {
  public:
   static absl::StatusOr<std::unique_ptr<CpuBackend>> Create(const BackendContext& context);
 
-  absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n) override;
+  absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) override;
   const float* logits() const override;
   absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const override;
   int64_t context_capacity() const override { return plan_.model()->context_length(); }
@@ -45,6 +45,7 @@ class CpuBackend : public Backend {
   const plan::Plan& plan_;
   const std::vector<g4k_weight>& weights_;  // by plan weight id (host views, weights.h)
   const SessionOptions options_;
+  const uint32_t tail_start_;  // first step of the logits tail (logits_tail.h)
   ActivationBuffers buffers_;
   KvCache kv_;
   std::unique_ptr<cpu::ThreadPool> pool_;
@@ -52,8 +53,10 @@ class CpuBackend : public Backend {
   std::vector<g4k_fn> kernel_of_step_;  // by top-level step index; null: interpreted
   g4k_api api_{};
   absl::Status linear_status_;          // first ApiLinear failure of the running step
+  // The running step's rows: the batch before the logits tail, its last logits_rows in it.
   int64_t n_tokens_ = 0;
-  const int32_t* positions_ = nullptr;  // [n_tokens_] of the running Run
+  const int32_t* positions_ = nullptr;  // [n_tokens_]
+  g4k_tensor* views_ = nullptr;         // by plan tensor id: where the running step's rows are
 };
 
 }  // namespace g4::exec

@@ -22,8 +22,8 @@ class CpuInterpreter {
   uint32_t In(int i) const { return step_.inputs()->Get(i); }
   uint32_t Out(int i) const { return step_.outputs()->Get(i); }
   const g4k_weight& W(int i) const { return b_.weights_[step_.weights()->Get(i)]; }
-  int64_t Width(uint32_t t) const { return b_.buffers_.width(t); }
-  float* T(uint32_t t) { return b_.buffers_.data(t); }
+  int64_t Width(uint32_t t) const { return b_.views_[t].width; }
+  float* T(uint32_t t) { return b_.views_[t].data; }
 
   template <typename F>
   void Map(F f);

@@ -38,6 +38,7 @@ absl::StatusOr<g4::exec::SessionOptions> ToSessionOptions(const g4rt_options& o)
   s.portable_kernels = o.portable_kernels != 0;
   s.cuda_device = o.cuda_device;
   s.max_context = o.max_context;
+  s.all_logits = o.all_logits != 0;
   return s;
 }
 
@@ -88,10 +89,10 @@ g4rt_status* g4rt_eval(g4rt_session* session, const int32_t* tokens, int64_t n) 
 g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int64_t* rows,
                          int64_t* vocab) {
   if (!session || !logits || !rows || !vocab) return Invalid("g4rt_logits: null argument");
-  if (session->impl->last_tokens() == 0)
+  if (session->impl->logits_rows() == 0)
     return Wrap(absl::FailedPreconditionError("g4rt_logits: nothing evaluated yet"));
   *logits = session->impl->logits();
-  *rows = session->impl->last_tokens();
+  *rows = session->impl->logits_rows();
   *vocab = session->impl->vocab();
   return nullptr;
 }

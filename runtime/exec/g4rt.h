@@ -63,6 +63,8 @@ typedef struct g4rt_options {
   int device;                 /* g4rt_device_t (CUDA: error "built without CUDA" when absent) */
   int portable_kernels;       /* 1: the portable build of emitted CPU kernels even with AVX2 */
   int cuda_device;            /* CUDA device ordinal */
+  int all_logits;             /* 1: g4rt_logits has every evaluated position's row; 0: the last
+                                 position's only (the LM head then runs on one row) */
   int64_t max_context;        /* positions the KV cache must hold; 0: the model's context */
 } g4rt_options;
 
@@ -73,9 +75,11 @@ void g4rt_options_init(g4rt_options* options);
  * options: the defaults of g4rt_options_init. */
 g4rt_status* g4rt_open(const char* plan_dir, const char* gguf_path, const g4rt_options* options,
                        g4rt_session** session);
-/* Evaluates n tokens at the next n positions. */
+/* Evaluates n tokens at the next n positions (any n: batches longer than the plan's
+ * --max-batch are evaluated in chunks, with the same logits as one batch). */
 g4rt_status* g4rt_eval(g4rt_session* session, const int32_t* tokens, int64_t n);
-/* Logits of the last eval: rows x vocab float32, owned by the session. */
+/* Logits of the last eval: rows x vocab float32, owned by the session; rows is n with
+ * all_logits (or keep_intermediates), else 1 (the last position). */
 g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int64_t* rows,
                          int64_t* vocab);
 /* Writes the named intermediates of the last eval to DIR (DIR/<name>.bin + DIR/index.json). */

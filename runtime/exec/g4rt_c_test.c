@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   g4rt_options options;
   memset(&options, 0, sizeof options);
   options.threads = 1;
+  options.all_logits = 1; /* every row: the batch is compared row by row below */
   g4rt_session* s = NULL;
   g4rt_status* st = g4rt_open(argv[1], argv[2], &options, &s);
   if (st) return fail("open", st);
@@ -90,6 +91,14 @@ int main(int argc, char** argv) {
   if (defaults.threads != 1 || defaults.device != G4RT_DEVICE_CPU) { fprintf(stderr, "FAIL defaults\n"); return 1; }
   g4rt_session* d = NULL;
   if ((st = g4rt_open(argv[1], argv[2], &defaults, &d))) return fail("open with defaults", st);
+  /* Without all_logits only the last position's row comes back (the LM head ran on that row
+   * alone), bit for bit the batch's last row. */
+  if ((st = g4rt_eval(d, prompt, 4))) return fail("eval (last row)", st);
+  if ((st = g4rt_logits(d, &logits, &rows, &vocab))) return fail("logits (last row)", st);
+  if (rows != 1 || memcmp(logits, batch + 3 * vocab, sizeof(float) * vocab) != 0) {
+    fprintf(stderr, "FAIL the last-row logits (%lld rows) differ from the batch's last row\n", (long long)rows);
+    return 1;
+  }
   g4rt_close(d);
   defaults.device = 7;
   st = g4rt_open(argv[1], argv[2], &defaults, &d);
@@ -98,6 +107,6 @@ int main(int argc, char** argv) {
 
   free(batch);
   g4rt_close(s);
-  printf("c api: batch == token by token over 4 positions == rewound tail, errors reported with their codes\n");
+  printf("c api: batch == token by token over 4 positions == rewound tail == last row alone, errors reported with their codes\n");
   return 0;
 }

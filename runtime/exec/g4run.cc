@@ -111,6 +111,10 @@ int main(int argc, char** argv) {
   options.exact_quantized_matmul = absl::GetFlag(FLAGS_exact_quantized);
   options.force_interpreted = absl::GetFlag(FLAGS_interpret) || absl::GetFlag(FLAGS_builtin);
   options.keep_intermediates = !absl::GetFlag(FLAGS_dump).empty();
+  // Every prompt position's logits only where they are written out; else the LM head runs on
+  // the last position alone.
+  const bool all_logits = !absl::GetFlag(FLAGS_logits_out).empty();
+  options.all_logits = all_logits;
   options.portable_kernels = absl::GetFlag(FLAGS_portable_kernels);
   if (absl::GetFlag(FLAGS_device) == "cuda") {
     options.device = G4RT_DEVICE_CUDA;
@@ -143,7 +147,8 @@ int main(int argc, char** argv) {
     return g4::run::RunText(session, t, stdin, stdout, stderr);
   }
 
-  // The prompt, in one batch or in chunks; prompt_logits collects every position's row.
+  // The prompt in one call (the runtime chunks what exceeds the plan's max batch) or in the
+  // --chunk batches asked for; prompt_logits collects every position's row over the chunks.
   const int64_t chunk = absl::GetFlag(FLAGS_chunk) > 0 ? absl::GetFlag(FLAGS_chunk) : int64_t(prompt.size());
   std::vector<float> prompt_logits;
   const float* logits = nullptr;
@@ -153,12 +158,13 @@ int main(int argc, char** argv) {
     int64_t n = std::min<int64_t>(chunk, int64_t(prompt.size()) - at);
     if (g4rt_status* st = g4rt_eval(session, prompt.data() + at, n)) return Fail(st);
     if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
-    if (chunk < int64_t(prompt.size())) prompt_logits.insert(prompt_logits.end(), logits, logits + rows * vocab);
+    if (all_logits && chunk < int64_t(prompt.size()))
+      prompt_logits.insert(prompt_logits.end(), logits, logits + rows * vocab);
   }
   auto t1 = Clock::now();
   if (!prompt_logits.empty()) {
     logits = prompt_logits.data();
-    rows = int64_t(prompt.size());
+    rows = int64_t(prompt_logits.size()) / vocab;
   }
 
   if (!absl::GetFlag(FLAGS_logits_out).empty()) {

@@ -17,6 +17,9 @@ struct SessionOptions {
   bool exact_quantized_matmul = false;
   // Interpret every step even where the plan has emitted kernels.
   bool force_interpreted = false;
+  // Logits of every evaluated position (else the last position's only: the logits tail,
+  // logits_tail.h, then runs on one row). Keeping intermediates implies every row.
+  bool all_logits = false;
   // Keep every named intermediate of the last Eval for Dump().
   bool keep_intermediates = false;
   // CPU: the portable build of the emitted kernels even on an AVX2 machine.

@@ -2,6 +2,8 @@
 // backend shares.
 #include "exec/session.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "exec/dump.h"
@@ -33,9 +35,6 @@ absl::Status Session::Eval(const std::vector<int32_t>& tokens) {
   const int64_t n = int64_t(tokens.size());
   const int64_t max_batch = plan().max_batch_tokens(), vocab = this->vocab();
   if (n == 0) return absl::InvalidArgumentError("Eval: no tokens");
-  if (n > max_batch)
-    return absl::InvalidArgumentError(absl::StrCat("a batch of ", n, " tokens is larger than the plan's maximum of ",
-                                                   max_batch, " (compile with a larger --max-batch)"));
   const int64_t context = backend_->context_capacity();
   if (position_ + n > context)
     return absl::OutOfRangeError(absl::StrCat("the context would reach ", position_ + n,
@@ -44,12 +43,33 @@ absl::Status Session::Eval(const std::vector<int32_t>& tokens) {
     if (tokens[i] < 0 || tokens[i] >= vocab)
       return absl::InvalidArgumentError(
           absl::StrCat("token ", tokens[i], " at index ", i, " is outside the vocabulary [0, ", vocab, ")"));
+  chunked_logits_.clear();
+  logits_rows_ = 0;
+  for (int64_t at = 0; at < n; at += max_batch) {
+    const int64_t m = std::min(max_batch, n - at);
+    G4_RETURN_IF_ERROR(RunBatch(tokens.data() + at, m));
+    // Every row wanted over several chunks: the backend keeps one chunk's, the session all.
+    if (wants_all_logits() && m < n)
+      chunked_logits_.insert(chunked_logits_.end(), backend_->logits(), backend_->logits() + m * vocab);
+  }
+  logits_rows_ = wants_all_logits() ? n : 1;
+  return absl::OkStatus();
+}
+
+// One batch of at most the plan's max batch at the next positions. Its logits: every row when
+// the caller wants them all, else the last row (earlier chunks of a prompt need none, but the
+// backend runs the tail on at least one row).
+absl::Status Session::RunBatch(const int32_t* tokens, int64_t n) {
   positions_.resize(size_t(n));
   for (int64_t i = 0; i < n; ++i) positions_[i] = int32_t(position_ + i);
-  last_tokens_ = tokens;
-  G4_RETURN_IF_ERROR(backend_->Run(tokens.data(), positions_.data(), n));
+  last_tokens_.assign(tokens, tokens + n);
+  G4_RETURN_IF_ERROR(backend_->Run(tokens, positions_.data(), n, wants_all_logits() ? n : 1));
   position_ += n;
   return absl::OkStatus();
+}
+
+const float* Session::logits() const {
+  return chunked_logits_.empty() ? backend_->logits() : chunked_logits_.data();
 }
 
 void Session::Reset() { position_ = 0; }

@@ -32,9 +32,10 @@ class Session {
                                                        const SessionOptions& options);
   ~Session();
 
-  // Evaluates `tokens` at positions position()..position()+n-1. Errors: no tokens, a token
-  // outside the vocabulary, a batch larger than the plan allows, a context longer than the
-  // model (or the device's KV cache) holds.
+  // Evaluates `tokens` at positions position()..position()+n-1, in batches of at most the
+  // plan's max batch (a longer prompt is chunked; chunked and one-shot evaluation give the same
+  // logits). Errors: no tokens, a token outside the vocabulary, a context longer than the model
+  // (or the device's KV cache) holds.
   absl::Status Eval(const std::vector<int32_t>& tokens);
   void Reset();
   // Forgets every position from `position` on, so evaluation continues there (a chat whose new
@@ -45,14 +46,17 @@ class Session {
 
   int64_t position() const { return position_; }
   int64_t vocab() const { return plan().model()->vocab(); }
+  // Tokens of the last batch the backend ran (the last chunk of a chunked Eval).
   int64_t last_tokens() const { return int64_t(last_tokens_.size()); }
-  // Logits of the last Eval: [last_tokens()][vocab()].
-  const float* logits() const { return backend_->logits(); }
+  // Logits of the last Eval: [logits_rows()][vocab()], the rows of its last positions: every
+  // evaluated position with all_logits (or keep_intermediates), else the last one.
+  const float* logits() const;
+  int64_t logits_rows() const { return logits_rows_; }
 
   // Bytes of weights one decode token reads (weights.h).
   double DecodeWeightBytesPerToken() const { return decode_bytes_; }
 
-  // Writes every named intermediate of the last Eval (keep_intermediates must be set) as
+  // Writes every named intermediate of the last batch (keep_intermediates must be set) as
   // DIR/<name>.bin (float32 [n_tokens][width]) plus DIR/index.json (dump.h).
   absl::Status Dump(const std::string& dir) const;
 
@@ -61,6 +65,8 @@ class Session {
 
  private:
   Session() = default;
+  absl::Status RunBatch(const int32_t* tokens, int64_t n);
+  bool wants_all_logits() const { return options_.all_logits || options_.keep_intermediates; }
 
   SessionOptions options_;
   plan::LoadedPlan plan_;
@@ -70,6 +76,8 @@ class Session {
   int64_t position_ = 0;
   std::vector<int32_t> last_tokens_;
   std::vector<int32_t> positions_;
+  int64_t logits_rows_ = 0;
+  std::vector<float> chunked_logits_;  // every row of a chunked Eval with all_logits
   // Last: destroyed first, while the plan and the weights it points into still exist.
   std::unique_ptr<Backend> backend_;
 };
