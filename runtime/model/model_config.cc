@@ -169,6 +169,32 @@ const std::vector<std::pair<std::string, PresetFactory>>& Presets() {
   return *presets;
 }
 
+}  // namespace
+
+absl::StatusOr<ModelConfig> WithLayers(const ModelConfig& base, int layers) {
+  if (layers < 1 || layers > base.num_layers)
+    return absl::InvalidArgumentError(absl::StrCat(base.name, ": --layers ", layers, " is outside [1, ",
+                                                   base.num_layers, "]"));
+  if (layers == base.num_layers) return base;
+  ModelConfig c = base;
+  const int shared = base.shared_kv_layers * layers / base.num_layers;
+  const int owning = layers - shared;
+  auto keep = [&](auto list) {
+    decltype(list) out(list.begin(), list.begin() + owning);
+    out.insert(out.end(), list.end() - shared, list.end());
+    return out;
+  };
+  c.sliding = keep(base.sliding);
+  c.ff = keep(base.ff);
+  c.num_layers = layers;
+  c.shared_kv_layers = shared;
+  c.name = absl::StrCat(base.name, "-", layers, "l");
+  G4_RETURN_IF_ERROR(c.Validate());
+  return c;
+}
+
+namespace {
+
 // Rotating dims of a full layer: "proportional" RoPE rotates int(partial * hd / 2) pairs
 // (spec §2.3: 0.25 * 512 / 2 = 64 pairs = 128 dims).
 int FullRotaryDims(const ModelConfig& c) {

@@ -75,6 +75,14 @@ struct ModelConfig {
 absl::StatusOr<ModelConfig> PresetConfig(const std::string& name);
 std::vector<std::string> PresetNames();
 
+// `config` with `layers` layers (1 <= layers <= num_layers) and the same widths, for benchmarks
+// of large shapes on small machines (`gemma4c synth --layers N`). The KV-shared tail shrinks in
+// proportion (rounded down) and stays at the end: the first layers - shared layers of the
+// pattern own their K/V, then the last `shared` layers of the original tail. The name gets
+// "-<layers>l". An error when the result breaks a rule of Validate() (a shared layer without an
+// owning layer of its type: choose another count).
+absl::StatusOr<ModelConfig> WithLayers(const ModelConfig& config, int layers);
+
 // Reads the `gemma4.*` keys (architecture spec §4.2) of a GGUF file. Errors name the file and key.
 absl::StatusOr<ModelConfig> ConfigFromGguf(const gguf::GgufFile& file);
 

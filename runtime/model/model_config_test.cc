@@ -163,6 +163,37 @@ TEST(PresetTest, TinyE2bSharesKvLikeE2b) {
   }
 }
 
+// --layers: the first layers of the pattern, the KV-shared tail shrunk in proportion at the end.
+TEST(WithLayersTest, KeepsWidthsAndTheSharedTail) {
+  ModelConfig e2b = Preset("e2b");
+  auto ten = WithLayers(e2b, 10);
+  ASSERT_TRUE(ten.ok()) << ten.status();
+  EXPECT_EQ(ten->name, "gemma4-e2b-10l");
+  EXPECT_EQ(ten->num_layers, 10);
+  EXPECT_EQ(ten->shared_kv_layers, 5);  // 20 of 35, in proportion
+  EXPECT_EQ(ten->hidden, e2b.hidden);
+  EXPECT_EQ(FullLayers(*ten), (std::vector<int>{4, 9}));  // layer 9 is e2b's last layer (34)
+  for (int i = 5; i < 10; ++i) EXPECT_EQ(ten->Layer(i).kv_source, ten->sliding[i] ? 3 : 4);
+  EXPECT_EQ(ten->ff[0], e2b.ff[0]);
+  EXPECT_EQ(ten->ff[9], e2b.ff[34]);
+
+  ModelConfig moe = Preset("26b-a4b");
+  auto six = WithLayers(moe, 6);
+  ASSERT_TRUE(six.ok()) << six.status();
+  EXPECT_EQ(six->num_layers, 6);
+  EXPECT_EQ(six->num_experts, moe.num_experts);
+  EXPECT_EQ(std::vector<bool>(six->sliding), std::vector<bool>(moe.sliding.begin(), moe.sliding.begin() + 6));
+  EXPECT_EQ(WithLayers(moe, 30)->name, moe.name);  // all layers: unchanged
+}
+
+TEST(WithLayersTest, RefusesCountsOutsideTheModelAndBrokenSharing) {
+  ModelConfig e2b = Preset("e2b");
+  EXPECT_THAT(std::string(WithLayers(e2b, 0).status().message()), HasSubstr("--layers 0 is outside [1, 35]"));
+  EXPECT_THAT(std::string(WithLayers(e2b, 36).status().message()), HasSubstr("--layers 36 is outside [1, 35]"));
+  // 6 layers: 3 owning (all sliding) and a tail ending in a full layer that has no source.
+  EXPECT_THAT(std::string(WithLayers(e2b, 6).status().message()), HasSubstr("no earlier non-shared layer"));
+}
+
 TEST(PresetTest, TinyMoeAndTiny31b) {
   ModelConfig moe = Preset("tiny-moe");
   EXPECT_EQ(FullLayers(moe), (std::vector<int>{5}));

@@ -2,7 +2,7 @@
 //
 //   gemma4c compile SPEC.mlir -o OUTDIR [--precision=...] [--max-batch=N]
 //   gemma4c spec (--from-gguf MODEL.gguf | --like PRESET) -o SPEC.mlir
-//   gemma4c synth --like PRESET [--dtype T] [--seed N] -o MODEL.gguf
+//   gemma4c synth --like PRESET [--dtype T] [--seed N] [--layers N] -o MODEL.gguf
 //   gemma4c plan-info OUTDIR
 //
 // Exit codes: 0 success, 1 a diagnosed failure (message on stderr), 2 bad usage.
@@ -102,6 +102,10 @@ cl::opt<std::string> synthLike("like", cl::desc("preset: tiny-e2b, tiny-moe, tin
 cl::opt<std::string> synthDtype("dtype", cl::desc("matrix dtype: f32 | f16 | bf16 | q8_0 | q4_0"),
                                 cl::init("f32"), cl::sub(synthCmd));
 cl::opt<uint64_t> synthSeed("seed", cl::desc("random seed"), cl::init(1), cl::sub(synthCmd));
+cl::opt<int> synthLayers("layers",
+                         cl::desc("keep this many layers of the preset, same widths (0: all); the "
+                                  "KV-shared tail shrinks in proportion"),
+                         cl::init(0), cl::sub(synthCmd));
 cl::opt<std::string> synthOut("o", cl::desc("output GGUF"), cl::Required, cl::sub(synthCmd));
 
 // plan-info
@@ -128,6 +132,9 @@ absl::Status writeFile(const std::string &path, const std::string &bytes) {
 
 absl::Status runSynth() {
   G4_ASSIGN_OR_RETURN(g4::ModelConfig config, g4::PresetConfig(synthLike));
+  if (synthLayers != 0) {
+    G4_ASSIGN_OR_RETURN(config, g4::WithLayers(config, synthLayers));
+  }
   std::optional<g4::gguf::GgmlType> dtype = g4::gguf::ParseTypeName(synthDtype);
   if (!dtype) return absl::InvalidArgumentError("unknown --dtype '" + synthDtype + "'");
   G4_RETURN_IF_ERROR(g4::WriteSyntheticModel(config, *dtype, synthSeed, synthOut));
