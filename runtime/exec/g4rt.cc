@@ -38,6 +38,8 @@ absl::StatusOr<g4::exec::SessionOptions> ToSessionOptions(const g4rt_options& o)
   s.portable_kernels = o.portable_kernels != 0;
   s.cuda_device = o.cuda_device;
   s.max_context = o.max_context;
+  if (o.memory_limit < 0) return absl::InvalidArgumentError("g4rt_open: memory_limit must be >= 0");
+  s.memory_limit = uint64_t(o.memory_limit);
   return s;
 }
 

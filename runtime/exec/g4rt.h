@@ -64,6 +64,9 @@ typedef struct g4rt_options {
   int portable_kernels;       /* 1: the portable build of emitted CPU kernels even with AVX2 */
   int cuda_device;            /* CUDA device ordinal */
   int64_t max_context;        /* positions the KV cache must hold; 0: the model's context */
+  int64_t memory_limit;       /* CPU: bytes the KV cache (at max_context) and activations may
+                                 take, checked at open (G4RT_RESOURCE_EXHAUSTED, the bytes
+                                 named); 0: the memory available (MemAvailable) */
 } g4rt_options;
 
 /* Fills `options` with the defaults: one thread, CPU, emitted kernels, 8-bit activations. */
