@@ -16,7 +16,7 @@ BUILD=${ASAN_BUILD_DIR:-build-asan}
 for t in "${TARGETS[@]}"; do
   [ -x "$BUILD/bin/fuzz_$t" ] || { ./scripts/sanitize.sh build; break; }
 done
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-allow_user_poisoning=0:detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
 mkdir -p "$BUILD/fuzz/findings" "$BUILD/fuzz/logs"

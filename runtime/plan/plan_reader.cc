@@ -148,10 +148,18 @@ absl::Status ValidatePlan(const Plan& plan, const std::string& path) {
       if (id >= n_tensors)
         return absl::InvalidArgumentError(absl::StrCat(path, ": plan input/output tensor id ", id,
                                                        " is outside its ", n_tensors, " tensors"));
-  for (const WeightBinding* w : *plan.weights())
+  for (const WeightBinding* w : *plan.weights()) {
     if (w->shape()->size() == 0 || w->shape()->size() > 4)
       return absl::InvalidArgumentError(absl::StrCat(path, ": weight '", w->name()->str(), "' has ",
                                                      w->shape()->size(), " dimensions"));
+    // Dims >= 1 with an element count below 2^62, so sums and byte counts of them never wrap
+    // (found by the plan fuzz target: DescribePlan multiplied them in int64).
+    uint64_t elements = 1;
+    for (int64_t d : *w->shape())
+      if (d < 1 || __builtin_mul_overflow(elements, uint64_t(d), &elements) || elements > (uint64_t{1} << 62))
+        return absl::InvalidArgumentError(absl::StrCat(path, ": weight '", w->name()->str(), "' has dimension ", d,
+                                                       ": dims must be >= 1 and hold < 2^62 elements"));
+  }
   const Hyperparams& m = *plan.model();
   if (m.vocab() < 1 || m.layers() < 1 || m.context_length() < 1 || plan.max_batch_tokens() < 1)
     return absl::InvalidArgumentError(absl::StrCat(path, ": plan declares vocab ", m.vocab(), ", ", m.layers(),

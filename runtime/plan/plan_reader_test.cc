@@ -241,5 +241,13 @@ TEST(PlanReader, RejectsBadKvLayout) {
   EXPECT_THAT(SizesError(no_heads), HasSubstr("KV layer 0 has 0 KV heads"));
 }
 
+// Found by the plan fuzz target (tests/fuzz/regressions/plan/weight_dims_overflow): weight
+// dims whose product overflows made DescribePlan's int64 count wrap (UBSan).
+TEST(PlanReader, RejectsWeightDimsThatOverflow) {
+  auto plan = LoadPlan(std::string(G4_FUZZ_REGRESSIONS_DIR) + "/plan/weight_dims_overflow");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("dims must be >= 1 and hold < 2^62 elements"));
+}
+
 }  // namespace
 }  // namespace g4::plan
