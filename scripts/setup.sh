@@ -10,6 +10,9 @@ PACKAGES=(
   libflatbuffers-dev flatbuffers-compiler libabsl-dev libgtest-dev libgmock-dev
   # Build tools and the NumPy reference used by the fidelity tests.
   cmake ninja-build g++ python3 python3-numpy
+  # The sanitizer build and the fuzz targets (scripts/sanitize.sh, scripts/fuzz.sh): clang with
+  # its ASan/UBSan/libFuzzer runtimes, the same LLVM release as the MLIR libraries.
+  clang-22 libclang-rt-22-dev
 )
 
 missing=()

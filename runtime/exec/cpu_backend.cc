@@ -1,5 +1,6 @@
 #include "exec/cpu_backend.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "cpu/matmul.h"
 #include "exec/cpu_interpreter.h"
 #include "exec/logits_tail.h"
+#include "exec/memory_budget.h"
 
 namespace g4::exec {
 
@@ -16,18 +18,26 @@ absl::StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendContext& 
   return std::unique_ptr<Backend>(std::move(backend));
 }
 
-CpuBackend::CpuBackend(const BackendContext& context)
+CpuBackend::CpuBackend(const BackendContext& context, int64_t kv_context)
     : plan_(*context.plan),
       weights_(*context.weights),
       options_(context.options),
       tail_start_(LogitsTailStart(*context.plan)),
-      buffers_(*context.plan, context.options.keep_intermediates, TailTensors(*context.plan, tail_start_)) {}
+      buffers_(*context.plan, context.options.keep_intermediates, TailTensors(*context.plan, tail_start_)),
+      context_(kv_context) {}
 
 absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendContext& context) {
-  std::unique_ptr<CpuBackend> b(new CpuBackend(context));
-  const plan::Plan& p = b->plan_;
+  const plan::Plan& p = *context.plan;
   const plan::Hyperparams& m = *p.model();
-  b->kv_.Init(m.layers(), p.precision() == plan::Precision::Reference, m.context_length(), p.max_batch_tokens());
+  const SessionOptions& o = context.options;
+  const int64_t kv_context = o.max_context > 0 ? std::min(o.max_context, m.context_length()) : m.context_length();
+  // Everything this backend will allocate, refused before any of it is (memory_budget.h).
+  G4_ASSIGN_OR_RETURN(const MemoryNeed need, CpuMemoryNeeded(p, kv_context, o.keep_intermediates));
+  const uint64_t budget = o.memory_limit > 0 ? o.memory_limit : AvailableMemoryBytes();
+  G4_RETURN_IF_ERROR(CheckMemoryBudget(need, budget, context.plan_dir,
+                                       o.memory_limit > 0 ? "memory_limit" : "available memory (MemAvailable)"));
+  std::unique_ptr<CpuBackend> b(new CpuBackend(context, kv_context));
+  b->kv_.Init(m.layers(), p.precision() == plan::Precision::Reference, kv_context, p.max_batch_tokens());
   for (const plan::KvLayer* l : *p.kv_cache())
     b->kv_.AddLayer(l->layer(), l->owns_kv(), l->source(), l->window(), int64_t(l->kv_heads()) * l->head_dim());
   if (b->options_.threads > 1) b->pool_ = std::make_unique<cpu::ThreadPool>(b->options_.threads);

@@ -28,11 +28,11 @@ class CpuBackend : public Backend {
   absl::Status Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) override;
   const float* logits() const override;
   absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const override;
-  int64_t context_capacity() const override { return plan_.model()->context_length(); }
+  int64_t context_capacity() const override { return context_; }
 
  private:
   friend class CpuInterpreter;
-  CpuBackend(const BackendContext& context);
+  CpuBackend(const BackendContext& context, int64_t kv_context);
   // Resolves the emitted kernel of every fused step from the plan's CPU library (the AVX2
   // build when this CPU runs it); steps without one stay interpreted.
   absl::Status LoadKernels(const std::string& plan_dir);
@@ -53,6 +53,7 @@ class CpuBackend : public Backend {
   std::vector<g4k_fn> kernel_of_step_;  // by top-level step index; null: interpreted
   g4k_api api_{};
   absl::Status linear_status_;          // first ApiLinear failure of the running step
+  const int64_t context_;               // positions the KV cache holds
   // The running step's rows: the batch before the logits tail, its last logits_rows in it.
   int64_t n_tokens_ = 0;
   const int32_t* positions_ = nullptr;  // [n_tokens_]

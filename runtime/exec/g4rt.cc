@@ -2,9 +2,11 @@
 #include "exec/g4rt.h"
 
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "exec/session.h"
 
 struct g4rt_status {
@@ -39,6 +41,8 @@ absl::StatusOr<g4::exec::SessionOptions> ToSessionOptions(const g4rt_options& o)
   s.cuda_device = o.cuda_device;
   s.max_context = o.max_context;
   s.all_logits = o.all_logits != 0;
+  if (o.memory_limit < 0) return absl::InvalidArgumentError("g4rt_open: memory_limit must be >= 0");
+  s.memory_limit = uint64_t(o.memory_limit);
   return s;
 }
 
@@ -74,16 +78,26 @@ g4rt_status* g4rt_open(const char* plan_dir, const char* gguf_path, const g4rt_o
   g4rt_options_init(&defaults);
   absl::StatusOr<g4::exec::SessionOptions> o = ToSessionOptions(options ? *options : defaults);
   if (!o.ok()) return Wrap(o.status());
-  auto s = g4::exec::Session::Open(plan_dir, gguf_path, *o);
-  if (!s.ok()) return Wrap(s.status());
-  *session = new g4rt_session{std::move(*s)};
-  return nullptr;
+  // The memory budget refuses what it can count before allocating; an allocation that still
+  // fails (the machine's memory taken meanwhile) is a status here, not an exception across C.
+  try {
+    auto s = g4::exec::Session::Open(plan_dir, gguf_path, *o);
+    if (!s.ok()) return Wrap(s.status());
+    *session = new g4rt_session{std::move(*s)};
+    return nullptr;
+  } catch (const std::bad_alloc&) {
+    return Wrap(absl::ResourceExhaustedError(absl::StrCat("g4rt_open: ", plan_dir, ": out of memory")));
+  }
 }
 
 g4rt_status* g4rt_eval(g4rt_session* session, const int32_t* tokens, int64_t n) {
   if (!session || (!tokens && n > 0)) return Invalid("g4rt_eval: null argument");
   if (n < 0) return Invalid("g4rt_eval: negative token count");
-  return Wrap(session->impl->Eval(std::vector<int32_t>(tokens, tokens + n)));
+  try {
+    return Wrap(session->impl->Eval(std::vector<int32_t>(tokens, tokens + n)));
+  } catch (const std::bad_alloc&) {
+    return Wrap(absl::ResourceExhaustedError(absl::StrCat("g4rt_eval: out of memory evaluating ", n, " tokens")));
+  }
 }
 
 g4rt_status* g4rt_logits(const g4rt_session* session, const float** logits, int64_t* rows,

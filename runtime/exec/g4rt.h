@@ -66,6 +66,9 @@ typedef struct g4rt_options {
   int all_logits;             /* 1: g4rt_logits has every evaluated position's row; 0: the last
                                  position's only (the LM head then runs on one row) */
   int64_t max_context;        /* positions the KV cache must hold; 0: the model's context */
+  int64_t memory_limit;       /* CPU: bytes the KV cache (at max_context) and activations may
+                                 take, checked at open (G4RT_RESOURCE_EXHAUSTED, the bytes
+                                 named); 0: the memory available (MemAvailable) */
 } g4rt_options;
 
 /* Fills `options` with the defaults: one thread, CPU, emitted kernels, 8-bit activations. */

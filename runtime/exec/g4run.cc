@@ -32,6 +32,8 @@ ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weig
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda (the CUDA backend; an error when built without CUDA)");
 ABSL_FLAG(bool, interpret, false, "ignore emitted kernels (the runtime interprets every step)");
 ABSL_FLAG(bool, builtin, false, "the old name of --interpret");
+ABSL_FLAG(int64_t, max_context, 0, "positions the KV cache holds (0: the model's context length)");
+ABSL_FLAG(uint64_t, memory_limit, 0, "CPU: bytes the KV cache and activations may take (0: available memory)");
 ABSL_FLAG(bool, portable_kernels, false, "use the portable build of the emitted kernels even on AVX2");
 // Text mode (runtime/text): the prompt through the tokenizer and the Gemma 4 chat template.
 ABSL_FLAG(std::string, prompt, "", "text prompt (one user turn); streams the model's answer");
@@ -116,6 +118,8 @@ int main(int argc, char** argv) {
   const bool all_logits = !absl::GetFlag(FLAGS_logits_out).empty();
   options.all_logits = all_logits;
   options.portable_kernels = absl::GetFlag(FLAGS_portable_kernels);
+  options.max_context = absl::GetFlag(FLAGS_max_context);
+  options.memory_limit = int64_t(absl::GetFlag(FLAGS_memory_limit));
   if (absl::GetFlag(FLAGS_device) == "cuda") {
     options.device = G4RT_DEVICE_CUDA;
   } else if (absl::GetFlag(FLAGS_device) != "cpu") {

@@ -13,7 +13,8 @@ bool MixesRows(const plan::Step& step) {
 
 void MarkOutputs(const plan::Step& step, std::vector<bool>* tail) {
   if (step.outputs())
-    for (uint32_t id : *step.outputs()) (*tail)[id] = true;
+    for (uint32_t id : *step.outputs())
+      if (id < tail->size()) (*tail)[id] = true;
   if (step.body())
     for (const plan::Step* inner : *step.body()) MarkOutputs(*inner, tail);
 }
@@ -21,15 +22,16 @@ void MarkOutputs(const plan::Step& step, std::vector<bool>* tail) {
 }  // namespace
 
 uint32_t LogitsTailStart(const plan::Plan& plan) {
-  const uint32_t n = plan.steps()->size();
+  const uint32_t n = plan.steps() ? plan.steps()->size() : 0;
   for (uint32_t i = n; i > 0; --i)
     if (MixesRows(*plan.steps()->Get(i - 1))) return i;
   return n;  // nothing mixes rows: no tail (a plan without attention is not a decoder)
 }
 
 std::vector<bool> TailTensors(const plan::Plan& plan, uint32_t tail_start) {
-  std::vector<bool> tail(plan.tensors()->size(), false);
-  for (uint32_t i = tail_start; i < plan.steps()->size(); ++i) MarkOutputs(*plan.steps()->Get(i), &tail);
+  std::vector<bool> tail(plan.tensors() ? plan.tensors()->size() : 0, false);
+  const uint32_t n = plan.steps() ? plan.steps()->size() : 0;
+  for (uint32_t i = tail_start; i < n; ++i) MarkOutputs(*plan.steps()->Get(i), &tail);
   return tail;
 }
 

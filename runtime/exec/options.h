@@ -24,11 +24,16 @@ struct SessionOptions {
   bool keep_intermediates = false;
   // CPU: the portable build of the emitted kernels even on an AVX2 machine.
   bool portable_kernels = false;
-  // CUDA: the device ordinal; positions the KV cache holds (0: the model's context length;
-  // the device allocates it up front); capture decode steps as a CUDA graph.
+  // CUDA: the device ordinal; capture decode steps as a CUDA graph.
   int cuda_device = 0;
-  int64_t max_context = 0;
   bool cuda_graphs = true;
+  // Positions the KV cache holds (0: the model's context length). CUDA allocates it up front;
+  // the CPU grows full layers up to it, and checks the whole of it against memory_limit.
+  int64_t max_context = 0;
+  // CPU: bytes the KV cache (at max_context) and the activations (at the plan's max batch) may
+  // take; a session that would need more is refused at open (ResourceExhausted, the bytes
+  // named) before anything is allocated. 0: the memory available now (memory_budget.h).
+  uint64_t memory_limit = 0;
 };
 
 }  // namespace g4::exec

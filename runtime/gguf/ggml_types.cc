@@ -366,7 +366,9 @@ const TypeTraits& Traits(GgmlType type) {
   for (const TypeTraits& t : kTraits) {
     if (t.type == type) return t;
   }
-  std::abort();  // unreachable for the enumerators; a cast from an unchecked id is a bug
+  // Not an enumerator (a cast from an unchecked id, a bug): a type no size fits, never an abort.
+  static constexpr TypeTraits kInvalid = {static_cast<GgmlType>(~0u), "invalid", 1, 0};
+  return kInvalid;
 }
 
 std::optional<GgmlType> ParseTypeName(absl::string_view name) {
@@ -379,7 +381,7 @@ std::optional<GgmlType> ParseTypeName(absl::string_view name) {
 
 std::optional<uint64_t> RowBytes(GgmlType type, int64_t n) {
   const TypeTraits& t = Traits(type);
-  if (n < 0 || n % t.block_elems != 0) return std::nullopt;
+  if (n < 0 || t.block_bytes == 0 || n % t.block_elems != 0) return std::nullopt;
   uint64_t bytes;
   if (__builtin_mul_overflow(static_cast<uint64_t>(n / t.block_elems),
                              static_cast<uint64_t>(t.block_bytes), &bytes)) {

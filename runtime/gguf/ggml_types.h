@@ -36,6 +36,8 @@ struct TypeTraits {
 
 // Traits of a supported type id; nullopt for ids we do not support.
 std::optional<TypeTraits> GetTypeTraits(uint32_t type_id);
+// Traits of an enumerator; for a value that is not one, {"invalid", 1 element, 0 bytes} (RowBytes
+// is then nullopt), never an abort.
 const TypeTraits& Traits(GgmlType type);
 // Parses "f32", "F32", "q8_0", ... ; nullopt if unknown.
 std::optional<GgmlType> ParseTypeName(absl::string_view name);

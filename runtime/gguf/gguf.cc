@@ -69,6 +69,29 @@ bool IsSignedType(ValueType t) {
 
 std::string Quoted(absl::string_view s) { return absl::StrCat("'", s, "'"); }
 
+// Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). Keys and tensor
+// names must be (the spec says UTF-8, and they are printed in every message); string values are
+// kept as bytes (the tokenizer reproduces any bytes).
+bool IsValidUtf8(absl::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned c = p[i];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c < 0x80) { ++i; continue; }
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else return false;
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return false;
+    for (size_t k = 2; k < len; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+    i += len;
+  }
+  return true;
+}
+
 // Names of the ggml type ids we do not read, so "unsupported type" says which one it is.
 const char* KnownGgmlTypeName(uint32_t id) {
   static constexpr const char* kNames[] = {
@@ -183,6 +206,10 @@ class GgufParser {
     subject_ = absl::StrCat("metadata entry #", index);
     KeyValue kv;
     G4_RETURN_IF_ERROR(ReadString(&kv.key, "key", kMaxKeyLength));
+    if (!IsValidUtf8(kv.key)) {
+      subject_ = absl::StrCat("key ", Quoted(absl::CHexEscape(kv.key)));
+      return Invalid("key is not valid UTF-8");
+    }
     subject_ = absl::StrCat("key ", Quoted(kv.key));
     if (f_.kv_index_.count(kv.key)) return Invalid("duplicate key");
     uint32_t type;
@@ -293,6 +320,10 @@ class GgufParser {
     subject_ = absl::StrCat("tensor info #", index);
     TensorInfo t;
     G4_RETURN_IF_ERROR(ReadString(&t.name, "tensor name", kMaxKeyLength));
+    if (!IsValidUtf8(t.name)) {
+      subject_ = absl::StrCat("tensor ", Quoted(absl::CHexEscape(t.name)));
+      return Invalid("tensor name is not valid UTF-8");
+    }
     subject_ = absl::StrCat("tensor ", Quoted(t.name));
     if (t.name.empty()) return Invalid("empty tensor name");
     if (f_.tensor_index_.count(t.name)) return Invalid("duplicate tensor name");

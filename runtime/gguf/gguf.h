@@ -17,6 +17,7 @@
 // "tensor 't'" or "tensor info #i". Codes: InvalidArgument for a malformed file, Unimplemented
 // for a well-formed one we do not read (GGUF v1, big-endian, an unsupported ggml type), and the
 // errno-derived code (NotFound, PermissionDenied, ...) when the file cannot be opened.
+// Keys and tensor names must be well-formed UTF-8 (string values are kept as bytes).
 // Limits beyond the format's: keys and tensor names <= 65535 bytes, arrays nested <= 8 deep,
 // <= 2^24 metadata values in all (each costs ~100 bytes decoded whatever its encoded size).
 // The mapping assumes the file is not truncated while open (that would be SIGBUS).

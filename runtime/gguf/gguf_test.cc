@@ -374,6 +374,21 @@ TEST(GgufRejectTest, EmptyTensorName) {
   ExpectRejected(f, absl::StatusCode::kInvalidArgument, {"tensor ''", "empty tensor name"});
 }
 
+TEST(GgufRejectTest, TensorNameNotUtf8) {
+  RawFile f = ValidFile();
+  f.tensors[1].name = "blk.\xc0\xaf.weight";  // an overlong '/'
+  ExpectRejected(f, absl::StatusCode::kInvalidArgument,
+                 {"tensor 'blk.\\xc0\\xaf.weight'", "tensor name is not valid UTF-8"});
+}
+
+TEST(GgufRejectTest, KeyNotUtf8) {
+  for (const char* key : {"bad.\xff", "bad.\xed\xa0\x80", "bad.\xe2\x96", "bad.\xf4\x90\x80\x80"}) {
+    RawFile f = ValidFile();
+    f.kvs[0].key = key;
+    ExpectRejected(f, absl::StatusCode::kInvalidArgument, {"key is not valid UTF-8"});
+  }
+}
+
 TEST(GgufRejectTest, TooFewDims) {
   RawFile f = ValidFile();
   f.tensors[0].ne = {};

@@ -148,15 +148,57 @@ absl::Status ValidatePlan(const Plan& plan, const std::string& path) {
       if (id >= n_tensors)
         return absl::InvalidArgumentError(absl::StrCat(path, ": plan input/output tensor id ", id,
                                                        " is outside its ", n_tensors, " tensors"));
-  for (const WeightBinding* w : *plan.weights())
+  for (const WeightBinding* w : *plan.weights()) {
     if (w->shape()->size() == 0 || w->shape()->size() > 4)
       return absl::InvalidArgumentError(absl::StrCat(path, ": weight '", w->name()->str(), "' has ",
                                                      w->shape()->size(), " dimensions"));
-  for (const KvLayer* l : *plan.kv_cache())
-    if (l->layer() < 0 || l->layer() >= plan.model()->layers() || l->source() < 0 ||
-        l->source() >= plan.model()->layers())
+    // Dims >= 1 with an element count below 2^62, so sums and byte counts of them never wrap
+    // (found by the plan fuzz target: DescribePlan multiplied them in int64).
+    uint64_t elements = 1;
+    for (int64_t d : *w->shape())
+      if (d < 1 || __builtin_mul_overflow(elements, uint64_t(d), &elements) || elements > (uint64_t{1} << 62))
+        return absl::InvalidArgumentError(absl::StrCat(path, ": weight '", w->name()->str(), "' has dimension ", d,
+                                                       ": dims must be >= 1 and hold < 2^62 elements"));
+  }
+  const Hyperparams& m = *plan.model();
+  if (m.vocab() < 1 || m.layers() < 1 || m.context_length() < 1 || plan.max_batch_tokens() < 1)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": plan declares vocab ", m.vocab(), ", ", m.layers(),
+                                                   " layers, context ", m.context_length(), ", max batch ",
+                                                   plan.max_batch_tokens(), " (each must be >= 1)"));
+  // Sizes are checked against memory when a session opens (exec/memory_budget.h); here only
+  // that every width is a width: >= 1, and < 2^32 so per-row offsets stay in range.
+  for (const Tensor* t : *plan.tensors())
+    if (t->width() < 1 || t->width() > int64_t{0xffffffff})
+      return absl::InvalidArgumentError(absl::StrCat(path, ": tensor '", t->name()->str(), "' has width ",
+                                                     t->width(), " (must be in 1..2^32-1)"));
+  if (plan.tensors()->Get(plan.outputs()->Get(0))->width() != m.vocab())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the logits have width ",
+                                                   plan.tensors()->Get(plan.outputs()->Get(0))->width(),
+                                                   ", the vocabulary is ", m.vocab()));
+  if (plan.kv_cache()->size() != uint32_t(m.layers()))
+    return absl::InvalidArgumentError(absl::StrCat(path, ": KV layout has ", plan.kv_cache()->size(),
+                                                   " entries for a ", m.layers(), "-layer model"));
+  std::vector<const KvLayer*> kv_of_layer(size_t(m.layers()), nullptr);
+  for (const KvLayer* l : *plan.kv_cache()) {
+    if (l->layer() < 0 || l->layer() >= m.layers() || l->source() < 0 || l->source() >= m.layers())
       return absl::InvalidArgumentError(absl::StrCat(path, ": KV layout names layer ", l->layer(), " / source ",
-                                                     l->source(), " of a ", plan.model()->layers(), "-layer model"));
+                                                     l->source(), " of a ", m.layers(), "-layer model"));
+    if (kv_of_layer[size_t(l->layer())])
+      return absl::InvalidArgumentError(absl::StrCat(path, ": KV layout lists layer ", l->layer(), " twice"));
+    kv_of_layer[size_t(l->layer())] = l;
+    if (l->kv_heads() < 1 || l->head_dim() < 1 || l->window() < 0)
+      return absl::InvalidArgumentError(absl::StrCat(path, ": KV layer ", l->layer(), " has ", l->kv_heads(),
+                                                     " KV heads of dim ", l->head_dim(), ", window ", l->window()));
+  }
+  // A layer that reads another's cache reads an owning layer with the same row and window.
+  for (const KvLayer* l : *plan.kv_cache()) {
+    if (l->owns_kv()) continue;
+    const KvLayer* src = kv_of_layer[size_t(l->source())];
+    if (!src->owns_kv() || src->kv_heads() != l->kv_heads() || src->head_dim() != l->head_dim() ||
+        src->window() != l->window())
+      return absl::InvalidArgumentError(absl::StrCat(path, ": KV layer ", l->layer(), " reads layer ", l->source(),
+                                                     ", which does not own a cache of its shape"));
+  }
   for (uint32_t i = 0; i < plan.steps()->size(); ++i)
     G4_RETURN_IF_ERROR(ValidateStep(plan, *plan.steps()->Get(i), absl::StrCat(path, ": step ", i), false));
   return absl::OkStatus();

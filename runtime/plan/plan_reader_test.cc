@@ -27,24 +27,35 @@ flatbuffers::Offset<Step> EmbedStep(flatbuffers::FlatBufferBuilder& b) {
                     b.CreateVector(std::vector<uint32_t>{2}), b.CreateVector(std::vector<uint32_t>{0}));
 }
 
+// The sizes a test plan declares (the defaults make a valid one).
+struct Sizes {
+  int64_t vocab = 8;  // = the width of the logits (tensor 2)
+  int64_t context = 64;
+  int64_t normed_width = 8;
+  uint32_t max_batch = 8;
+  int32_t kv_heads = 1;
+  bool kv_layer_listed_twice = false;
+};
+
 // A minimal valid plan: one layer, one weight, an embedding step and whatever `extra` adds.
-std::vector<uint8_t> MakePlan(uint32_t schema, uint32_t abi, StepMaker extra = nullptr) {
+std::vector<uint8_t> MakePlan(uint32_t schema, uint32_t abi, StepMaker extra = nullptr, Sizes sizes = {}) {
   flatbuffers::FlatBufferBuilder b;
-  auto model = CreateHyperparams(b, b.CreateString("tiny"), /*vocab=*/16, /*hidden=*/8, /*layers=*/1,
-                                 /*heads=*/1, 256, 512, 1, 1, /*sliding_window=*/4);
+  auto model = CreateHyperparams(b, b.CreateString("tiny"), sizes.vocab, /*hidden=*/8, /*layers=*/1,
+                                 /*heads=*/1, 256, 512, 1, 1, /*sliding_window=*/4, 0, 0, 0, 0, 0, sizes.context);
   std::vector<flatbuffers::Offset<WeightBinding>> weights = {CreateWeightBinding(
       b, b.CreateString("token_embd.weight"), b.CreateVector(std::vector<int64_t>{8, 16}), 0x7f)};
   std::vector<flatbuffers::Offset<Tensor>> tensors = {
       CreateTensor(b, b.CreateString("inp_tokens"), 1, ElementType::I32),
       CreateTensor(b, b.CreateString("inp_pos"), 1, ElementType::I32), CreateTensor(b, b.CreateString("inp_embd"), 8),
-      CreateTensor(b, b.CreateString("normed"), 8)};
-  std::vector<flatbuffers::Offset<KvLayer>> kv = {CreateKvLayer(b, 0, true, 0, 4, 1, 256)};
+      CreateTensor(b, b.CreateString("normed"), sizes.normed_width)};
+  std::vector<flatbuffers::Offset<KvLayer>> kv = {CreateKvLayer(b, 0, true, 0, 4, sizes.kv_heads, 256)};
+  if (sizes.kv_layer_listed_twice) kv.push_back(CreateKvLayer(b, 0, true, 0, 4, 1, 256));
   std::vector<flatbuffers::Offset<Step>> steps = {EmbedStep(b)};
   if (extra) steps.push_back(extra(b));
   auto plan = CreatePlan(b, schema, abi, b.CreateString("test"), Precision::Reference, model,
                          b.CreateVector(tensors), b.CreateVector(std::vector<uint32_t>{0, 1}),
                          b.CreateVector(std::vector<uint32_t>{2}), b.CreateVector(weights), b.CreateVector(steps),
-                         b.CreateVector(kv), 8);
+                         b.CreateVector(kv), sizes.max_batch);
   FinishSizePrefixedPlanBuffer(b, plan);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
@@ -185,6 +196,52 @@ TEST(PlanReader, RejectsFusedInsideFused) {
   };
   EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, nested)),
               HasSubstr("step 1 body op 0: a fused region inside a fused region"));
+}
+
+// Sizes the executors index or allocate by are refused at load (the bytes themselves are
+// checked against memory when a session opens: exec/memory_budget.h).
+std::string SizesError(Sizes sizes) {
+  return LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, nullptr, sizes));
+}
+
+TEST(PlanReader, RejectsEmptyModelOrBatch) {
+  Sizes no_context;
+  no_context.context = 0;
+  EXPECT_THAT(SizesError(no_context), AllOf(HasSubstr("bad/plan"), HasSubstr("context 0"), HasSubstr(">= 1")));
+  Sizes no_batch;
+  no_batch.max_batch = 0;
+  EXPECT_THAT(SizesError(no_batch), HasSubstr("max batch 0"));
+}
+
+TEST(PlanReader, RejectsTensorWidthOutOfRange) {
+  for (int64_t width : {int64_t{0}, int64_t{-8}, int64_t{1} << 40}) {
+    Sizes s;
+    s.normed_width = width;
+    EXPECT_THAT(SizesError(s), AllOf(HasSubstr("tensor 'normed' has width"), HasSubstr("1..2^32-1")));
+  }
+}
+
+TEST(PlanReader, RejectsLogitsThatAreNotTheVocabulary) {
+  Sizes s;
+  s.vocab = 16;
+  EXPECT_THAT(SizesError(s), HasSubstr("the logits have width 8, the vocabulary is 16"));
+}
+
+TEST(PlanReader, RejectsBadKvLayout) {
+  Sizes twice;
+  twice.kv_layer_listed_twice = true;
+  EXPECT_THAT(SizesError(twice), HasSubstr("KV layout has 2 entries for a 1-layer model"));
+  Sizes no_heads;
+  no_heads.kv_heads = 0;
+  EXPECT_THAT(SizesError(no_heads), HasSubstr("KV layer 0 has 0 KV heads"));
+}
+
+// Found by the plan fuzz target (tests/fuzz/regressions/plan/weight_dims_overflow): weight
+// dims whose product overflows made DescribePlan's int64 count wrap (UBSan).
+TEST(PlanReader, RejectsWeightDimsThatOverflow) {
+  auto plan = LoadPlan(std::string(G4_FUZZ_REGRESSIONS_DIR) + "/plan/weight_dims_overflow");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("dims must be >= 1 and hold < 2^62 elements"));
 }
 
 }  // namespace

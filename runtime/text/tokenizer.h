@@ -12,7 +12,8 @@
 //      (`tokenizer.ggml.merges` order) is merged first; ties go to the leftmost pair.
 //   5. A final symbol that is a token is emitted as that id; otherwise one `<0xXX>` byte token per
 //      UTF-8 byte (byte fallback). Bytes that are not valid UTF-8 are one-byte symbols and always
-//      fall back to byte tokens, so every input round-trips byte-exactly.
+//      fall back to byte tokens, so every input round-trips byte-exactly, except that a literal
+//      U+2581 in the input is the space mark and decodes as ' ' (as in SentencePiece, llama.cpp).
 //   BOS is prepended when Encode's add_bos and the file's `tokenizer.ggml.add_bos_token` are set.
 //
 // Decode(ids): NORMAL tokens with '▁' turned back into ' ', BYTE tokens as their raw byte (so

@@ -277,6 +277,14 @@ TEST(RoundTrip, RandomUtf8) {
   }
 }
 
+// Found by the tokenizer fuzz target (tests/fuzz/regressions/tokenizer/space_mark_in_text): a
+// literal U+2581 next to invalid UTF-8 and newline runs decodes as the space it stands for.
+TEST(RoundTrip, SpaceMarkInTextDecodesAsSpace) {
+  auto t = MakeHand();
+  const std::string s = "\xea\xff\xff |< |ture\n?\n\n  s\xff\xbc" "aces\xe2\x96\x81";
+  EXPECT_EQ(t->Decode(t->Encode(s, true, false)), "\xea\xff\xff |< |ture\n?\n\n  s\xff\xbc" "aces ");
+}
+
 TEST(RoundTrip, RandomBytesIncludingInvalidUtf8) {
   auto t = MakeHand();
   std::mt19937_64 rng(99);
