@@ -104,6 +104,27 @@ LogicalResult checkKvSources(ModuleOp module) {
   return success();
 }
 
+/// With the model's hyperparameters on the module, its layers are instantiated exactly once
+/// each: indices 0..layers-1 (a spec that declares more layers than it defines would compile
+/// to a plan whose KV layout misses layers).
+LogicalResult checkLayerIndices(ModuleOp module, ArrayRef<DecoderLayerOp> layers) {
+  auto model = module->getAttrOfType<DictionaryAttr>(G4Dialect::kModelAttrName);
+  auto declared = model ? model.getAs<IntegerAttr>("layers") : IntegerAttr();
+  if (!declared) return success();
+  const int64_t count = declared.getInt();
+  llvm::DenseSet<int64_t> seen;
+  for (DecoderLayerOp layer : layers) {
+    const int64_t index = layer.getIndex();
+    if (index < 0 || index >= count)
+      return layer.emitOpError() << "has index " << index << " outside the model's " << count << " layers";
+    if (!seen.insert(index).second) return layer.emitOpError() << "instantiates layer " << index << " twice";
+  }
+  if (int64_t(seen.size()) != count)
+    return module.emitError() << "the model declares " << count << " layers but the spec instantiates "
+                              << seen.size();
+  return success();
+}
+
 struct ExpandLayersPass : g4::impl::G4ExpandLayersBase<ExpandLayersPass> {
   using Base::Base;
 
@@ -113,6 +134,7 @@ struct ExpandLayersPass : g4::impl::G4ExpandLayersBase<ExpandLayersPass> {
     llvm::SetVector<func::FuncOp> kinds;
     SmallVector<DecoderLayerOp> layers;
     module.walk([&](DecoderLayerOp op) { layers.push_back(op); });
+    if (failed(checkLayerIndices(module, layers))) return signalPassFailure();
     for (DecoderLayerOp layer : layers) {
       auto kind = symbols.lookup<func::FuncOp>(layer.getKind());
       if (!kind || kind.isExternal()) {

@@ -102,3 +102,63 @@ func.func @external_kind(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %a = g4.decoder_layer 0 @no_body(%h) : (tensor<?x8xf32>) -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>
 }
+
+// -----
+
+// With the model's hyperparameters on the module, every declared layer is instantiated once.
+// CHECK-LABEL: func.func @all_declared_layers
+// CHECK: g4.weight "blk.0.attn_norm.weight"
+// CHECK: g4.weight "blk.1.attn_norm.weight"
+module attributes {g4.model = {name = "m", vocab = 16 : i64, hidden = 8 : i64, layers = 2 : i64, heads = 1 : i64, context_length = 64 : i64, sliding_window = 4 : i64}} {
+  func.func private @norm_kind2(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    %w = g4.weight "blk.{i}.attn_norm.weight" : !g4.weight<8 : f32>
+    %y = g4.rms_norm %h, %w {eps = 1.0e-06 : f64, width = 8 : i64} : (tensor<?x8xf32>, !g4.weight<8 : f32>) -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+  func.func @all_declared_layers(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    %a = g4.decoder_layer 0 @norm_kind2(%h) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    %b = g4.decoder_layer 1 @norm_kind2(%a) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    return %b : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+// expected-error @+1 {{the model declares 3 layers but the spec instantiates 2}}
+module attributes {g4.model = {name = "m", vocab = 16 : i64, hidden = 8 : i64, layers = 3 : i64, heads = 1 : i64, context_length = 64 : i64, sliding_window = 4 : i64}} {
+  func.func private @kind(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    return %h : tensor<?x8xf32>
+  }
+  func.func @fewer_layers_than_declared(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    %a = g4.decoder_layer 0 @kind(%h) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    %b = g4.decoder_layer 1 @kind(%a) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    return %b : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+module attributes {g4.model = {name = "m", vocab = 16 : i64, hidden = 8 : i64, layers = 2 : i64, heads = 1 : i64, context_length = 64 : i64, sliding_window = 4 : i64}} {
+  func.func private @kind(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    return %h : tensor<?x8xf32>
+  }
+  func.func @layer_twice(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    %a = g4.decoder_layer 0 @kind(%h) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    // expected-error @+1 {{instantiates layer 0 twice}}
+    %b = g4.decoder_layer 0 @kind(%a) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    return %b : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+module attributes {g4.model = {name = "m", vocab = 16 : i64, hidden = 8 : i64, layers = 1 : i64, heads = 1 : i64, context_length = 64 : i64, sliding_window = 4 : i64}} {
+  func.func private @kind(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    return %h : tensor<?x8xf32>
+  }
+  func.func @index_outside(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    // expected-error @+1 {{has index 4 outside the model's 1 layers}}
+    %a = g4.decoder_layer 4 @kind(%h) : (tensor<?x8xf32>) -> tensor<?x8xf32>
+    return %a : tensor<?x8xf32>
+  }
+}

@@ -15,7 +15,9 @@ def G4ExpandLayers : Pass<"g4-expand-layers", "mlir::ModuleOp"> {
 
     Guarantees: afterwards no `g4.decoder_layer` remains, every weight name is concrete, and
     every attention op names its KV-cache layer. A KV-shared instance without `kv_source`, a
-    `kv_source` that does not own its KV, or a `{` left in a weight name is an error.
+    `kv_source` that does not own its KV, or a `{` left in a weight name is an error; so is,
+    when the module carries `g4.model`, a layer index outside `[0, layers)`, a layer
+    instantiated twice, or fewer instances than the model declares.
   }];
   let dependentDialects = ["mlir::g4::G4Dialect", "mlir::func::FuncDialect"];
 }
