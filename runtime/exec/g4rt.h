@@ -31,8 +31,8 @@ typedef enum g4rt_status_code_t {
   G4RT_OK = 0,                  /* g4rt_status_code(NULL) */
   G4RT_CANCELLED = 1,
   G4RT_UNKNOWN = 2,
-  G4RT_INVALID_ARGUMENT = 3,    /* a null argument, a token outside the vocabulary, a batch
-                                   larger than the plan allows, a malformed plan or GGUF */
+  G4RT_INVALID_ARGUMENT = 3,    /* a null argument, a token outside the vocabulary, a
+                                   malformed plan or GGUF */
   G4RT_DEADLINE_EXCEEDED = 4,
   G4RT_NOT_FOUND = 5,           /* a missing file, tensor or kernel */
   G4RT_ALREADY_EXISTS = 6,
