@@ -10,6 +10,7 @@
 #include <memory>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -24,8 +25,9 @@ ABSL_FLAG(std::string, model, "", "GGUF model file");
 ABSL_FLAG(std::string, tokens, "", "prompt token ids, comma separated");
 ABSL_FLAG(std::string, logits_out, "", "write the prompt's logits (float32 [n_tokens][n_vocab])");
 ABSL_FLAG(std::string, dump, "", "write every named intermediate of the prompt to this directory");
-ABSL_FLAG(int, threads, 1, "threads");
-ABSL_FLAG(int, n, 0, "tokens to generate greedily after the prompt");
+ABSL_FLAG(int, threads, 0, "worker threads including the caller (0: one per core)");
+ABSL_FLAG(int, n, -1, "tokens to generate after the prompt (0: none; default: none with --tokens, "
+                       "up to 256 in text mode)");
 ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 = token by token); "
                          "0 = one batch. --logits-out then holds every prompt position's row");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
@@ -109,7 +111,8 @@ int main(int argc, char** argv) {
   }
   g4rt_options options;
   g4rt_options_init(&options);
-  options.threads = absl::GetFlag(FLAGS_threads);
+  options.threads = absl::GetFlag(FLAGS_threads) > 0 ? absl::GetFlag(FLAGS_threads)
+                                                     : int(std::max(1u, std::thread::hardware_concurrency()));
   options.exact_quantized_matmul = absl::GetFlag(FLAGS_exact_quantized);
   options.force_interpreted = absl::GetFlag(FLAGS_interpret) || absl::GetFlag(FLAGS_builtin);
   options.keep_intermediates = !absl::GetFlag(FLAGS_dump).empty();
@@ -140,7 +143,7 @@ int main(int argc, char** argv) {
     t.chat = absl::GetFlag(FLAGS_chat);
     t.think = absl::GetFlag(FLAGS_think);
     t.raw = absl::GetFlag(FLAGS_raw);
-    if (absl::GetFlag(FLAGS_n) > 0) t.max_new_tokens = absl::GetFlag(FLAGS_n);
+    if (absl::GetFlag(FLAGS_n) >= 0) t.max_new_tokens = absl::GetFlag(FLAGS_n);
     t.sampling.temperature = absl::GetFlag(FLAGS_temp);
     t.sampling.top_k = absl::GetFlag(FLAGS_top_k);
     t.sampling.top_p = absl::GetFlag(FLAGS_top_p);
@@ -182,7 +185,7 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_dump).empty())
     if (g4rt_status* st = g4rt_dump(session, absl::GetFlag(FLAGS_dump).c_str())) return Fail(st);
 
-  const int n = absl::GetFlag(FLAGS_n);
+  const int n = std::max(0, absl::GetFlag(FLAGS_n));
   if (n > 0) {
     std::vector<int32_t> generated;
     int32_t next = Argmax(logits + (rows - 1) * vocab, vocab);

@@ -12,7 +12,9 @@ constexpr absl::string_view kTurnOpen = "<|turn>";
 constexpr absl::string_view kTurnClose = "<turn|>\n";
 constexpr absl::string_view kChannelOpen = "<|channel>";
 constexpr absl::string_view kChannelClose = "<channel|>";
-constexpr absl::string_view kThink = "<|think|>";
+// The thinking switch opens the system turn on a line of its own (google-gemma-4-31B-it.jinja:
+// `'<|think|>\n'`).
+constexpr absl::string_view kThink = "<|think|>\n";
 constexpr absl::string_view kEmptyThought = "<|channel>thought\n<channel|>";
 
 bool IsSpace(char c) {

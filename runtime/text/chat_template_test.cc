@@ -43,13 +43,15 @@ TEST(ChatTemplate, MultiTurnStripsEarlierThoughts) {
                 kGen);
 }
 
+// As Gemma 4's real template (llama.cpp's models/templates/google-gemma-4-31B-it.jinja) renders
+// it: `<|think|>` and a newline open the first system turn.
 TEST(ChatTemplate, ThinkingOnCreatesSystemTurn) {
   ChatTemplateOptions on;
   on.enable_thinking = true;
   EXPECT_EQ(Render({{"user", "Hi", ""}}, on),
-            "<|turn>system\n<|think|><turn|>\n<|turn>user\nHi<turn|>\n<|turn>model\n");
+            "<|turn>system\n<|think|>\n<turn|>\n<|turn>user\nHi<turn|>\n<|turn>model\n");
   EXPECT_EQ(Render({{"system", "Be brief.", ""}, {"user", "Hi", ""}}, on),
-            "<|turn>system\n<|think|>Be brief.<turn|>\n<|turn>user\nHi<turn|>\n<|turn>model\n");
+            "<|turn>system\n<|think|>\nBe brief.<turn|>\n<|turn>user\nHi<turn|>\n<|turn>model\n");
 }
 
 TEST(ChatTemplate, ThinkingOffAppendsEmptyThoughtChannel) {
