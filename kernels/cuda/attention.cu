@@ -196,12 +196,15 @@ cudaError_t Launch(const AttentionParams& p, const KvLayerView& c, const float* 
 template <bool kEager>
 cudaError_t LaunchHd(const AttentionParams& p, const KvLayerView& c, const float* q,
                      const int32_t* positions, int64_t n_tokens, float* out, cudaStream_t stream) {
-  switch (p.head_dim) {
-    case 32: return Launch<1, kEager>(p, c, q, positions, n_tokens, out, stream);
-    case 64: return Launch<2, kEager>(p, c, q, positions, n_tokens, out, stream);
-    case 128: return Launch<4, kEager>(p, c, q, positions, n_tokens, out, stream);
-    case 256: return Launch<8, kEager>(p, c, q, positions, n_tokens, out, stream);
-    case 512: return Launch<16, kEager>(p, c, q, positions, n_tokens, out, stream);
+  // Every multiple of 32 up to 512 (the verifier's range): head_dim / 32 values per lane.
+  switch (p.head_dim / 32 * (p.head_dim % 32 == 0)) {
+#define G4_HEAD_DIM_CASE(k) \
+  case k: return Launch<k, kEager>(p, c, q, positions, n_tokens, out, stream);
+    G4_HEAD_DIM_CASE(1) G4_HEAD_DIM_CASE(2) G4_HEAD_DIM_CASE(3) G4_HEAD_DIM_CASE(4)
+    G4_HEAD_DIM_CASE(5) G4_HEAD_DIM_CASE(6) G4_HEAD_DIM_CASE(7) G4_HEAD_DIM_CASE(8)
+    G4_HEAD_DIM_CASE(9) G4_HEAD_DIM_CASE(10) G4_HEAD_DIM_CASE(11) G4_HEAD_DIM_CASE(12)
+    G4_HEAD_DIM_CASE(13) G4_HEAD_DIM_CASE(14) G4_HEAD_DIM_CASE(15) G4_HEAD_DIM_CASE(16)
+#undef G4_HEAD_DIM_CASE
     default: return cudaErrorInvalidValue;
   }
 }

@@ -1,5 +1,5 @@
 // CUDA attention over a device KV cache: flash-style (tiles of keys in shared memory, online
-// softmax with fp32 scores), GQA, causal, sliding window, KV sharing, head_dim 32..512.
+// softmax with fp32 scores), GQA, causal, sliding window, KV sharing, head_dim any multiple of 32 in [32, 512].
 //
 // KV cache layout (the same rules as runtime/exec/kv_cache.h): one K and one V buffer per
 // owning layer, [capacity][kv_heads * head_dim], f32 or bf16 (uint16 bits) elements. Full
@@ -33,7 +33,7 @@ cudaError_t KvWrite(const KvLayerView& cache, const float* k, const float* v,
 
 struct AttentionParams {
   int64_t num_heads = 0, num_kv_heads = 0;  // num_heads a multiple of num_kv_heads (GQA)
-  int64_t head_dim = 0;                     // 32, 64, 128, 256 or 512
+  int64_t head_dim = 0;                     // a multiple of 32 in [32, 512]
   int64_t window = 0;                       // 0: full causal; > 0: keys in (pos - window, pos]
   float scale = 1.0f;                       // applied to q.k
   bool eager = false;                       // `attention_eager`: bf16-rounded scores and probs

@@ -244,5 +244,11 @@ TEST(PlanReader, RejectsWeightDimsThatOverflow) {
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("dims must be >= 1 and hold < 2^62 elements"));
 }
 
+TEST(PlanReader, RejectsMisalignedWeightShape) {
+  auto plan = LoadPlan(std::string(G4_FUZZ_REGRESSIONS_DIR) + "/plan/shape_misaligned");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_THAT(std::string(plan.status().message()), HasSubstr("is misaligned"));
+}
+
 }  // namespace
 }  // namespace g4::plan

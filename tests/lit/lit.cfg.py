@@ -11,6 +11,8 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.gemma4c_obj_root, "tests", "lit")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 config.substitutions.append(("%python", shutil.which("python3") or "python3"))
+# The Python with NumPy the build found (scripts/setup.sh installs it), for the NumPy reference.
+config.substitutions.append(("%refpython", config.gemma4c_python))
 config.substitutions.append(("%specs", os.path.join(config.gemma4c_src_root, "specs")))
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

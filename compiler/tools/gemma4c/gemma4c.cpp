@@ -102,6 +102,12 @@ cl::opt<std::string> synthLike("like", cl::desc("preset: tiny-e2b, tiny-moe, tin
 cl::opt<std::string> synthDtype("dtype", cl::desc("matrix dtype: f32 | f16 | bf16 | q8_0 | q4_0"),
                                 cl::init("f32"), cl::sub(synthCmd));
 cl::opt<uint64_t> synthSeed("seed", cl::desc("random seed"), cl::init(1), cl::sub(synthCmd));
+cl::opt<int> synthHeadDimSliding("head-dim-sliding",
+                                 cl::desc("head dim of the sliding layers instead of the preset's "
+                                          "(as test checkpoints of other writers use: 64, 128)"),
+                                 cl::init(0), cl::sub(synthCmd));
+cl::opt<int> synthHeadDimFull("head-dim-full", cl::desc("head dim of the full layers instead of the preset's"),
+                              cl::init(0), cl::sub(synthCmd));
 cl::opt<int> synthLayers("layers",
                          cl::desc("keep this many layers of the preset, same widths (0: all); the "
                                   "KV-shared tail shrinks in proportion"),
@@ -132,6 +138,9 @@ absl::Status writeFile(const std::string &path, const std::string &bytes) {
 
 absl::Status runSynth() {
   G4_ASSIGN_OR_RETURN(g4::ModelConfig config, g4::PresetConfig(synthLike));
+  if (synthHeadDimSliding > 0) config.head_dim_sliding = synthHeadDimSliding;
+  if (synthHeadDimFull > 0) config.head_dim_full = synthHeadDimFull;
+  if (synthHeadDimSliding > 0 || synthHeadDimFull > 0) G4_RETURN_IF_ERROR(config.Validate());
   if (synthLayers != 0) {
     G4_ASSIGN_OR_RETURN(config, g4::WithLayers(config, synthLayers));
   }

@@ -195,9 +195,17 @@ func.func @rope_unknown_mode(%x: tensor<?x256xf32>, %p: tensor<?xi32>) {
 
 // -----
 
-func.func @attention_head_dim(%q: tensor<?x256xf32>, %p: tensor<?xi32>) {
-  // expected-error @+1 {{head_dim must be 256 (sliding) or 512 (full), got 128}}
-  %o = g4.attention %q at %p {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 128 : i64, window = 0 : i64, kv_layer = 0 : i64} : (tensor<?x256xf32>, tensor<?xi32>) -> tensor<?x256xf32>
+func.func @attention_head_dim(%q: tensor<?x200xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{head_dim must be a multiple of 32 in [32, 512], got 100}}
+  %o = g4.attention %q at %p {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 100 : i64, window = 0 : i64, kv_layer = 0 : i64} : (tensor<?x200xf32>, tensor<?xi32>) -> tensor<?x200xf32>
+  return
+}
+
+// -----
+
+func.func @attention_head_dim_too_large(%q: tensor<?x2048xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{head_dim must be a multiple of 32 in [32, 512], got 1024}}
+  %o = g4.attention %q at %p {num_heads = 2 : i64, num_kv_heads = 1 : i64, head_dim = 1024 : i64, window = 0 : i64, kv_layer = 0 : i64} : (tensor<?x2048xf32>, tensor<?xi32>) -> tensor<?x2048xf32>
   return
 }
 
