@@ -41,6 +41,7 @@ fi
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GB RAM"
 echo "date:    $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; numbers from a busy machine are not comparable)"
 echo "threads: $THREADS; pp$PP, tg$TG; g4run best of $REPS, llama-bench -r $LLAMA_REPS"
 if [ -n "$LLAMA" ]; then
   echo "llama-bench: $LLAMA ($LLAMA_VER)"
