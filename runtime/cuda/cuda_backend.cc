@@ -16,6 +16,7 @@
 #include "cuda/matvec.cuh"
 #include "cuda/row_ops.cuh"
 #include "exec/kernel_library.h"
+#include "exec/kv_cache.h"
 #include "exec/weights.h"
 
 namespace g4::cuda {
@@ -150,7 +151,7 @@ absl::Status CudaBackend::Impl::AllocateKvCache() {
     KvLayerView& v = kv[l->layer()];
     v.row = int64_t(l->kv_heads()) * l->head_dim();
     v.ring = l->window() > 0;
-    v.capacity = v.ring ? std::min<int64_t>(l->window() + max_batch, context) : context;
+    v.capacity = exec::KvPositions(l->window(), context, max_batch);
     v.bf16 = bf16_kv;
     const int64_t bytes = v.capacity * v.row * (bf16_kv ? 2 : 4);
     const std::string what = absl::StrCat("the KV cache of layer ", l->layer());
@@ -196,8 +197,7 @@ absl::Status CudaBackend::Impl::Bind(const exec::BackendContext& from) {
   const plan::Hyperparams& m = *p.model();
   vocab = m.vocab();
   max_batch = p.max_batch_tokens();
-  context = options.max_context > 0 ? std::min<int64_t>(options.max_context, m.context_length())
-                                    : m.context_length();
+  context = options.KvContext(m.context_length());
   bf16_kv = p.precision() == plan::Precision::Reference;
 
   // Activations: one buffer per plan tensor for the largest batch (stable for graph replay).

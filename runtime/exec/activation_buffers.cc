@@ -30,6 +30,13 @@ ActivationBuffers::ActivationBuffers(const plan::Plan& plan, bool own_buffers, s
   }
 }
 
+std::optional<int64_t> ActivationBuffers::FloatsPerRow() const {
+  int64_t sum = 0;
+  for (const Buffer& b : buffers_)
+    if (b.width > 0 && __builtin_add_overflow(sum, b.width, &sum)) return std::nullopt;
+  return sum;
+}
+
 void ActivationBuffers::Prepare(int64_t n, int64_t k) {
   if (n > rows_ || k > tail_rows_) {
     rows_ = std::max(rows_, n);

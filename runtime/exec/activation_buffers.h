@@ -9,6 +9,7 @@
 #define GEMMA4C_RUNTIME_EXEC_ACTIVATION_BUFFERS_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "exec/kernel_abi.h"
@@ -31,6 +32,9 @@ class ActivationBuffers {
   g4k_tensor* tail_views() { return tail_.data(); }
   const g4k_tensor& head(uint32_t tensor) const { return head_[tensor]; }
   const g4k_tensor& tail(uint32_t tensor) const { return tail_[tensor]; }
+  // Floats per row over every buffer (the memory budget's count, memory_budget.h); nullopt
+  // when the sum overflows 64 bits (an absurd plan).
+  std::optional<int64_t> FloatsPerRow() const;
 
  private:
   struct Buffer {

@@ -30,7 +30,7 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendCont
   const plan::Plan& p = *context.plan;
   const plan::Hyperparams& m = *p.model();
   const SessionOptions& o = context.options;
-  const int64_t kv_context = o.max_context > 0 ? std::min(o.max_context, m.context_length()) : m.context_length();
+  const int64_t kv_context = o.KvContext(m.context_length());
   // Everything this backend will allocate, refused before any of it is (memory_budget.h).
   G4_ASSIGN_OR_RETURN(const MemoryNeed need, CpuMemoryNeeded(p, kv_context, o.keep_intermediates));
   const uint64_t budget = o.memory_limit > 0 ? o.memory_limit : AvailableMemoryBytes();

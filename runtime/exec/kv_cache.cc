@@ -21,7 +21,7 @@ void KvCache::AddLayer(int layer, bool owns, int source, int64_t window, int64_t
   l.window = window;
   l.row = row;
   // Full layers grow with the context; sliding layers hold a fixed ring.
-  l.capacity = window > 0 ? std::min<int64_t>(window + max_batch_, context_) : 0;
+  l.capacity = window > 0 ? KvPositions(window, context_, max_batch_) : 0;
   if (owns && window > 0) Grow(l, l.capacity);
 }
 

@@ -9,10 +9,18 @@
 #ifndef GEMMA4C_RUNTIME_EXEC_KV_CACHE_H_
 #define GEMMA4C_RUNTIME_EXEC_KV_CACHE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 namespace g4::exec {
+
+// Positions one owning layer's cache must hold at most: a sliding layer's ring of window +
+// max_batch (capped by the context), a full layer the whole context. The one rule the CPU
+// cache, the CUDA cache and the memory budget size themselves by.
+inline int64_t KvPositions(int64_t window, int64_t context, int64_t max_batch) {
+  return window > 0 ? std::min(window + max_batch, context) : context;
+}
 
 class KvCache {
  public:

@@ -5,10 +5,11 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "exec/activation_buffers.h"
+#include "exec/kv_cache.h"
 #include "exec/logits_tail.h"
 
 namespace g4::exec {
@@ -42,8 +43,7 @@ absl::StatusOr<MemoryNeed> CpuMemoryNeeded(const plan::Plan& plan, int64_t conte
   const int64_t elem = plan.precision() == plan::Precision::Reference ? 2 : 4;
   for (const plan::KvLayer* l : *plan.kv_cache()) {
     if (!l->owns_kv()) continue;
-    const int64_t positions = l->window() > 0 ? std::min<int64_t>(int64_t(l->window()) + need.max_batch, context)
-                                              : context;
+    const int64_t positions = KvPositions(l->window(), context, need.max_batch);
     uint64_t bytes;
     if (!Product(positions, int64_t(l->kv_heads()) * l->head_dim(), 2 * elem, &bytes) ||
         !Add(&need.kv_cache_bytes, bytes))
@@ -51,25 +51,13 @@ absl::StatusOr<MemoryNeed> CpuMemoryNeeded(const plan::Plan& plan, int64_t conte
           "the KV cache of layer ", l->layer(), " (", positions, " positions x ", l->kv_heads(), " KV heads x ",
           l->head_dim(), " dims) does not fit in 64-bit byte counts"));
   }
-  // One buffer per slot, as wide as its widest tensor; the logits tail's tensors apart from the
-  // rest (activation_buffers.h). Counted for the max batch in every buffer: the bound for a
-  // caller that wants every row's logits.
-  const std::vector<bool> tail = TailTensors(plan, LogitsTailStart(plan));
-  std::map<std::pair<int32_t, bool>, int64_t> slot_width;
-  int64_t unslotted = 0;
-  for (uint32_t i = 0; i < plan.tensors()->size(); ++i) {
-    const plan::Tensor* t = plan.tensors()->Get(i);
-    if (t->slot() >= 0 && !own_buffers) {
-      int64_t& w = slot_width[{t->slot(), bool(tail[i])}];
-      w = std::max(w, t->width());
-    } else if (t->width() > 0 && __builtin_add_overflow(unslotted, t->width(), &unslotted)) {
-      return absl::ResourceExhaustedError("the activation widths of the plan overflow 64 bits");
-    }
-  }
-  int64_t width = unslotted;
-  for (const auto& [slot, w] : slot_width)
-    if (w > 0 && __builtin_add_overflow(width, w, &width))
-      return absl::ResourceExhaustedError("the activation widths of the plan overflow 64 bits");
+  // The buffers the CPU backend will allocate (the same assignment: activation_buffers.h),
+  // counted for the max batch in every buffer: the bound for a caller that wants every row's
+  // logits (the logits tail's buffers then hold every row too).
+  const std::optional<int64_t> floats =
+      ActivationBuffers(plan, own_buffers, TailTensors(plan, LogitsTailStart(plan))).FloatsPerRow();
+  if (!floats) return absl::ResourceExhaustedError("the activation widths of the plan overflow 64 bits");
+  const int64_t width = *floats;
   if (!Product(width, need.max_batch, 4, &need.activation_bytes))
     return absl::ResourceExhaustedError(absl::StrCat("activations of ", width, " floats per token for a batch of ",
                                                      need.max_batch, " tokens do not fit in 64-bit byte counts"));

@@ -30,6 +30,11 @@ struct SessionOptions {
   // Positions the KV cache holds (0: the model's context length). CUDA allocates it up front;
   // the CPU grows full layers up to it, and checks the whole of it against memory_limit.
   int64_t max_context = 0;
+  // The positions the KV cache holds for a model of `model_context`: max_context when set and
+  // smaller, else the model's (the CPU and CUDA backends alike).
+  int64_t KvContext(int64_t model_context) const {
+    return max_context > 0 && max_context < model_context ? max_context : model_context;
+  }
   // CPU: bytes the KV cache (at max_context) and the activations (at the plan's max batch) may
   // take; a session that would need more is refused at open (ResourceExhausted, the bytes
   // named) before anything is allocated. 0: the memory available now (memory_budget.h).
