@@ -46,8 +46,6 @@ class Session {
 
   int64_t position() const { return position_; }
   int64_t vocab() const { return plan().model()->vocab(); }
-  // Tokens of the last batch the backend ran (the last chunk of a chunked Eval).
-  int64_t last_tokens() const { return int64_t(last_tokens_.size()); }
   // Logits of the last Eval: [logits_rows()][vocab()], the rows of its last positions: every
   // evaluated position with all_logits (or keep_intermediates), else the last one.
   const float* logits() const;
