@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cpu/matmul_internal.h"
 
@@ -97,9 +98,21 @@ struct Problem {
   float* y;
 };
 
+// Integer-path GEMV tile: rows [row0, row0 + R) of token t0 in one kernel call over the whole
+// row (the kernel still adds into float64 chunk by chunk, so this equals the chunked walk).
+void ComputeGemvTile(const Problem& p, int64_t row0, int R, int64_t t0) {
+  double acc[kRowTile] = {};
+  const uint8_t* w[kRowTile];
+  for (int r = 0; r < R; ++r) w[r] = p.w + (row0 + r) * p.row_bytes;
+  const Q8Act x = p.acts->At(t0, 0);
+  p.k->dot_q8(p.type, w, R, &x, 1, p.in, acc, 1);
+  for (int r = 0; r < R; ++r) p.y[t0 * p.out + row0 + r] = static_cast<float>(acc[r]);
+}
+
 // Rows [row0, row0 + R) x tokens [t0, t0 + nt), nt <= kMaxTokenBlock: walks `in` chunk by chunk,
 // feeding each chunk of the R rows to all token tiles while it is hot in L1.
 void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
+  if (p.acts != nullptr && nt == 1) return ComputeGemvTile(p, row0, R, t0);
   double acc[kRowTile][kMaxTokenBlock] = {};
   alignas(64) float decoded[kRowTile][kChunk];
   const uint8_t* rows[kRowTile];
@@ -173,6 +186,45 @@ bool CpuHasAvx2() {
 #endif
 }
 
+bool CpuHasAvxVnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avxvnni");
+  }();
+  return has && CpuHasAvx2() && internal::AvxVnniKernels() != nullptr;
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+// The kernel table `isa` asks for on this CPU, or FailedPrecondition.
+absl::StatusOr<const KernelTable*> SelectKernels(Isa isa) {
+  switch (isa) {
+    case Isa::kPortable: return &internal::PortableKernels();
+    case Isa::kAvx2:
+      if (!CpuHasAvx2()) {
+        return absl::FailedPreconditionError("MatMul: AVX2 kernels requested on a CPU without AVX2");
+      }
+      return internal::Avx2Kernels();
+    case Isa::kAvxVnni:
+      if (!CpuHasAvxVnni()) {
+        return absl::FailedPreconditionError(
+            "MatMul: AVX-VNNI kernels requested on a CPU without AVX-VNNI");
+      }
+      return internal::AvxVnniKernels();
+    case Isa::kAuto:
+      if (CpuHasAvxVnni()) return internal::AvxVnniKernels();
+      if (CpuHasAvx2()) return internal::Avx2Kernels();
+      return &internal::PortableKernels();
+  }
+  return absl::InvalidArgumentError("MatMul: unknown Isa");
+}
+
+}  // namespace
+
 absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, const float* X,
                     int64_t tokens, float* Y, const MatMulOptions& options) {
   const gguf::TypeTraits& traits = gguf::Traits(wtype);
@@ -190,13 +242,12 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
     return absl::InvalidArgumentError("MatMul: null pointer");
   }
 
-  const KernelTable* kernels = &internal::PortableKernels();
-  if (options.isa == Isa::kAvx2 && !CpuHasAvx2()) {
-    return absl::FailedPreconditionError("MatMul: AVX2 kernels requested on a CPU without AVX2");
-  }
-  if (options.isa != Isa::kPortable && CpuHasAvx2()) kernels = internal::Avx2Kernels();
+  const absl::StatusOr<const KernelTable*> selected = SelectKernels(options.isa);
+  if (!selected.ok()) return selected.status();
+  const KernelTable* kernels = *selected;
 
-  Q8Activations acts;
+  // Reused per calling thread: a decode step makes hundreds of calls, none should allocate.
+  thread_local Q8Activations acts;
   const bool integer_path =
       IsQuantized(wtype) && options.activations == ActivationPrecision::kQ8;
   if (integer_path) QuantizeActivations(X, in, tokens, options.pool, &acts);

@@ -37,8 +37,10 @@ namespace g4::cpu {
 
 using gguf::GgmlType;
 
-// Which implementation runs. kAuto picks AVX2 when the CPU has AVX2+FMA+F16C, else portable.
-enum class Isa { kAuto, kAvx2, kPortable };
+// Which implementation runs. kAuto picks AVX-VNNI when the CPU has it (and AVX2+FMA+F16C), else
+// AVX2 when it has AVX2+FMA+F16C, else portable. kAvxVnni gives the same results as kAvx2 bit
+// for bit (only the Q8_0/Q4_0 integer products differ in how they are computed).
+enum class Isa { kAuto, kAvx2, kAvxVnni, kPortable };
 
 // How activations meet quantized weights (ignored for F32/F16/BF16 weights, which are exact).
 enum class ActivationPrecision {
@@ -54,9 +56,11 @@ struct MatMulOptions {
 
 // Whether this CPU can run the AVX2 kernels (AVX2, FMA and F16C).
 bool CpuHasAvx2();
+// Whether it can also run the AVX-VNNI ones (the VEX-encoded vpdpbusd).
+bool CpuHasAvxVnni();
 
 // Y = X W^T as described above. InvalidArgument for bad shapes or null pointers;
-// FailedPrecondition for Isa::kAvx2 on a CPU without it.
+// FailedPrecondition for Isa::kAvx2 / kAvxVnni on a CPU without it.
 absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, const float* X,
                     int64_t tokens, float* Y, const MatMulOptions& options = {});
 

@@ -10,33 +10,16 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
-#define G4_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "cpu/avx2_common.h"
+
 
 namespace g4::cpu::internal {
 namespace {
 
-// ---- Small helpers ---------------------------------------------------------------------------
-
-G4_AVX2 inline float LoadHalf(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);  // exact, like gguf::HalfToFloat
-}
-
-G4_AVX2 inline __m256i LoadU256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-// Sum of the 8 lanes in float64: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)). Converting
-// first makes the cross-lane sum exact to ~2^-53, so only the in-lane fp32 chains round.
-G4_AVX2 inline double HsumToDouble(__m256 v) {
-  const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
-                                  _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-}
+// ---- Small helpers (more in avx2_common.h) ----------------------------------------------------
 
 // Lanes [0, count) set, for the masked loads of a float tail (count in 1..7).
 G4_AVX2 inline __m256i TailMask(int64_t count) {
@@ -233,45 +216,49 @@ G4_AVX2 void DotF32Tile(const float* const* w, const float* const* x, int64_t n,
 // of 4-element groups are scaled by (weight scale * activation scale) with one FMA.
 
 // Q8_0 (kIsQ8) and Q4_0 blocks as 32 signed bytes: sign(w) moves onto x so maddubs sees |w| as
-// unsigned (ggml's trick).
+// unsigned (ggml's trick). Any number of blocks: lanes go to float64 every kChunk elements, as
+// if the driver had called once per chunk (the GEMV passes a whole row in one call).
 template <bool kIsQ8, int R, int T>
 G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks, double* acc,
                         int64_t acc_stride) {
   constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
+  constexpr int64_t kChunkBlocks = kChunk / 32;
   const __m128i nibble = _mm_set1_epi8(0x0F);
   const __m256i eight = _mm256_set1_epi8(8);
-  __m256 s[R][T];
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nblocks; ++b) {
-    __m256i xq[T];
-    float dx[T];
-    for (int t = 0; t < T; ++t) {
-      xq[t] = LoadU256(x[t].q + 32 * b);
-      dx[t] = x[t].d[b];
-    }
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* block = w[r] + b * kBlockBytes;
-      const float dw = LoadHalf(block);
-      __m256i wq;
-      if (kIsQ8) {
-        wq = LoadU256(block + 2);
-      } else {
-        const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-        wq = _mm256_sub_epi8(
-            _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
-                             _mm_and_si128(qs, nibble)),
-            eight);
-      }
-      const __m256i aw = _mm256_sign_epi8(wq, wq);
+  for (int64_t c = 0; c < nblocks; c += kChunkBlocks) {
+    const int64_t end = std::min(nblocks, c + kChunkBlocks);
+    __m256 s[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
+    for (int64_t b = c; b < end; ++b) {
+      __m256i xq[T];
+      float dx[T];
       for (int t = 0; t < T; ++t) {
-        const __m256i p = DotU8I8(aw, _mm256_sign_epi8(xq[t], wq));
-        s[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
+        xq[t] = LoadU256(x[t].q + 32 * b);
+        dx[t] = x[t].d[b];
+      }
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* block = w[r] + b * kBlockBytes;
+        const float dw = LoadHalf(block);
+        __m256i wq;
+        if (kIsQ8) {
+          wq = LoadU256(block + 2);
+        } else {
+          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+          wq = _mm256_sub_epi8(
+              _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
+                               _mm_and_si128(qs, nibble)),
+              eight);
+        }
+        const __m256i aw = _mm256_sign_epi8(wq, wq);
+        for (int t = 0; t < T; ++t) {
+          const __m256i p = DotU8I8(aw, _mm256_sign_epi8(xq[t], wq));
+          s[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
+        }
       }
     }
+    AddLanes<R, T>(s, acc, acc_stride);
   }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
 }
 
 // Q4_K's 8 scales and 8 mins, unpacked from the 12 packed bytes with 32-bit masks (ggml's
@@ -327,8 +314,7 @@ G4_AVX2 void DotQ4KTile(const uint8_t* const* w, const Q8Act* x, double* acc,
       }
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+  AddLanes<R, T>(s, acc, acc_stride);
 }
 
 // One Q6_K block (256): per 32-block of activations, sum (q - 32) * xq as maddubs(q, xq) -
@@ -369,11 +355,24 @@ G4_AVX2 void DotQ6KTile(const uint8_t* const* w, const Q8Act* x, double* acc,
       }
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+  AddLanes<R, T>(s, acc, acc_stride);
 }
 
 // ---- Dispatch to the (R, T) instantiations ---------------------------------------------------
+
+// K-quant superblocks (256 elements = one chunk) one after another.
+using SuperblockFn = void (*)(const uint8_t* const*, const Q8Act*, double*, int64_t);
+template <int R, int T, SuperblockFn kBlock, int64_t kBlockBytes>
+G4_AVX2 inline void KQuantChunks(const uint8_t* const* w, const Q8Act* x, int64_t n, double* acc,
+                                 int64_t acc_stride) {
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const uint8_t* wb[R];
+    Q8Act xb[T];
+    for (int r = 0; r < R; ++r) wb[r] = w[r] + i / kChunk * kBlockBytes;
+    for (int t = 0; t < T; ++t) xb[t] = {x[t].q + i, x[t].d + i / 32, x[t].sum + i / 32};
+    kBlock(wb, xb, acc, acc_stride);
+  }
+}
 
 template <int R, int T>
 G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, int64_t n,
@@ -381,8 +380,8 @@ G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, i
   switch (type) {
     case GgmlType::kQ8_0: DotQ32Tile<true, R, T>(w, x, n / 32, acc, acc_stride); return;
     case GgmlType::kQ4_0: DotQ32Tile<false, R, T>(w, x, n / 32, acc, acc_stride); return;
-    case GgmlType::kQ4_K: DotQ4KTile<R, T>(w, x, acc, acc_stride); return;   // n == 256
-    case GgmlType::kQ6_K: DotQ6KTile<R, T>(w, x, acc, acc_stride); return;   // n == 256
+    case GgmlType::kQ4_K: return KQuantChunks<R, T, DotQ4KTile<R, T>, 144>(w, x, n, acc, acc_stride);
+    case GgmlType::kQ6_K: return KQuantChunks<R, T, DotQ6KTile<R, T>, 210>(w, x, n, acc, acc_stride);
     default: return;  // float types never take the integer path
   }
 }

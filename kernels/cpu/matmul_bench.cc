@@ -1,7 +1,12 @@
 // matmul_bench: GEMV GB/s and GEMM GFLOP/s of cpu::MatMul per dtype on a 4096 x 4096 matrix,
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
-//   matmul_bench [--isa=auto|portable] [--tokens=64] [--reps=N]
+//   matmul_bench [--isa=auto|avx2|avxvnni|portable] [--tokens=64] [--reps=N] [--decode=DTYPE]
+//
+// --decode=DTYPE (q8_0, q4_0, ...) measures instead what a decode step's matrix products do:
+// 30 E2B-shaped layers (q 1536->2048, k/v 1536->256, o 2048->1536, gate/up 1536->6144,
+// down 6144->1536; ~1.1 GB at q8_0, far more than the last-level cache) run one after another as
+// GEMVs on 2 threads, next to a 2-thread read-only sweep of the same bytes (the floor).
 //
 // GEMV GB/s counts the weight bytes read once per call (the activations are 16 KiB); GEMM
 // GFLOP/s counts 2 * in * out * tokens. Each figure is the median of several timed calls after a
@@ -9,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -25,6 +31,8 @@ using g4::cpu::ThreadPool;
 using g4::gguf::GgmlType;
 
 constexpr int64_t kIn = 4096, kOut = 4096;
+}  // namespace
+namespace {
 
 template <typename Fn>
 double MedianSeconds(int reps, Fn&& fn) {
@@ -49,8 +57,8 @@ double MemcpyGBs() {
 // A 4096 x 4096 weight matrix of `type`: 256 distinct quantized rows repeated (quantizing 16M
 // values with the reference K-quant quantizers takes seconds; the bytes' values do not matter
 // for speed, their addresses do).
-std::vector<uint8_t> MakeWeights(GgmlType type) {
-  const int64_t kDistinct = 256;
+std::vector<uint8_t> MakeWeights(GgmlType type, int64_t kIn = ::kIn, int64_t kOut = ::kOut) {
+  const int64_t kDistinct = std::min<int64_t>(256, kOut);
   std::mt19937 rng(1);
   std::normal_distribution<float> normal(0.0f, 0.05f);
   std::vector<float> src(static_cast<size_t>(kIn * kDistinct));
@@ -64,6 +72,65 @@ std::vector<uint8_t> MakeWeights(GgmlType type) {
   return w;
 }
 
+// One decode step's matrix products over `layers` E2B-shaped layers on `pool`, against a
+// read-only sweep of the same weight bytes by the same threads. Prints GB/s of both.
+int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers) {
+  struct Shape { int64_t in, out; };
+  const Shape kLayer[] = {{1536, 2048}, {1536, 256}, {1536, 256}, {2048, 1536},
+                          {1536, 6144}, {1536, 6144}, {6144, 1536}};
+  std::vector<std::vector<uint8_t>> w;
+  std::vector<Shape> shapes;
+  size_t bytes = 0;
+  std::vector<Shape> layer(std::begin(kLayer), std::end(kLayer));
+  if (const char* one = std::getenv("DECODE_SHAPE")) {  // "in,out": that matrix alone
+    layer = {{std::atoll(one), std::atoll(std::strchr(one, ',') + 1)}};
+  }
+  for (int l = 0; l < kLayers; ++l) {
+    for (const Shape& s : layer) {
+      w.push_back(MakeWeights(type, s.in, s.out));
+      shapes.push_back(s);
+      bytes += w.back().size();
+    }
+  }
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(6144), y(6144);
+  for (float& v : x) v = normal(rng);
+  MatMulOptions options;
+  options.isa = isa;
+  options.pool = pool;
+  const double gemv = MedianSeconds(reps, [&] {
+    for (size_t i = 0; i < w.size(); ++i) {
+      if (!g4::cpu::MatMul(type, w[i].data(), shapes[i].in, shapes[i].out, x.data(), 1, y.data(),
+                           options).ok()) {
+        std::abort();
+      }
+    }
+  });
+  // The floor: each thread sums its half of every matrix with 256-bit loads (no compute to
+  // speak of), matrix after matrix like the GEMVs.
+  std::vector<uint64_t> sink(64);
+  const double sweep = MedianSeconds(reps, [&] {
+    for (const std::vector<uint8_t>& m : w) {
+      const int64_t lines = static_cast<int64_t>(m.size() / 64);
+      pool->ParallelFor(lines, [&](int64_t b, int64_t e) {
+        uint64_t acc = 0;
+        for (int64_t i = b; i < e; ++i) {
+          uint64_t v[8];
+          std::memcpy(v, m.data() + 64 * i, 64);
+          acc += v[0] ^ v[1] ^ v[2] ^ v[3] ^ v[4] ^ v[5] ^ v[6] ^ v[7];
+        }
+        sink[(b * 8) % 64] += acc;
+      });
+    }
+  });
+  std::printf("decode sweep %s: %d layers, %.2f GB: GEMV %.1f GB/s (%.1f ms), read floor %.1f GB/s "
+              "(%.1f ms), %.0f%% of floor\n",
+              g4::gguf::Traits(type).name, kLayers, bytes / 1e9, bytes / gemv / 1e9, gemv * 1e3,
+              bytes / sweep / 1e9, sweep * 1e3, 100.0 * sweep / gemv);
+  return sink[0] == 42 ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,15 +140,32 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--isa=portable") isa = Isa::kPortable;
+    else if (a == "--isa=avx2") isa = Isa::kAvx2;
+    else if (a == "--isa=avxvnni") isa = Isa::kAvxVnni;
     else if (a.rfind("--tokens=", 0) == 0) tokens = std::stoll(a.substr(9));
     else if (a.rfind("--reps=", 0) == 0) reps = std::stoi(a.substr(7));
+    else if (a.rfind("--decode=", 0) == 0) {
+      const auto type = g4::gguf::ParseTypeName(a.substr(9));
+      if (!type) {
+        std::fprintf(stderr, "unknown dtype %s\n", a.c_str() + 9);
+        return 2;
+      }
+      const char* layers = std::getenv("DECODE_LAYERS");  // 1: the working set fits in L3
+      const char* threads = std::getenv("DECODE_THREADS");
+      ThreadPool pool(threads ? std::atoi(threads) : 2);
+      return DecodeSweep(*type, isa, reps, &pool, layers ? std::atoi(layers) : 30);
+    }
     else if (a != "--isa=auto") {
-      std::fprintf(stderr, "usage: %s [--isa=auto|portable] [--tokens=N] [--reps=N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--isa=auto|avx2|avxvnni|portable] [--tokens=N] [--reps=N]\n", argv[0]);
       return 2;
     }
   }
   std::printf("isa: %s, matrix %lld x %lld, GEMM tokens %lld\n",
-              isa == Isa::kPortable ? "portable" : (g4::cpu::CpuHasAvx2() ? "avx2" : "portable"),
+              isa == Isa::kPortable ? "portable"
+              : isa == Isa::kAvx2   ? "avx2"
+              : g4::cpu::CpuHasAvxVnni() ? "avxvnni"
+              : g4::cpu::CpuHasAvx2()    ? "avx2"
+                                         : "portable",
               static_cast<long long>(kOut), static_cast<long long>(kIn),
               static_cast<long long>(tokens));
   std::printf("memcpy: %.1f GB/s (bytes copied; traffic is 2x)\n\n", MemcpyGBs());
@@ -95,8 +179,11 @@ int main(int argc, char** argv) {
 
   std::printf("%-6s %-6s %7s | %12s %12s | %14s %14s\n", "dtype", "acts", "MB", "GEMV GB/s 1t",
               "GEMV GB/s 2t", "GEMM GFLOP/s 1t", "GEMM GFLOP/s 2t");
-  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
-                        GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  std::vector<GgmlType> types = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16,
+                                 GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
+                                 GgmlType::kQ6_K};
+  if (const char* only = std::getenv("BENCH_DTYPE")) types = {*g4::gguf::ParseTypeName(only)};
+  for (GgmlType type : types) {
     const std::vector<uint8_t> w = MakeWeights(type);
     const bool quantized = g4::gguf::Traits(type).block_elems > 1;
     for (ActivationPrecision act : {ActivationPrecision::kQ8, ActivationPrecision::kF32}) {

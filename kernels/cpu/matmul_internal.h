@@ -38,7 +38,8 @@ struct KernelTable {
   void (*dot_f32)(const float* const* w, int R, const float* const* x, int T, int64_t n,
                   double* acc, int64_t acc_stride);
   // Integer path: acc[r][t] += dot(n quantized weights of row r at w[r], token t's q8
-  // activations x[t]); n <= kChunk is a whole number of weight blocks.
+  // activations x[t]); n is a whole number of weight blocks, of any length: the products go to
+  // float64 chunk by chunk (kChunk elements), so one call over a row equals one call per chunk.
   void (*dot_q8)(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
                  int64_t n, double* acc, int64_t acc_stride);
 };
@@ -46,6 +47,9 @@ struct KernelTable {
 const KernelTable& PortableKernels();
 // nullptr when the AVX2 kernels were not compiled in (non-x86 builds).
 const KernelTable* Avx2Kernels();
+// The AVX2 table with AVX-VNNI integer products for Q8_0/Q4_0 (bit-identical results);
+// nullptr on non-x86 builds. Callable only when the CPU has AVX-VNNI (CpuHasAvxVnni()).
+const KernelTable* AvxVnniKernels();
 
 }  // namespace g4::cpu::internal
 

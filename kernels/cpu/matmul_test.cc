@@ -251,6 +251,41 @@ TEST_P(MatMulTest, Avx2AgreesWithPortable) {
   }
 }
 
+// AVX-VNNI computes the same integers and scales them with the same FMAs as AVX2: bitwise equal.
+TEST_P(MatMulTest, AvxVnniEqualsAvx2Bitwise) {
+  if (!CpuHasAvxVnni()) GTEST_SKIP() << "CPU has no AVX-VNNI";
+  ThreadPool pool(2);
+  uint32_t seed = 3000;
+  for (const Shape& s : ShapesFor(type())) {
+    SCOPED_TRACE(testing::Message() << "in=" << s.in << " out=" << s.out
+                                    << " tokens=" << s.tokens);
+    const Weights w = MakeWeights(type(), s.in, s.out, seed++);
+    const std::vector<float> x = MakeActivations(s.in * s.tokens, seed++);
+    const std::vector<float> ya = RunMatMul(type(), w, x, s, Isa::kAvx2, activations(), nullptr);
+    const std::vector<float> yv = RunMatMul(type(), w, x, s, Isa::kAvxVnni, activations(), &pool);
+    EXPECT_EQ(0, std::memcmp(ya.data(), yv.data(), ya.size() * sizeof(float)));
+  }
+}
+
+// A token's outputs do not depend on the batch it is in: the GEMV (one token, one kernel call
+// per row tile) equals the same token's row of a GEMM (chunk by chunk, token tiles), bitwise.
+TEST_P(MatMulTest, BatchedTokensEqualOneTokenAtATime) {
+  for (Isa isa : {Isa::kAuto, Isa::kAvx2, Isa::kPortable}) {
+    if (isa == Isa::kAvx2 && !CpuHasAvx2()) continue;
+    const Shape s = ShapesFor(type()).back();  // 5 rows x 70 tokens: several token tiles
+    const Weights w = MakeWeights(type(), s.in, s.out, 91);
+    const std::vector<float> x = MakeActivations(s.in * s.tokens, 92);
+    const std::vector<float> batch = RunMatMul(type(), w, x, s, isa, activations(), nullptr);
+    for (int64_t t = 0; t < s.tokens; ++t) {
+      const std::vector<float> xt(x.begin() + t * s.in, x.begin() + (t + 1) * s.in);
+      const std::vector<float> yt =
+          RunMatMul(type(), w, xt, Shape{s.in, s.out, 1}, isa, activations(), nullptr);
+      ASSERT_EQ(0, std::memcmp(yt.data(), batch.data() + t * s.out, yt.size() * sizeof(float)))
+          << "token " << t;
+    }
+  }
+}
+
 // The exact path on quantized weights equals the exact path on their dequantized F32 copy
 // bitwise: decoding is exact and the products then take the same route.
 TEST_P(MatMulTest, ExactPathEqualsF32OfDequantizedWeights) {

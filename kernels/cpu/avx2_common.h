@@ -1,0 +1,70 @@
+// Small AVX2 helpers shared by the AVX2 and AVX-VNNI matmul kernels (matmul_avx2.cc,
+// matmul_vnni.cc). Internal; include only from files whose every function carries a target
+// attribute at least as wide as G4_AVX2 (see matmul_avx2.cc for why not -mavx2).
+#ifndef GEMMA4C_KERNELS_CPU_AVX2_COMMON_H_
+#define GEMMA4C_KERNELS_CPU_AVX2_COMMON_H_
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#define G4_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace g4::cpu::internal {
+namespace {
+
+G4_AVX2 inline float LoadHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);  // exact, like gguf::HalfToFloat
+}
+
+G4_AVX2 inline __m256i LoadU256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// Sum of the 8 lanes in float64: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)). Converting
+// first makes the cross-lane sum exact to ~2^-53, so only the in-lane fp32 chains round.
+G4_AVX2 inline double HsumToDouble(__m256 v) {
+  const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                  _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+}
+
+// Adds each pair's 8 lanes, summed as HsumToDouble does, into acc[r * acc_stride + t]. For the
+// GEMV tile (4 rows, 1 token) the four rows' sums are formed side by side in one float64 vector
+// with the same additions in the same order, so the result is bit-identical to the scalar form.
+template <int R, int T>
+G4_AVX2 inline void AddLanes(__m256 (&s)[R][T], double* acc, int64_t acc_stride) {
+  if constexpr (R == 4 && T == 1) {
+    __m256d h[4];  // h[r] = (l0 + l4, l1 + l5, l2 + l6, l3 + l7) of row r
+    for (int r = 0; r < 4; ++r) {
+      h[r] = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(s[r][0])),
+                           _mm256_cvtps_pd(_mm256_extractf128_ps(s[r][0], 1)));
+    }
+    const __m256d a01 = _mm256_unpacklo_pd(h[0], h[1]), b01 = _mm256_unpackhi_pd(h[0], h[1]);
+    const __m256d a23 = _mm256_unpacklo_pd(h[2], h[3]), b23 = _mm256_unpackhi_pd(h[2], h[3]);
+    // lane k of eK: element K of h[k], rows 0..3.
+    const __m256d e0 = _mm256_permute2f128_pd(a01, a23, 0x20);
+    const __m256d e1 = _mm256_permute2f128_pd(b01, b23, 0x20);
+    const __m256d e2 = _mm256_permute2f128_pd(a01, a23, 0x31);
+    const __m256d e3 = _mm256_permute2f128_pd(b01, b23, 0x31);
+    const __m256d sum = _mm256_add_pd(_mm256_add_pd(e0, e2), _mm256_add_pd(e1, e3));
+    alignas(32) double out[4];
+    _mm256_store_pd(out, sum);
+    for (int r = 0; r < 4; ++r) acc[r * acc_stride] += out[r];
+  } else {
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
+  }
+}
+
+}  // namespace
+}  // namespace g4::cpu::internal
+
+#endif  // x86-64 GCC/Clang
+#endif  // GEMMA4C_KERNELS_CPU_AVX2_COMMON_H_

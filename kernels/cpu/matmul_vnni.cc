@@ -1,0 +1,113 @@
+// AVX-VNNI kernels (256-bit VEX vpdpbusd: Zen 4, Alder Lake and later) for Q8_0 and Q4_0 weights
+// against q8 activations; every other entry of the table is the AVX2 kernel's. Contracts in
+// matmul_internal.h.
+//
+// The integers are those of the AVX2 path: each 32-bit lane holds the exact dot product of 4
+// consecutive elements, and the lanes are scaled and summed by the same FMAs in the same order,
+// so results are bit-identical to the AVX2 kernels (matmul_test checks this). What changes is
+// the cost per (row, token) pair and block: one vpdpbusd instead of sign + maddubs + madd.
+//
+// vpdpbusd multiplies UNSIGNED by signed bytes, so the weights are made unsigned: Q8_0's w + 128
+// (xor 0x80) and Q4_0's stored nibbles q = w + 8. The offset K comes back out as K * sum4(x) per
+// lane: that depends only on the token's block, so it is formed once per (token, block), negated,
+// and used as the starting value of every row's vpdpbusd. No int16 intermediate, so no
+// saturation (|lane| <= 4 * 255 * 127 + 4 * 128 * 127).
+#include "cpu/matmul_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "cpu/avx2_common.h"
+
+#define G4_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+namespace g4::cpu::internal {
+namespace {
+
+template <bool kIsQ8, int R, int T>
+G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nblocks, double* acc,
+                            int64_t acc_stride) {
+  constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
+  constexpr int64_t kChunkBlocks = kChunk / 32;
+  const __m256i offset = _mm256_set1_epi8(kIsQ8 ? static_cast<char>(0x80) : 8);
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m256i zero = _mm256_setzero_si256();
+  for (int64_t c = 0; c < nblocks; c += kChunkBlocks) {
+    const int64_t end = std::min(nblocks, c + kChunkBlocks);
+    __m256 s[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
+    for (int64_t b = c; b < end; ++b) {
+      __m256i xq[T], start[T];  // start = -K * sum4(x): the offset's share of each lane
+      float dx[T];
+      for (int t = 0; t < T; ++t) {
+        xq[t] = LoadU256(x[t].q + 32 * b);
+        start[t] = _mm256_sub_epi32(zero, _mm256_dpbusd_avx_epi32(zero, offset, xq[t]));
+        dx[t] = x[t].d[b];
+      }
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* block = w[r] + b * kBlockBytes;
+        const float dw = LoadHalf(block);
+        __m256i wu;
+        if (kIsQ8) {
+          wu = _mm256_xor_si256(LoadU256(block + 2), offset);
+        } else {
+          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+          wu = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
+                                _mm_and_si128(qs, nibble));
+        }
+        for (int t = 0; t < T; ++t) {
+          const __m256i p = _mm256_dpbusd_avx_epi32(start[t], wu, xq[t]);
+          s[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
+        }
+      }
+    }
+    AddLanes<R, T>(s, acc, acc_stride);
+  }
+}
+
+template <int R, int T>
+G4_VNNI void DotQ8TileVnni(GgmlType type, const uint8_t* const* w, const Q8Act* x, int64_t n,
+                           double* acc, int64_t acc_stride) {
+  switch (type) {
+    case GgmlType::kQ8_0: return DotQ32TileVnni<true, R, T>(w, x, n / 32, acc, acc_stride);
+    case GgmlType::kQ4_0: return DotQ32TileVnni<false, R, T>(w, x, n / 32, acc, acc_stride);
+    default: return Avx2Kernels()->dot_q8(type, w, R, x, T, n, acc, acc_stride);
+  }
+}
+
+static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation table");
+using DotQ8Fn = void (*)(GgmlType, const uint8_t* const*, const Q8Act*, int64_t, double*,
+                         int64_t);
+constexpr DotQ8Fn kDotQ8[kRowTile][kTokenTile] = {
+    {DotQ8TileVnni<1, 1>, DotQ8TileVnni<1, 2>}, {DotQ8TileVnni<2, 1>, DotQ8TileVnni<2, 2>},
+    {DotQ8TileVnni<3, 1>, DotQ8TileVnni<3, 2>}, {DotQ8TileVnni<4, 1>, DotQ8TileVnni<4, 2>}};
+
+void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
+           double* acc, int64_t acc_stride) {
+  kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride);
+}
+
+}  // namespace
+
+const KernelTable* AvxVnniKernels() {
+  static const KernelTable table = [] {
+    KernelTable t = *Avx2Kernels();
+    t.dot_q8 = DotQ8;
+    return t;
+  }();
+  return &table;
+}
+
+}  // namespace g4::cpu::internal
+
+#else  // not x86-64 GCC/Clang
+
+namespace g4::cpu::internal {
+const KernelTable* AvxVnniKernels() { return nullptr; }
+}  // namespace g4::cpu::internal
+
+#endif
