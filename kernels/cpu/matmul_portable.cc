@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cpu/matmul_internal.h"
+#include "cpu/quants_internal.h"
 
 namespace g4::cpu::internal {
 namespace {
@@ -131,6 +132,10 @@ double DotQ6KBlock(const uint8_t* w, const Q8Act& x) {
 
 void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
            double* acc, int64_t acc_stride) {
+  if (IsUnpackedQuantType(type)) {  // the added types: quants_portable.cc
+    DotQ8UnpackedPortable(type, w, R, x, T, n, acc, acc_stride);
+    return;
+  }
   for (int r = 0; r < R; ++r) {
     for (int t = 0; t < T; ++t) {
       double s;
