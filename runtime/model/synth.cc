@@ -358,6 +358,15 @@ uint32_t FileTypeFor(GgmlType dtype) {
     case GgmlType::kQ4_K: return 15;  // Q4_K_M
     case GgmlType::kQ6_K: return 18;
     case GgmlType::kBF16: return 32;
+    case GgmlType::kQ4_1: return 3;
+    case GgmlType::kQ5_0: return 8;
+    case GgmlType::kQ5_1: return 9;
+    case GgmlType::kQ2_K: return 10;
+    case GgmlType::kQ3_K: return 12;  // Q3_K_M
+    case GgmlType::kQ5_K: return 17;  // Q5_K_M
+    case GgmlType::kIQ4_NL: return 25;
+    case GgmlType::kIQ4_XS: return 30;
+    case GgmlType::kMXFP4: return 38;  // MXFP4_MOE
   }
   return 0;
 }
@@ -367,6 +376,12 @@ uint32_t FileTypeFor(GgmlType dtype) {
 absl::Status WriteSyntheticModel(const ModelConfig& config, GgmlType matrix_dtype, uint64_t seed,
                                  const std::string& path) {
   G4_RETURN_IF_ERROR(config.Validate());
+  if (!gguf::CanQuantize(matrix_dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "synth: cannot write ", gguf::Traits(matrix_dtype).name,
+        " matrices (gemma4c reads this type but has no quantizer for it); write f32 or bf16 "
+        "and convert with llama-quantize"));
+  }
   const std::vector<TensorSpec> tensors = ModelTensors(config);
   G4_RETURN_IF_ERROR(CheckBlockSizes(tensors, matrix_dtype, config.name));
   G4_ASSIGN_OR_RETURN(SynthVocab vocab, BuildSynthVocab(config.vocab));

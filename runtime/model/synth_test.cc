@@ -196,7 +196,8 @@ std::vector<RoundTripCase> AllCases() {
   std::vector<RoundTripCase> cases;
   for (const char* preset : {"tiny-e2b", "tiny-moe", "tiny-31b"}) {
     for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
-                       GgmlType::kQ4_0}) {
+                       GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                       GgmlType::kIQ4_NL, GgmlType::kMXFP4}) {
       cases.push_back({preset, t});
     }
   }
@@ -303,6 +304,17 @@ TEST(SynthTest, RejectsDtypeThatDoesNotFitRows) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("token_embd.weight"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("256"));
   EXPECT_FALSE(std::ifstream(path).good());
+}
+
+TEST(SynthTest, RejectsReadOnlyDtypes) {
+  for (GgmlType t : {GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ5_K, GgmlType::kIQ4_XS}) {
+    const std::string path = TempPath("readonly");
+    absl::Status s = WriteSyntheticModel(Preset("tiny-e2b"), t, 1, path);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), HasSubstr(gguf::Traits(t).name));
+    EXPECT_THAT(std::string(s.message()), HasSubstr("llama-quantize"));
+    EXPECT_FALSE(std::ifstream(path).good());
+  }
 }
 
 TEST(SynthTest, RejectsInvalidConfig) {
