@@ -118,7 +118,10 @@ struct CudaBackend::Impl {
 static bool CudaReadsType(uint32_t ggml_type) {
   switch (BlockType(ggml_type)) {
     case BlockType::kF32: case BlockType::kF16: case BlockType::kBF16: case BlockType::kQ8_0:
-    case BlockType::kQ4_0: case BlockType::kQ4_K: case BlockType::kQ6_K:
+    case BlockType::kQ4_0: case BlockType::kQ4_K: case BlockType::kQ6_K: case BlockType::kQ4_1:
+    case BlockType::kQ5_0: case BlockType::kQ5_1: case BlockType::kQ2_K: case BlockType::kQ3_K:
+    case BlockType::kQ5_K: case BlockType::kIQ4_NL: case BlockType::kIQ4_XS:
+    case BlockType::kMXFP4:
       return true;
   }
   return false;
@@ -132,12 +135,11 @@ absl::Status CudaBackend::Impl::UploadWeights(const std::vector<g4k_weight>& hos
     DeviceWeight& w = weights[i];
     w.type = BlockType(h.ggml_type);
     if (!h.f32 && !CudaReadsType(h.ggml_type)) {
-      // The CUDA kernels read F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K; the types added for the CPU
-      // (docs/gguf.md) have no device readers yet. Refuse before anything is uploaded.
+      // A type the device readers (gguf_blocks*.cuh) do not know: refuse before uploading.
       return absl::UnimplementedError(absl::StrCat(
           "weight '", name, "': ggml type ", gguf::Traits(gguf::GgmlType(h.ggml_type)).name,
-          " is not supported by the CUDA backend (it reads f32, f16, bf16, q8_0, q4_0, q4_k, "
-          "q6_k); run this file on the CPU backend or requantize it"));
+          " is not supported by the CUDA backend; run this file on the CPU backend or "
+          "requantize it"));
     }
     w.n_dims = h.n_dims;
     for (int d = 0; d < 4; ++d) w.ne[d] = h.ne[d];
