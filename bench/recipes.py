@@ -35,6 +35,10 @@ from gemma4_ref import Gemma4Reference  # noqa: E402
 
 RECIPES = ["Q2_K", "Q3_K_M", "Q4_0", "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q6_K", "Q8_0", "IQ4_XS",
            "MXFP4_MOE"]
+# Extra runs where more rows are 256-multiples (tiny-31b) or without llama.cpp's mixtures
+# (--pure), so the K-quant types themselves (q2_k above all) meet the whole pipeline.
+EXTRA_RUNS = [("Q2_K --pure", "tiny-e2b"), ("Q2_K", "tiny-31b"), ("Q3_K_M", "tiny-31b"),
+              ("Q4_K_M", "tiny-31b"), ("Q5_K_M", "tiny-31b"), ("IQ4_XS", "tiny-31b")]
 PROMPT_LEN = 40  # as tests/fidelity: > 2 x the tiny models' sliding window of 16
 # ggml type ids the project reader's table lacks (names as ggml prints them).
 EXTRA_TYPES = {20: ("IQ4_NL", 32, 18), 23: ("IQ4_XS", 256, 136), 39: ("MXFP4", 32, 17)}
@@ -94,6 +98,7 @@ def main():
                                             or [""])[0])
     ap.add_argument("--threads", default="2")
     ap.add_argument("--recipes", nargs="*", default=RECIPES)
+    ap.add_argument("--no-extra", action="store_true", help="skip the tiny-31b and --pure runs")
     args = ap.parse_args()
 
     lbin = os.path.join(args.llama_build, "bin")
@@ -117,18 +122,23 @@ def main():
     tool = lambda name: os.path.join(args.bin, name)  # noqa: E731
     rows, failures = [], 0
     sources = {}
-    for recipe in ["F32"] + args.recipes:
-        preset = "tiny-moe" if recipe == "MXFP4_MOE" else "tiny-e2b"
+    runs = [("F32", "tiny-e2b")] + [(r, "tiny-moe" if r == "MXFP4_MOE" else "tiny-e2b")
+                                    for r in args.recipes]
+    if not args.no_extra:
+        runs += EXTRA_RUNS
+    for recipe, preset in runs:
         if preset not in sources:
             sources[preset] = os.path.join(args.out, preset + "-f32.gguf")
             run([tool("gemma4c"), "synth", "--like", preset, "--dtype", "f32", "--seed", "1",
                  "-o", sources[preset]])
         src = sources[preset]
-        gguf = src if recipe == "F32" else os.path.join(args.out, "%s-%s.gguf" % (preset, recipe))
+        words = recipe.split()
+        gguf = src if recipe == "F32" else os.path.join(
+            args.out, "%s-%s.gguf" % (preset, "-".join(w.strip("-") for w in words)))
         row = {"recipe": recipe, "preset": preset}
         try:
             if recipe != "F32":
-                run([quantize, src, gguf, recipe, args.threads])
+                run([quantize] + words[1:] + [src, gguf, words[0], args.threads])
             row["types"] = tensor_types(gguf)
             stem = gguf[:-5]
             run([tool("gemma4c"), "spec", "--from-gguf", gguf, "-o", stem + ".mlir"])
