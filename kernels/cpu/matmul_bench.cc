@@ -1,7 +1,9 @@
 // matmul_bench: GEMV GB/s and GEMM GFLOP/s of cpu::MatMul per dtype on a 4096 x 4096 matrix,
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
-//   matmul_bench [--isa=auto|portable] [--tokens=64] [--reps=N]
+//   matmul_bench [--isa=auto|portable] [--tokens=64] [--reps=N] [--types=q4_k,q5_0,...]
+// (default types: the first seven; the read-only ones, e.g. q5_k, are filled with random
+// blocks, which times the same code)
 //
 // GEMV GB/s counts the weight bytes read once per call (the activations are 16 KiB); GEMM
 // GFLOP/s counts 2 * in * out * tokens. Each figure is the median of several timed calls after a
@@ -12,6 +14,8 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <optional>
+#include <sstream>
 #include <vector>
 
 #include "cpu/matmul.h"
@@ -57,7 +61,11 @@ std::vector<uint8_t> MakeWeights(GgmlType type) {
   for (float& v : src) v = normal(rng);
   const size_t row_bytes = *g4::gguf::RowBytes(type, kIn);
   std::vector<uint8_t> w(row_bytes * kOut);
-  if (!g4::gguf::Quantize(type, src.data(), w.data(), kIn * kDistinct).ok()) std::abort();
+  if (g4::gguf::CanQuantize(type)) {
+    if (!g4::gguf::Quantize(type, src.data(), w.data(), kIn * kDistinct).ok()) std::abort();
+  } else {  // read-only types: random blocks (the kernels' work does not depend on the values)
+    for (size_t i = 0; i < row_bytes * kDistinct; ++i) w[i] = static_cast<uint8_t>(rng() >> 13);
+  }
   for (int64_t r = kDistinct; r < kOut; ++r) {
     std::memcpy(w.data() + r * row_bytes, w.data() + (r % kDistinct) * row_bytes, row_bytes);
   }
@@ -70,13 +78,27 @@ int main(int argc, char** argv) {
   Isa isa = Isa::kAuto;
   int64_t tokens = 64;
   int reps = 9;
+  std::vector<GgmlType> types = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
+                                 GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--isa=portable") isa = Isa::kPortable;
     else if (a.rfind("--tokens=", 0) == 0) tokens = std::stoll(a.substr(9));
     else if (a.rfind("--reps=", 0) == 0) reps = std::stoi(a.substr(7));
+    else if (a.rfind("--types=", 0) == 0) {
+      types.clear();
+      std::stringstream list(a.substr(8));
+      for (std::string name; std::getline(list, name, ',');) {
+        const std::optional<GgmlType> t = g4::gguf::ParseTypeName(name);
+        if (!t) {
+          std::fprintf(stderr, "unknown type '%s'\n", name.c_str());
+          return 2;
+        }
+        types.push_back(*t);
+      }
+    }
     else if (a != "--isa=auto") {
-      std::fprintf(stderr, "usage: %s [--isa=auto|portable] [--tokens=N] [--reps=N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--isa=auto|portable] [--tokens=N] [--reps=N] [--types=T,...]\n", argv[0]);
       return 2;
     }
   }
@@ -95,8 +117,7 @@ int main(int argc, char** argv) {
 
   std::printf("%-6s %-6s %7s | %12s %12s | %14s %14s\n", "dtype", "acts", "MB", "GEMV GB/s 1t",
               "GEMV GB/s 2t", "GEMM GFLOP/s 1t", "GEMM GFLOP/s 2t");
-  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
-                        GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  for (GgmlType type : types) {
     const std::vector<uint8_t> w = MakeWeights(type);
     const bool quantized = g4::gguf::Traits(type).block_elems > 1;
     for (ActivationPrecision act : {ActivationPrecision::kQ8, ActivationPrecision::kF32}) {
