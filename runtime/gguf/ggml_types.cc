@@ -198,7 +198,7 @@ void DequantizeQ4_K(const uint8_t* src, float* dst, int64_t nblocks) {
 // represent a negative min, i.e. a group whose values are all positive keeps 0 in range).
 // Starts from the min/max fit and refines by least squares on the chosen q a few times,
 // keeping a refinement only when it lowers the squared error.
-void FitGroupQ4K(const float* x, float* scale, float* min) {
+void FitGroupQ4K(const float* x, float* scale, float* min, int levels = 15) {
   float lo = std::min(0.0f, *std::min_element(x, x + 32));
   float hi = *std::max_element(x, x + 32);
   if (!(hi > lo)) {  // constant zero group (or NaN): all-zero encoding
@@ -206,11 +206,11 @@ void FitGroupQ4K(const float* x, float* scale, float* min) {
     *min = std::isfinite(lo) ? -lo : 0;
     return;
   }
-  float best_scale = (hi - lo) / 15, best_lo = lo;
+  float best_scale = (hi - lo) / levels, best_lo = lo;
   auto error = [&](float s, float l) {
     float e = 0;
     for (int i = 0; i < 32; ++i) {
-      const int q = RoundClamp((x[i] - l) / s, 0, 15);
+      const int q = RoundClamp((x[i] - l) / s, 0, levels);
       e += (s * q + l - x[i]) * (s * q + l - x[i]);
     }
     return e;
@@ -220,7 +220,7 @@ void FitGroupQ4K(const float* x, float* scale, float* min) {
     // Least squares for x ~ s*q + l over the current q.
     double sq = 0, sqq = 0, sx = 0, sqx = 0;
     for (int i = 0; i < 32; ++i) {
-      const int q = RoundClamp((x[i] - best_lo) / best_scale, 0, 15);
+      const int q = RoundClamp((x[i] - best_lo) / best_scale, 0, levels);
       sq += q; sqq += double(q) * q; sx += x[i]; sqx += double(q) * x[i];
     }
     const double det = 32 * sqq - sq * sq;
@@ -269,6 +269,39 @@ void QuantizeQ4_K(const float* src, uint8_t* dst, int64_t nblocks) {
           if (half == 0) qs[l] = static_cast<uint8_t>(q);
           else qs[l] = static_cast<uint8_t>(qs[l] | (q << 4));
         }
+      }
+    }
+  }
+}
+
+
+// Q5_K: Q4_K's search with 31 levels; the 5th bit of group g's element l goes to bit g of
+// qh[l].
+void QuantizeQ5_K(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQKK, dst += 176) {
+    float scales[8], mins[8];
+    for (int g = 0; g < 8; ++g) FitGroupQ4K(src + 32 * g, &scales[g], &mins[g], 31);
+    const float max_scale = *std::max_element(scales, scales + 8);
+    const float max_min = *std::max_element(mins, mins + 8);
+    const float d = StoreHalf(dst, max_scale / 63);
+    const float dmin = StoreHalf(dst + 2, max_min / 63);
+    uint8_t* packed = dst + 4;
+    std::memset(packed, 0, 12 + 32 + 128);
+    uint8_t ls[8], lm[8];
+    for (int g = 0; g < 8; ++g) {
+      ls[g] = static_cast<uint8_t>(d > 0 ? RoundClamp(scales[g] / d, 0, 63) : 0);
+      lm[g] = static_cast<uint8_t>(dmin > 0 ? RoundClamp(mins[g] / dmin, 0, 63) : 0);
+      SetScaleMinK4(g, ls[g], lm[g], packed);
+    }
+    uint8_t* qh = dst + 16;
+    uint8_t* qs = dst + 48;
+    for (int g = 0; g < 8; ++g) {
+      const float dd = d * ls[g], dm = dmin * lm[g];
+      for (int l = 0; l < 32; ++l) {
+        const int q = dd > 0 ? RoundClamp((src[32 * g + l] + dm) / dd, 0, 31) : 0;
+        uint8_t& byte = qs[32 * (g / 2) + l];
+        byte = static_cast<uint8_t>(byte | ((q & 0x0F) << (4 * (g % 2))));
+        if (q & 0x10) qh[l] = static_cast<uint8_t>(qh[l] | (1 << g));
       }
     }
   }
@@ -630,36 +663,68 @@ int NearestIq4nl(float x) {
 // largest-magnitude element to the levels near -127, each followed by a weighted (x^2)
 // least-squares refit of d on the chosen levels; the candidate with the best fit is kept, and
 // the elements are quantized against d as stored in f16.
-void QuantizeIQ4_NL(const float* src, uint8_t* dst, int64_t nblocks) {
-  for (int64_t b = 0; b < nblocks; ++b, src += kQK, dst += 18) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < kQK; ++j) {
-      if (std::fabs(src[j]) > amax) { amax = std::fabs(src[j]); max = src[j]; }
-    }
-    float best_d = 0;
-    if (amax > 1e-15f && std::isfinite(amax)) {
-      double best_score = -1;
-      for (int itry = -7; itry <= 7; ++itry) {
-        const float id = (itry + kIq4nlValues[0]) / max;
-        double sumqx = 0, sumq2 = 0;
-        for (int j = 0; j < kQK; ++j) {
-          const double q = kIq4nlValues[NearestIq4nl(id * src[j])];
-          const double w = double(src[j]) * src[j];
-          sumqx += w * q * src[j];
-          sumq2 += w * q * q;
-        }
-        if (sumq2 > 0 && sumqx * sumqx / sumq2 > best_score) {
-          best_score = sumqx * sumqx / sumq2;
-          best_d = static_cast<float>(sumqx / sumq2);
-        }
+// The IQ4 scale of 32 values (0 for a block below ~1e-15 or non-finite).
+float FitIq4Scale(const float* x) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < kQK; ++j) {
+    if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); max = x[j]; }
+  }
+  float best_d = 0;
+  if (amax > 1e-15f && std::isfinite(amax)) {
+    double best_score = -1;
+    for (int itry = -7; itry <= 7; ++itry) {
+      const float id = (itry + kIq4nlValues[0]) / max;
+      double sumqx = 0, sumq2 = 0;
+      for (int j = 0; j < kQK; ++j) {
+        const double q = kIq4nlValues[NearestIq4nl(id * x[j])];
+        const double w = double(x[j]) * x[j];
+        sumqx += w * q * x[j];
+        sumq2 += w * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx / sumq2 > best_score) {
+        best_score = sumqx * sumqx / sumq2;
+        best_d = static_cast<float>(sumqx / sumq2);
       }
     }
-    const float d = StoreHalf(dst, best_d);
-    const float id = d != 0 ? 1.0f / d : 0.0f;
-    for (int j = 0; j < kQK / 2; ++j) {
-      dst[2 + j] = static_cast<uint8_t>(NearestIq4nl(id * src[j]) |
-                                        (NearestIq4nl(id * src[j + kQK / 2]) << 4));
+  }
+  return best_d;
+}
+
+// The 16 nibble bytes of 32 values quantized against scale d (as stored).
+void PackIq4(const float* x, float d, uint8_t* qs) {
+  const float id = d != 0 ? 1.0f / d : 0.0f;
+  for (int j = 0; j < kQK / 2; ++j) {
+    qs[j] = static_cast<uint8_t>(NearestIq4nl(id * x[j]) | (NearestIq4nl(id * x[j + kQK / 2]) << 4));
+  }
+}
+
+void QuantizeIQ4_NL(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQK, dst += 18) {
+    PackIq4(src, StoreHalf(dst, FitIq4Scale(src)), dst + 2);
+  }
+}
+
+// IQ4_XS: each group's IQ4_NL scale, then as ggml: d = -max_scale / 32 (the signed scale of
+// largest magnitude maps to -32), 6-bit ls = clamp(round(scale / d), -32, 31) + 32, and the
+// elements quantized against d * (ls - 32) as stored.
+void QuantizeIQ4_XS(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQKK, dst += 136) {
+    float scales[8], max_scale = 0;
+    for (int g = 0; g < 8; ++g) {
+      scales[g] = FitIq4Scale(src + 32 * g);
+      if (std::fabs(scales[g]) > std::fabs(max_scale)) max_scale = scales[g];
     }
+    const float d = StoreHalf(dst, -max_scale / 32);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    uint16_t scales_h = 0;
+    std::memset(dst + 4, 0, 4);
+    for (int g = 0; g < 8; ++g) {
+      const int l = RoundClamp(id * scales[g], -32, 31) + 32;
+      dst[4 + g / 2] = static_cast<uint8_t>(dst[4 + g / 2] | ((l & 0x0F) << (4 * (g % 2))));
+      scales_h = static_cast<uint16_t>(scales_h | ((l >> 4) << (2 * g)));
+      PackIq4(src + 32 * g, d * (l - 32), dst + 8 + 16 * g);
+    }
+    StoreU16(dst + 2, scales_h);
   }
 }
 
@@ -812,9 +877,7 @@ void Dequantize(GgmlType type, const void* src, float* dst, int64_t n) {
 bool CanQuantize(GgmlType type) {
   switch (type) {
     case GgmlType::kQ2_K:
-    case GgmlType::kQ3_K:
-    case GgmlType::kQ5_K:
-    case GgmlType::kIQ4_XS: return false;
+    case GgmlType::kQ3_K: return false;
     default: return Traits(type).block_bytes != 0;
   }
 }
@@ -845,10 +908,10 @@ absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n) {
     case GgmlType::kQ5_1: QuantizeAffine(src, d, nblocks, 5); break;
     case GgmlType::kIQ4_NL: QuantizeIQ4_NL(src, d, nblocks); break;
     case GgmlType::kMXFP4: QuantizeMXFP4(src, d, nblocks); break;
+    case GgmlType::kQ5_K: QuantizeQ5_K(src, d, nblocks); break;
+    case GgmlType::kIQ4_XS: QuantizeIQ4_XS(src, d, nblocks); break;
     case GgmlType::kQ2_K:
     case GgmlType::kQ3_K:
-    case GgmlType::kQ5_K:
-    case GgmlType::kIQ4_XS:
       return absl::UnimplementedError(absl::StrCat(
           "quantize to ", t.name, ": not implemented (gemma4c reads ", t.name,
           " files but cannot write them; use llama-quantize)"));

@@ -79,11 +79,11 @@ float RoundToBf16(float f);  // FloatToBf16 then back
 void Dequantize(GgmlType type, const void* src, float* dst, int64_t n);
 // Reference quantizer: n floats to the block format. F16/BF16 round to nearest even; Q8_0,
 // Q4_0, Q4_1, Q5_0, Q5_1 and MXFP4 reproduce ggml's reference quantizers bit for bit; Q4_K,
-// Q6_K and IQ4_NL write ggml's block layout with a simpler scale search than ggml's (a few
-// least-squares refits per group), so their bytes may differ from llama.cpp's while
-// dequantizing with the same formula. Non-finite inputs give unspecified (but valid) blocks.
-// Returns InvalidArgument if n is not a block multiple, Unimplemented for the types we only
-// read (Q2_K, Q3_K, Q5_K, IQ4_XS: see CanQuantize).
+// Q5_K, Q6_K, IQ4_NL and IQ4_XS write ggml's block layout with a simpler scale search than
+// ggml's (a few least-squares refits per group), so their bytes may differ from llama.cpp's
+// while dequantizing with the same formula. Non-finite inputs give unspecified (but valid)
+// blocks. Returns InvalidArgument if n is not a block multiple, Unimplemented for the types we
+// only read (Q2_K, Q3_K: see CanQuantize).
 absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n);
 // Whether Quantize writes `type` (false for the read-only types).
 bool CanQuantize(GgmlType type);
