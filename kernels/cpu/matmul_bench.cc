@@ -2,7 +2,7 @@
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
 //   matmul_bench [--isa=auto|portable] [--tokens=64] [--reps=N] [--types=q4_k,q5_0,...]
-// (default types: the first seven; the read-only ones, e.g. q5_k, are filled with random
+// (default types: the first seven; a type without a quantizer would be filled with random
 // blocks, which times the same code)
 //
 // GEMV GB/s counts the weight bytes read once per call (the activations are 16 KiB); GEMM
@@ -63,7 +63,7 @@ std::vector<uint8_t> MakeWeights(GgmlType type) {
   std::vector<uint8_t> w(row_bytes * kOut);
   if (g4::gguf::CanQuantize(type)) {
     if (!g4::gguf::Quantize(type, src.data(), w.data(), kIn * kDistinct).ok()) std::abort();
-  } else {  // read-only types: random blocks (the kernels' work does not depend on the values)
+  } else {  // no quantizer: random blocks (the kernels' work does not depend on the values)
     for (size_t i = 0; i < row_bytes * kDistinct; ++i) w[i] = static_cast<uint8_t>(rng() >> 13);
   }
   for (int64_t r = kDistinct; r < kOut; ++r) {

@@ -1,7 +1,6 @@
-// Host helper of the CUDA tests: GGUF blocks of any type for n floats. Types gemma4c can
-// quantize go through gguf::Quantize; the read-only ones (Q2_K, Q3_K, Q5_K, IQ4_XS) are random
-// bytes with every block's f16 scales set to sizes real layers have (all quant/scale bit
-// patterns, values of a sensible magnitude).
+// Host helper of the CUDA tests: GGUF blocks of any type for n floats, through gguf::Quantize
+// (every type has a quantizer today). A type without one would get random bytes with every
+// block's f16 scales set to sizes real layers have (the branch kept for that case).
 #ifndef GEMMA4C_KERNELS_CUDA_TEST_BLOCKS_H_
 #define GEMMA4C_KERNELS_CUDA_TEST_BLOCKS_H_
 

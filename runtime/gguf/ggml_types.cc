@@ -198,9 +198,9 @@ void DequantizeQ4_K(const uint8_t* src, float* dst, int64_t nblocks) {
 // represent a negative min, i.e. a group whose values are all positive keeps 0 in range).
 // Starts from the min/max fit and refines by least squares on the chosen q a few times,
 // keeping a refinement only when it lowers the squared error.
-void FitGroupQ4K(const float* x, float* scale, float* min, int levels = 15) {
-  float lo = std::min(0.0f, *std::min_element(x, x + 32));
-  float hi = *std::max_element(x, x + 32);
+void FitGroupQ4K(const float* x, float* scale, float* min, int levels = 15, int n = 32) {
+  float lo = std::min(0.0f, *std::min_element(x, x + n));
+  float hi = *std::max_element(x, x + n);
   if (!(hi > lo)) {  // constant zero group (or NaN): all-zero encoding
     *scale = 0;
     *min = std::isfinite(lo) ? -lo : 0;
@@ -209,7 +209,7 @@ void FitGroupQ4K(const float* x, float* scale, float* min, int levels = 15) {
   float best_scale = (hi - lo) / levels, best_lo = lo;
   auto error = [&](float s, float l) {
     float e = 0;
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < n; ++i) {
       const int q = RoundClamp((x[i] - l) / s, 0, levels);
       e += (s * q + l - x[i]) * (s * q + l - x[i]);
     }
@@ -219,13 +219,13 @@ void FitGroupQ4K(const float* x, float* scale, float* min, int levels = 15) {
   for (int iter = 0; iter < 3; ++iter) {
     // Least squares for x ~ s*q + l over the current q.
     double sq = 0, sqq = 0, sx = 0, sqx = 0;
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < n; ++i) {
       const int q = RoundClamp((x[i] - best_lo) / best_scale, 0, levels);
       sq += q; sqq += double(q) * q; sx += x[i]; sqx += double(q) * x[i];
     }
-    const double det = 32 * sqq - sq * sq;
+    const double det = n * sqq - sq * sq;
     if (det <= 0) break;
-    float s = static_cast<float>((32 * sqx - sq * sx) / det);
+    float s = static_cast<float>((n * sqx - sq * sx) / det);
     float l = static_cast<float>((sqq * sx - sq * sqx) / det);
     if (l > 0) {  // min must stay >= 0: refit the scale alone with l = 0
       l = 0;
@@ -340,19 +340,19 @@ void DequantizeQ6_K(const uint8_t* src, float* dst, int64_t nblocks) {
 // largest-magnitude element near -32 (as ggml's make_qx_quants does), refits the scale by least
 // squares on the resulting q, and keeps the one with the lowest squared error. A plain
 // "max -> -32" would clamp the opposite end at +31, a whole step of error.
-float FitGroupQ6K(const float* x) {
+float FitGroupQ6K(const float* x, int nmax = 32) {
   float amax = 0, max = 0;
   for (int i = 0; i < 16; ++i) {
     if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); max = x[i]; }
   }
-  if (!(amax > 0) || !std::isfinite(amax)) return std::isfinite(amax) ? 0.0f : max / -32.0f;
-  float best_scale = max / -32.0f, best_err = std::numeric_limits<float>::infinity();
+  if (!(amax > 0) || !std::isfinite(amax)) return std::isfinite(amax) ? 0.0f : max / -static_cast<float>(nmax);
+  float best_scale = max / -static_cast<float>(nmax), best_err = std::numeric_limits<float>::infinity();
   for (int step = -9; step <= 9; ++step) {
-    const float iscale = -(32.0f + 0.1f * step) / max;
+    const float iscale = -(static_cast<float>(nmax) + 0.1f * step) / max;
     double sum_lx = 0, sum_ll = 0;
     int q[16];
     for (int i = 0; i < 16; ++i) {
-      q[i] = RoundClamp(iscale * x[i], -32, 31);
+      q[i] = RoundClamp(iscale * x[i], -nmax, nmax - 1);
       sum_lx += double(q[i]) * x[i];
       sum_ll += double(q[i]) * q[i];
     }
@@ -360,12 +360,66 @@ float FitGroupQ6K(const float* x) {
     const float scale = static_cast<float>(sum_lx / sum_ll);
     float err = 0;
     for (int i = 0; i < 16; ++i) {
-      const float e = x[i] - scale * RoundClamp(x[i] / scale, -32, 31);
+      const float e = x[i] - scale * RoundClamp(x[i] / scale, -nmax, nmax - 1);
       err += e * e;
     }
     if (err < best_err) { best_err = err; best_scale = scale; }
   }
   return best_scale;
+}
+
+// Q2_K: per 16-group Q4_K's affine search with 3 levels; the 4-bit scales and mins relative to
+// d = max scale / 15 and dmin = max min / 15; elements quantized against them as stored.
+void QuantizeQ2_K(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQKK, dst += 84) {
+    float scales[16], mins[16];
+    for (int g = 0; g < 16; ++g) FitGroupQ4K(src + 16 * g, &scales[g], &mins[g], 3, 16);
+    const float d = StoreHalf(dst + 80, *std::max_element(scales, scales + 16) / 15);
+    const float dmin = StoreHalf(dst + 82, *std::max_element(mins, mins + 16) / 15);
+    std::memset(dst, 0, 80);
+    for (int g = 0; g < 16; ++g) {
+      const int ls = d > 0 ? RoundClamp(scales[g] / d, 0, 15) : 0;
+      const int lm = dmin > 0 ? RoundClamp(mins[g] / dmin, 0, 15) : 0;
+      dst[g] = static_cast<uint8_t>(ls | (lm << 4));
+    }
+    for (int e = 0; e < kQKK; ++e) {  // element 128h + 32j + l: bits 2j of qs[32h + l]
+      const int h = e / 128, j = (e % 128) / 32, l = e % 32, g = e / 16;
+      const float dd = d * (dst[g] & 0x0F), dm = dmin * (dst[g] >> 4);
+      const int q = dd > 0 ? RoundClamp((src[e] + dm) / dd, 0, 3) : 0;
+      dst[16 + 32 * h + l] = static_cast<uint8_t>(dst[16 + 32 * h + l] | (q << (2 * j)));
+    }
+  }
+}
+
+// Q3_K: per 16-group a symmetric scale for q in -4..3 (Q6_K's candidate search), the 6-bit
+// scales relative to d = -(largest-magnitude scale) / 32, elements against them as stored.
+void QuantizeQ3_K(const float* src, uint8_t* dst, int64_t nblocks) {
+  for (int64_t b = 0; b < nblocks; ++b, src += kQKK, dst += 110) {
+    float scales[16], max_scale = 0;
+    for (int g = 0; g < 16; ++g) {
+      scales[g] = FitGroupQ6K(src + 16 * g, 4);
+      if (std::fabs(scales[g]) > std::fabs(max_scale)) max_scale = scales[g];
+    }
+    std::memset(dst, 0, 108);
+    const float d = StoreHalf(dst + 108, -max_scale / 32);
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    int ls[16];
+    uint8_t* s = dst + 96;
+    for (int g = 0; g < 16; ++g) {
+      ls[g] = RoundClamp(id * scales[g], -32, 31);
+      const int v = ls[g] + 32;
+      if (g < 8) s[g] = static_cast<uint8_t>(s[g] | (v & 0x0F));
+      else s[g - 8] = static_cast<uint8_t>(s[g - 8] | ((v & 0x0F) << 4));
+      s[8 + g % 4] = static_cast<uint8_t>(s[8 + g % 4] | ((v >> 4) << (2 * (g / 4))));
+    }
+    for (int e = 0; e < kQKK; ++e) {  // q + 4 = low 2 bits | hmask bit << 2
+      const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+      const float dl = d * ls[e / 16];
+      const int q = (dl != 0 ? RoundClamp(src[e] / dl, -4, 3) : 0) + 4;
+      dst[32 + 32 * h + l] = static_cast<uint8_t>(dst[32 + 32 * h + l] | ((q & 3) << (2 * j)));
+      if (q & 4) dst[l] = static_cast<uint8_t>(dst[l] | (1 << (4 * h + j)));
+    }
+  }
 }
 
 // Group scales are stored as int8 relative to d, the largest-magnitude one as -128; elements
@@ -874,13 +928,7 @@ void Dequantize(GgmlType type, const void* src, float* dst, int64_t n) {
   }
 }
 
-bool CanQuantize(GgmlType type) {
-  switch (type) {
-    case GgmlType::kQ2_K:
-    case GgmlType::kQ3_K: return false;
-    default: return Traits(type).block_bytes != 0;
-  }
-}
+bool CanQuantize(GgmlType type) { return Traits(type).block_bytes != 0; }
 
 absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n) {
   const TypeTraits& t = Traits(type);
@@ -910,11 +958,8 @@ absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n) {
     case GgmlType::kMXFP4: QuantizeMXFP4(src, d, nblocks); break;
     case GgmlType::kQ5_K: QuantizeQ5_K(src, d, nblocks); break;
     case GgmlType::kIQ4_XS: QuantizeIQ4_XS(src, d, nblocks); break;
-    case GgmlType::kQ2_K:
-    case GgmlType::kQ3_K:
-      return absl::UnimplementedError(absl::StrCat(
-          "quantize to ", t.name, ": not implemented (gemma4c reads ", t.name,
-          " files but cannot write them; use llama-quantize)"));
+    case GgmlType::kQ2_K: QuantizeQ2_K(src, d, nblocks); break;
+    case GgmlType::kQ3_K: QuantizeQ3_K(src, d, nblocks); break;
   }
   return absl::OkStatus();
 }

@@ -78,14 +78,13 @@ float RoundToBf16(float f);  // FloatToBf16 then back
 // size and src holds RowBytes(type, n) bytes (unchecked: this is the inner loop of ReadAsF32).
 void Dequantize(GgmlType type, const void* src, float* dst, int64_t n);
 // Reference quantizer: n floats to the block format. F16/BF16 round to nearest even; Q8_0,
-// Q4_0, Q4_1, Q5_0, Q5_1 and MXFP4 reproduce ggml's reference quantizers bit for bit; Q4_K,
-// Q5_K, Q6_K, IQ4_NL and IQ4_XS write ggml's block layout with a simpler scale search than
-// ggml's (a few least-squares refits per group), so their bytes may differ from llama.cpp's
-// while dequantizing with the same formula. Non-finite inputs give unspecified (but valid)
-// blocks. Returns InvalidArgument if n is not a block multiple, Unimplemented for the types we
-// only read (Q2_K, Q3_K: see CanQuantize).
+// Q4_0, Q4_1, Q5_0, Q5_1 and MXFP4 reproduce ggml's reference quantizers bit for bit; the
+// K-quants, IQ4_NL and IQ4_XS write ggml's block layout with a simpler scale search than
+// ggml's (a few least-squares refits or candidate scales per group), so their bytes may differ
+// from llama.cpp's while dequantizing with the same formula. Non-finite inputs give
+// unspecified (but valid) blocks. Returns InvalidArgument if n is not a block multiple.
 absl::Status Quantize(GgmlType type, const float* src, void* dst, int64_t n);
-// Whether Quantize writes `type` (false for the read-only types).
+// Whether Quantize writes `type` (every enumerator today; false for a value that is not one).
 bool CanQuantize(GgmlType type);
 
 }  // namespace g4::gguf

@@ -406,9 +406,21 @@ TEST_P(KQuantTest, AwkwardBlocksStayFiniteAndClose) {
   for (int i = 0; i < 256; ++i) EXPECT_EQ(y[i], 0.0f);
 }
 
+// Bounds: measured on this data (docs/gguf.md) plus ~15%; Q5_0's and Q3_K's symmetric
+// formats clamp the opposite end of the largest element a step short, MXFP4's top levels are
+// 4 (doubled E2M1) units apart.
 INSTANTIATE_TEST_SUITE_P(KQuants, KQuantTest,
                          ::testing::Values(KQuantCase{GgmlType::kQ4_K, 0.1f, 0.04f},
-                                           KQuantCase{GgmlType::kQ6_K, 0.035f, 0.01f}),
+                                           KQuantCase{GgmlType::kQ6_K, 0.035f, 0.01f},
+                                           KQuantCase{GgmlType::kQ4_1, 0.075f, 0.04f},
+                                           KQuantCase{GgmlType::kQ5_0, 0.07f, 0.02f},
+                                           KQuantCase{GgmlType::kQ5_1, 0.037f, 0.019f},
+                                           KQuantCase{GgmlType::kQ2_K, 0.38f, 0.145f},
+                                           KQuantCase{GgmlType::kQ3_K, 0.28f, 0.077f},
+                                           KQuantCase{GgmlType::kQ5_K, 0.052f, 0.018f},
+                                           KQuantCase{GgmlType::kIQ4_NL, 0.13f, 0.041f},
+                                           KQuantCase{GgmlType::kIQ4_XS, 0.13f, 0.041f},
+                                           KQuantCase{GgmlType::kMXFP4, 0.27f, 0.09f}),
                          [](const auto& info) { return std::string(Traits(info.param.type).name); });
 
 TEST(QuantizeTest, NonFiniteInputDoesNotCrash) {
@@ -416,7 +428,7 @@ TEST(QuantizeTest, NonFiniteInputDoesNotCrash) {
   x[3] = std::numeric_limits<float>::quiet_NaN();
   x[100] = std::numeric_limits<float>::infinity();
   x[200] = -std::numeric_limits<float>::infinity();
-  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  for (GgmlType t : kAllGgmlTypes) {
     std::vector<uint8_t> q(*RowBytes(t, 256));
     EXPECT_TRUE(Quantize(t, x.data(), q.data(), 256).ok());
   }

@@ -376,12 +376,6 @@ uint32_t FileTypeFor(GgmlType dtype) {
 absl::Status WriteSyntheticModel(const ModelConfig& config, GgmlType matrix_dtype, uint64_t seed,
                                  const std::string& path) {
   G4_RETURN_IF_ERROR(config.Validate());
-  if (!gguf::CanQuantize(matrix_dtype)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "synth: cannot write ", gguf::Traits(matrix_dtype).name,
-        " matrices (gemma4c reads this type but has no quantizer for it); write f32 or bf16 "
-        "and convert with llama-quantize"));
-  }
   const std::vector<TensorSpec> tensors = ModelTensors(config);
   G4_RETURN_IF_ERROR(CheckBlockSizes(tensors, matrix_dtype, config.name));
   G4_ASSIGN_OR_RETURN(SynthVocab vocab, BuildSynthVocab(config.vocab));

@@ -306,17 +306,6 @@ TEST(SynthTest, RejectsDtypeThatDoesNotFitRows) {
   EXPECT_FALSE(std::ifstream(path).good());
 }
 
-TEST(SynthTest, RejectsReadOnlyDtypes) {
-  for (GgmlType t : {GgmlType::kQ2_K, GgmlType::kQ3_K}) {
-    const std::string path = TempPath("readonly");
-    absl::Status s = WriteSyntheticModel(Preset("tiny-e2b"), t, 1, path);
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(s.message()), HasSubstr(gguf::Traits(t).name));
-    EXPECT_THAT(std::string(s.message()), HasSubstr("llama-quantize"));
-    EXPECT_FALSE(std::ifstream(path).good());
-  }
-}
-
 TEST(SynthTest, RejectsInvalidConfig) {
   ModelConfig c = Preset("tiny-31b");
   c.ff.clear();
