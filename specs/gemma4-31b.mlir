@@ -14,15 +14,15 @@
 !vec_256 = !g4.weight<256 : f32|f16|bf16>
 !vec_512 = !g4.weight<512 : f32|f16|bf16>
 !vec_5376 = !g4.weight<5376 : f32|f16|bf16>
-!mat_5376_2048 = !g4.weight<5376x2048 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_5376_4096 = !g4.weight<5376x4096 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_5376_8192 = !g4.weight<5376x8192 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_5376_16384 = !g4.weight<5376x16384 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_5376_21504 = !g4.weight<5376x21504 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_5376_262144 = !g4.weight<5376x262144 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_8192_5376 = !g4.weight<8192x5376 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_16384_5376 = !g4.weight<16384x5376 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_21504_5376 = !g4.weight<21504x5376 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
+!mat_5376_2048 = !g4.weight<5376x2048 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_5376_4096 = !g4.weight<5376x4096 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_5376_8192 = !g4.weight<5376x8192 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_5376_16384 = !g4.weight<5376x16384 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_5376_21504 = !g4.weight<5376x21504 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_5376_262144 = !g4.weight<5376x262144 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_8192_5376 = !g4.weight<8192x5376 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_16384_5376 = !g4.weight<16384x5376 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_21504_5376 = !g4.weight<21504x5376 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
 
 module attributes {g4.model = {
     name = "gemma4-31b",

@@ -11,12 +11,12 @@
 !vec_128 = !g4.weight<128 : f32|f16|bf16>
 !vec_256 = !g4.weight<256 : f32|f16|bf16>
 !vec_512 = !g4.weight<512 : f32|f16|bf16>
-!mat_128_256 = !g4.weight<128x256 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_128_512 = !g4.weight<128x512 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_128_1024 = !g4.weight<128x1024 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_256_128 = !g4.weight<256x128 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_512_128 = !g4.weight<512x128 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_1024_128 = !g4.weight<1024x128 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
+!mat_128_256 = !g4.weight<128x256 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_128_512 = !g4.weight<128x512 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_128_1024 = !g4.weight<128x1024 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_256_128 = !g4.weight<256x128 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_512_128 = !g4.weight<512x128 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_1024_128 = !g4.weight<1024x128 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
 
 module attributes {g4.model = {
     name = "tiny-31b",

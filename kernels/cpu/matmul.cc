@@ -25,9 +25,9 @@ using internal::Q8Act;
 constexpr int64_t kActivationBlockBytes = 512 * 1024;
 constexpr int64_t kMaxTokenBlock = 64;
 
+// Block-quantized weights (everything but F32/F16/BF16): these take the integer path.
 bool IsQuantized(GgmlType t) {
-  return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0 || t == GgmlType::kQ4_K ||
-         t == GgmlType::kQ6_K;
+  return t != GgmlType::kF32 && t != GgmlType::kF16 && t != GgmlType::kBF16;
 }
 
 // Activations of all tokens quantized to int8 per 32-block (the integer path's input).

@@ -5,6 +5,7 @@
 // AVX2 copies of inline/template functions shared with other files (std::, absl::) win at link
 // time. Nothing here is reachable unless CpuHasAvx2().
 #include "cpu/matmul_internal.h"
+#include "cpu/quants_internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 
@@ -176,6 +177,7 @@ G4_AVX2 void Decode(GgmlType type, const uint8_t* src, int64_t n, float* dst) {
     case GgmlType::kQ4_0: DecodeQ4_0(src, n / 32, dst); return;
     case GgmlType::kQ4_K: DecodeQ4_K(src, n / 256, dst); return;
     case GgmlType::kQ6_K: DecodeQ6_K(src, n / 256, dst); return;
+    default: DecodeUnpackedAvx2(type, src, n, dst); return;  // quants_avx2.cc
   }
 }
 
@@ -382,7 +384,8 @@ G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, i
     case GgmlType::kQ4_0: DotQ32Tile<false, R, T>(w, x, n / 32, acc, acc_stride); return;
     case GgmlType::kQ4_K: return KQuantChunks<R, T, DotQ4KTile<R, T>, 144>(w, x, n, acc, acc_stride);
     case GgmlType::kQ6_K: return KQuantChunks<R, T, DotQ6KTile<R, T>, 210>(w, x, n, acc, acc_stride);
-    default: return;  // float types never take the integer path
+    default:  // the added types (quants_avx2.cc) take one chunk per call
+      return DotQ8ByChunks(DotQ8UnpackedAvx2, type, w, R, x, T, n, acc, acc_stride);
   }
 }
 

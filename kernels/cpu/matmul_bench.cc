@@ -1,7 +1,10 @@
 // matmul_bench: GEMV GB/s and GEMM GFLOP/s of cpu::MatMul per dtype on a 4096 x 4096 matrix,
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
-//   matmul_bench [--isa=auto|avx2|avxvnni|portable] [--tokens=64] [--reps=N] [--decode=DTYPE]
+//   matmul_bench [--isa=auto|avx2|avxvnni|portable] [--tokens=64] [--reps=N]
+//                [--types=q4_k,q5_0,...] [--decode=DTYPE]
+// (default types: the first seven; a type without a quantizer would be filled with random
+// blocks, which times the same code)
 //
 // --decode=DTYPE (q8_0, q4_0, ...) measures instead what a decode step's matrix products do:
 // 30 E2B-shaped layers (q 1536->2048, k/v 1536->256, o 2048->1536, gate/up 1536->6144,
@@ -18,6 +21,8 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <optional>
+#include <sstream>
 #include <vector>
 
 #include "cpu/matmul.h"
@@ -65,7 +70,11 @@ std::vector<uint8_t> MakeWeights(GgmlType type, int64_t kIn = ::kIn, int64_t kOu
   for (float& v : src) v = normal(rng);
   const size_t row_bytes = *g4::gguf::RowBytes(type, kIn);
   std::vector<uint8_t> w(row_bytes * kOut);
-  if (!g4::gguf::Quantize(type, src.data(), w.data(), kIn * kDistinct).ok()) std::abort();
+  if (g4::gguf::CanQuantize(type)) {
+    if (!g4::gguf::Quantize(type, src.data(), w.data(), kIn * kDistinct).ok()) std::abort();
+  } else {  // no quantizer: random blocks (the kernels' work does not depend on the values)
+    for (size_t i = 0; i < row_bytes * kDistinct; ++i) w[i] = static_cast<uint8_t>(rng() >> 13);
+  }
   for (int64_t r = kDistinct; r < kOut; ++r) {
     std::memcpy(w.data() + r * row_bytes, w.data() + (r % kDistinct) * row_bytes, row_bytes);
   }
@@ -137,6 +146,8 @@ int main(int argc, char** argv) {
   Isa isa = Isa::kAuto;
   int64_t tokens = 64;
   int reps = 9;
+  std::vector<GgmlType> types = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
+                                 GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--isa=portable") isa = Isa::kPortable;
@@ -155,8 +166,23 @@ int main(int argc, char** argv) {
       ThreadPool pool(threads ? std::atoi(threads) : 2);
       return DecodeSweep(*type, isa, reps, &pool, layers ? std::atoi(layers) : 30);
     }
+    else if (a.rfind("--types=", 0) == 0) {
+      types.clear();
+      std::stringstream list(a.substr(8));
+      for (std::string name; std::getline(list, name, ',');) {
+        const std::optional<GgmlType> t = g4::gguf::ParseTypeName(name);
+        if (!t) {
+          std::fprintf(stderr, "unknown type '%s'\n", name.c_str());
+          return 2;
+        }
+        types.push_back(*t);
+      }
+    }
     else if (a != "--isa=auto") {
-      std::fprintf(stderr, "usage: %s [--isa=auto|avx2|avxvnni|portable] [--tokens=N] [--reps=N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--isa=auto|avx2|avxvnni|portable] [--tokens=N] [--reps=N] "
+                   "[--types=T,...] [--decode=DTYPE]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -179,10 +205,6 @@ int main(int argc, char** argv) {
 
   std::printf("%-6s %-6s %7s | %12s %12s | %14s %14s\n", "dtype", "acts", "MB", "GEMV GB/s 1t",
               "GEMV GB/s 2t", "GEMM GFLOP/s 1t", "GEMM GFLOP/s 2t");
-  std::vector<GgmlType> types = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16,
-                                 GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
-                                 GgmlType::kQ6_K};
-  if (const char* only = std::getenv("BENCH_DTYPE")) types = {*g4::gguf::ParseTypeName(only)};
   for (GgmlType type : types) {
     const std::vector<uint8_t> w = MakeWeights(type);
     const bool quantized = g4::gguf::Traits(type).block_elems > 1;

@@ -44,6 +44,26 @@ struct KernelTable {
                  int64_t n, double* acc, int64_t acc_stride);
 };
 
+// A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).
+using DotQ8ChunkFn = void (*)(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x,
+                              int T, int64_t n, double* acc, int64_t acc_stride);
+
+// The dot_q8 contract (any n) on top of such a kernel: one call per kChunk elements. No
+// intrinsics here, so it is safe to share between the per-ISA files.
+inline void DotQ8ByChunks(DotQ8ChunkFn chunk_fn, GgmlType type, const uint8_t* const* w, int R,
+                          const Q8Act* x, int T, int64_t n, double* acc, int64_t acc_stride) {
+  const gguf::TypeTraits& traits = gguf::Traits(type);
+  for (int64_t i = 0; i < n; i += kChunk) {
+    const int64_t len = n - i < kChunk ? n - i : kChunk;
+    const int64_t byte0 = i / traits.block_elems * traits.block_bytes;
+    const uint8_t* wc[kRowTile];
+    Q8Act xc[kTokenTile];
+    for (int r = 0; r < R; ++r) wc[r] = w[r] + byte0;
+    for (int t = 0; t < T; ++t) xc[t] = {x[t].q + i, x[t].d + i / kQ8Block, x[t].sum + i / kQ8Block};
+    chunk_fn(type, wc, R, xc, T, len, acc, acc_stride);
+  }
+}
+
 const KernelTable& PortableKernels();
 // nullptr when the AVX2 kernels were not compiled in (non-x86 builds).
 const KernelTable* Avx2Kernels();

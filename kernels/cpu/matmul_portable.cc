@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "cpu/matmul_internal.h"
+#include "cpu/quants_internal.h"
 
 namespace g4::cpu::internal {
 namespace {
@@ -130,29 +131,30 @@ double DotQ6KBlock(const uint8_t* w, const Q8Act& x) {
   return SumLanes(lanes);
 }
 
-// One chunk (<= kChunk elements, whole blocks) of one (row, token) pair.
-double DotQ8Chunk(GgmlType type, const uint8_t* w, const Q8Act& x, int64_t n) {
-  switch (type) {
-    case GgmlType::kQ4_K: return DotQ4KBlock(w, x);   // n == 256
-    case GgmlType::kQ6_K: return DotQ6KBlock(w, x);   // n == 256
-    default: return DotQ32Row(type, w, x, n / 32);
+// One chunk (<= kChunk elements, whole blocks): every (row, token) pair of the tile.
+void DotQ8Chunk(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
+                double* acc, int64_t acc_stride) {
+  if (IsUnpackedQuantType(type)) {  // the added types: quants_portable.cc
+    DotQ8UnpackedPortable(type, w, R, x, T, n, acc, acc_stride);
+    return;
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      double s;
+      switch (type) {
+        case GgmlType::kQ4_K: s = DotQ4KBlock(w[r], x[t]); break;   // n == 256
+        case GgmlType::kQ6_K: s = DotQ6KBlock(w[r], x[t]); break;   // n == 256
+        default: s = DotQ32Row(type, w[r], x[t], n / 32); break;
+      }
+      acc[r * acc_stride + t] += s;
+    }
   }
 }
 
 // Any number of elements: chunk by chunk into float64, as the contract requires.
 void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
            double* acc, int64_t acc_stride) {
-  const gguf::TypeTraits& traits = gguf::Traits(type);
-  for (int64_t i = 0; i < n; i += kChunk) {
-    const int64_t len = std::min<int64_t>(kChunk, n - i);
-    const int64_t bytes = i / traits.block_elems * traits.block_bytes;
-    for (int r = 0; r < R; ++r) {
-      for (int t = 0; t < T; ++t) {
-        const Q8Act xc{x[t].q + i, x[t].d + i / 32, x[t].sum + i / 32};
-        acc[r * acc_stride + t] += DotQ8Chunk(type, w[r] + bytes, xc, len);
-      }
-    }
-  }
+  DotQ8ByChunks(DotQ8Chunk, type, w, R, x, T, n, acc, acc_stride);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <tuple>
 #include <vector>
 
+#include "cpu/matmul_internal.h"
 #include "gtest/gtest.h"
 
 namespace g4::cpu {
@@ -34,8 +35,20 @@ struct Shape {
 };
 
 bool IsQuantized(GgmlType t) {
-  return t == GgmlType::kQ8_0 || t == GgmlType::kQ4_0 || t == GgmlType::kQ4_K ||
-         t == GgmlType::kQ6_K;
+  return t != GgmlType::kF32 && t != GgmlType::kF16 && t != GgmlType::kBF16;
+}
+
+// The types added after the first seven: their test weights are random blocks (every bit
+// pattern of the quants, scales and mins) with the block scales set to sizes real layers have.
+bool IsAddedType(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ4_1: case GgmlType::kQ5_0: case GgmlType::kQ5_1: case GgmlType::kQ2_K:
+    case GgmlType::kQ3_K: case GgmlType::kQ5_K: case GgmlType::kIQ4_NL: case GgmlType::kIQ4_XS:
+    case GgmlType::kMXFP4:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // GEMV and GEMM shapes with odd sizes: `in` leaves a partial 256-chunk (and, for the float
@@ -44,11 +57,13 @@ bool IsQuantized(GgmlType t) {
 std::vector<Shape> ShapesFor(GgmlType type) {
   std::vector<int64_t> ins;
   switch (type) {
-    case GgmlType::kQ4_K:
-    case GgmlType::kQ6_K: ins = {256, 512, 768}; break;
-    case GgmlType::kQ8_0:
-    case GgmlType::kQ4_0: ins = {32, 96, 288, 800}; break;
-    default: ins = {1, 7, 37, 256, 300, 1001}; break;
+    case GgmlType::kF32:
+    case GgmlType::kF16:
+    case GgmlType::kBF16: ins = {1, 7, 37, 256, 300, 1001}; break;
+    default:
+      ins = gguf::Traits(type).block_elems == 256 ? std::vector<int64_t>{256, 512, 768}
+                                                  : std::vector<int64_t>{32, 96, 288, 800};
+      break;
   }
   std::vector<Shape> shapes;
   for (int64_t in : ins) {
@@ -77,9 +92,82 @@ void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
   }
 }
 
+void StoreHalf(uint8_t* p, float f) {
+  const uint16_t h = gguf::FloatToHalf(f);
+  std::memcpy(p, &h, 2);
+}
+float LoadHalfAt(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return gguf::HalfToFloat(h);
+}
+
+// Random bytes, then each block's f16 scales (and MXFP4's exponent) set to realistic sizes,
+// with a random sign for the symmetric types' d (ggml's quantizers write negative ones).
+void FillRandomBlocks(GgmlType type, std::mt19937& rng, std::vector<uint8_t>& bytes) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (uint8_t& b : bytes) b = static_cast<uint8_t>(byte(rng));
+  auto u = [&](float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); };
+  auto sign = [&] { return byte(rng) < 128 ? -1.0f : 1.0f; };
+  const int64_t bb = gguf::Traits(type).block_bytes;
+  for (size_t o = 0; o + bb <= bytes.size(); o += bb) {
+    uint8_t* b = bytes.data() + o;
+    switch (type) {
+      case GgmlType::kQ4_1: StoreHalf(b, u(1e-3f, 1e-2f)); StoreHalf(b + 2, u(-0.08f, 0)); break;
+      case GgmlType::kQ5_0: StoreHalf(b, sign() * u(1e-3f, 6e-3f)); break;
+      case GgmlType::kQ5_1: StoreHalf(b, u(5e-4f, 5e-3f)); StoreHalf(b + 2, u(-0.08f, 0)); break;
+      case GgmlType::kQ2_K: StoreHalf(b + 80, u(2e-3f, 1e-2f)); StoreHalf(b + 82, u(5e-4f, 4e-3f)); break;
+      case GgmlType::kQ3_K: StoreHalf(b + 108, sign() * u(5e-4f, 3e-3f)); break;
+      case GgmlType::kQ5_K: StoreHalf(b, u(2e-4f, 2e-3f)); StoreHalf(b + 2, u(2e-4f, 2e-3f)); break;
+      case GgmlType::kIQ4_NL: StoreHalf(b, sign() * u(2e-4f, 1e-3f)); break;
+      case GgmlType::kIQ4_XS: StoreHalf(b, sign() * u(2e-5f, 1e-4f)); break;
+      case GgmlType::kMXFP4: b[0] = static_cast<uint8_t>(118 + byte(rng) % 7); break;
+      default: break;
+    }
+  }
+}
+
+// |offset| of every element of a row of an added type with offsets (0 for the others): the
+// q8 bound's M_i is |w_i| + 2 |offset_i| (the scale part is at most |w_i| + |offset_i|).
+float AddedTypeOffset(GgmlType type, const uint8_t* row, int64_t i) {
+  const int64_t bb = gguf::Traits(type).block_bytes;
+  switch (type) {
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1: return std::fabs(LoadHalfAt(row + i / 32 * bb + 2));
+    case GgmlType::kQ2_K: {
+      const uint8_t* b = row + i / 256 * bb;
+      return std::fabs(LoadHalfAt(b + 82)) * (b[i % 256 / 16] >> 4);
+    }
+    case GgmlType::kQ5_K: {
+      const uint8_t* b = row + i / 256 * bb;
+      int sc, m;
+      ScaleMinK4(static_cast<int>(i % 256 / 32), b + 4, &sc, &m);
+      return std::fabs(LoadHalfAt(b + 2)) * m;
+    }
+    default: return 0;
+  }
+}
+
 // Weights from a normal distribution (a few large ones, as real layers have), quantized by the
-// reference quantizer.
+// reference quantizer; for the added types random blocks (FillRandomBlocks).
 Weights MakeWeights(GgmlType type, int64_t in, int64_t out, uint32_t seed) {
+  if (IsAddedType(type)) {
+    std::mt19937 rng(seed);
+    Weights w;
+    const int64_t row_bytes = static_cast<int64_t>(*gguf::RowBytes(type, in));
+    w.bytes.resize(static_cast<size_t>(row_bytes * out));
+    FillRandomBlocks(type, rng, w.bytes);
+    w.deq.resize(static_cast<size_t>(in * out));
+    gguf::Dequantize(type, w.bytes.data(), w.deq.data(), in * out);
+    w.magnitude.resize(w.deq.size());
+    for (int64_t o = 0; o < out; ++o) {
+      for (int64_t i = 0; i < in; ++i) {
+        w.magnitude[o * in + i] = std::fabs(w.deq[o * in + i]) +
+                                  2 * AddedTypeOffset(type, w.bytes.data() + o * row_bytes, i);
+      }
+    }
+    return w;
+  }
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 0.05f);
   std::vector<float> src(static_cast<size_t>(in * out));
@@ -351,9 +439,35 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     QuantizedWeights, MatMulTest,
     testing::Combine(testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
-                                     GgmlType::kQ6_K),
+                                     GgmlType::kQ6_K, GgmlType::kQ4_1, GgmlType::kQ5_0,
+                                     GgmlType::kQ5_1, GgmlType::kQ2_K, GgmlType::kQ3_K,
+                                     GgmlType::kQ5_K, GgmlType::kIQ4_NL, GgmlType::kIQ4_XS,
+                                     GgmlType::kMXFP4),
                      testing::Values(ActivationPrecision::kQ8, ActivationPrecision::kF32)),
     ParamName);
+
+// The AVX2 decoders of the added types against gguf::Dequantize, bit for bit (signs of zeros
+// included), on random blocks of 4 rows x 768 elements.
+TEST(MatMulDecode, Avx2DecodeOfAddedTypesIsBitIdenticalToReference) {
+  if (!CpuHasAvx2()) GTEST_SKIP() << "CPU has no AVX2/FMA/F16C";
+  for (GgmlType type : gguf::kAllGgmlTypes) {
+    if (!IsAddedType(type)) continue;
+    SCOPED_TRACE(gguf::Traits(type).name);
+    const Weights w = MakeWeights(type, 768, 4, 99);
+    const int64_t row_bytes = static_cast<int64_t>(*gguf::RowBytes(type, 768));
+    for (int64_t o = 0; o < 4; ++o) {
+      for (int64_t i0 = 0; i0 < 768; i0 += 256) {
+        float got[256];
+        internal::Avx2Kernels()->decode(
+            type, w.bytes.data() + o * row_bytes + i0 / gguf::Traits(type).block_elems *
+                                                       gguf::Traits(type).block_bytes,
+            256, got);
+        ASSERT_EQ(0, std::memcmp(got, w.deq.data() + o * 768 + i0, sizeof(got)))
+            << "row " << o << " chunk " << i0;
+      }
+    }
+  }
+}
 
 // ---- Arguments -----------------------------------------------------------------------------
 

@@ -89,6 +89,57 @@ cudaError_t DequantizeToF32(BlockType type, const void* src, float* dst, int64_t
       DequantBlocks16<BlockType::kQ6_K><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads, 0,
                                           stream>>>(static_cast<const uint8_t*>(src), dst, n);
       break;
+    case BlockType::kQ4_1:
+    case BlockType::kQ5_0:
+    case BlockType::kQ5_1:
+    case BlockType::kQ2_K:
+    case BlockType::kQ3_K:
+    case BlockType::kQ5_K:
+    case BlockType::kIQ4_NL:
+    case BlockType::kIQ4_XS:
+    case BlockType::kMXFP4:
+      // The added types through the generic 16-element reader (gguf_blocks_added.cuh).
+      if (n % blocks::BlockElems(type)) return cudaErrorInvalidValue;
+      switch (type) {
+        case BlockType::kQ4_1:
+          DequantBlocks16<BlockType::kQ4_1><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kQ5_0:
+          DequantBlocks16<BlockType::kQ5_0><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kQ5_1:
+          DequantBlocks16<BlockType::kQ5_1><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kQ2_K:
+          DequantBlocks16<BlockType::kQ2_K><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kQ3_K:
+          DequantBlocks16<BlockType::kQ3_K><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kQ5_K:
+          DequantBlocks16<BlockType::kQ5_K><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kIQ4_NL:
+          DequantBlocks16<BlockType::kIQ4_NL><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kIQ4_XS:
+          DequantBlocks16<BlockType::kIQ4_XS><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        case BlockType::kMXFP4:
+          DequantBlocks16<BlockType::kMXFP4><<<unsigned((n / 16 + kThreads - 1) / kThreads), kThreads,
+                                          0, stream>>>(static_cast<const uint8_t*>(src), dst, n);
+          break;
+        default: break;
+      }
+      break;
     default:
       return cudaErrorInvalidValue;
   }

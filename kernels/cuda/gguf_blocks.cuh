@@ -30,9 +30,14 @@ __device__ __forceinline__ uint16_t U16(const uint8_t* p) {
 
 // Block size in elements and bytes (0 for unsupported types).
 __host__ __device__ constexpr int BlockElems(BlockType t) {
-  return t == BlockType::kQ8_0 || t == BlockType::kQ4_0   ? 32
-         : t == BlockType::kQ4_K || t == BlockType::kQ6_K ? 256
-                                                          : 1;
+  return t == BlockType::kQ8_0 || t == BlockType::kQ4_0 || t == BlockType::kQ4_1 ||
+                 t == BlockType::kQ5_0 || t == BlockType::kQ5_1 || t == BlockType::kIQ4_NL ||
+                 t == BlockType::kMXFP4
+             ? 32
+         : t == BlockType::kQ4_K || t == BlockType::kQ6_K || t == BlockType::kQ2_K ||
+                 t == BlockType::kQ3_K || t == BlockType::kQ5_K || t == BlockType::kIQ4_XS
+             ? 256
+             : 1;
 }
 __host__ __device__ constexpr int BlockBytes(BlockType t) {
   return t == BlockType::kF32    ? 4
@@ -42,6 +47,15 @@ __host__ __device__ constexpr int BlockBytes(BlockType t) {
          : t == BlockType::kQ4_0 ? 18
          : t == BlockType::kQ4_K ? 144
          : t == BlockType::kQ6_K ? 210
+         : t == BlockType::kQ4_1 ? 20
+         : t == BlockType::kQ5_0 ? 22
+         : t == BlockType::kQ5_1 ? 24
+         : t == BlockType::kIQ4_NL ? 18
+         : t == BlockType::kMXFP4 ? 17
+         : t == BlockType::kQ2_K ? 84
+         : t == BlockType::kQ3_K ? 110
+         : t == BlockType::kQ5_K ? 176
+         : t == BlockType::kIQ4_XS ? 136
                                  : 0;
 }
 // Bytes of one row of n elements (n a multiple of the block size).
@@ -168,5 +182,7 @@ __device__ __forceinline__ void Dequant16<BlockType::kQ6_K>(const uint8_t* row, 
 }
 
 }  // namespace g4::cuda::blocks
+
+#include "gguf_blocks_added.cuh"  // the nine added types' Dequant16 specializations
 
 #endif  // GEMMA4C_KERNELS_CUDA_GGUF_BLOCKS_CUH_

@@ -286,6 +286,15 @@ cudaError_t LaunchMatMul(const void* W, int64_t in, int64_t out, const float* X,
     case BlockType::kQ4_0: { constexpr BlockType T = BlockType::kQ4_0; return CALL; } \
     case BlockType::kQ4_K: { constexpr BlockType T = BlockType::kQ4_K; return CALL; } \
     case BlockType::kQ6_K: { constexpr BlockType T = BlockType::kQ6_K; return CALL; } \
+    case BlockType::kQ4_1: { constexpr BlockType T = BlockType::kQ4_1; return CALL; } \
+    case BlockType::kQ5_0: { constexpr BlockType T = BlockType::kQ5_0; return CALL; } \
+    case BlockType::kQ5_1: { constexpr BlockType T = BlockType::kQ5_1; return CALL; } \
+    case BlockType::kQ2_K: { constexpr BlockType T = BlockType::kQ2_K; return CALL; } \
+    case BlockType::kQ3_K: { constexpr BlockType T = BlockType::kQ3_K; return CALL; } \
+    case BlockType::kQ5_K: { constexpr BlockType T = BlockType::kQ5_K; return CALL; } \
+    case BlockType::kIQ4_NL: { constexpr BlockType T = BlockType::kIQ4_NL; return CALL; } \
+    case BlockType::kIQ4_XS: { constexpr BlockType T = BlockType::kIQ4_XS; return CALL; } \
+    case BlockType::kMXFP4: { constexpr BlockType T = BlockType::kMXFP4; return CALL; } \
   }                                                    \
   return cudaErrorInvalidValue;
 

@@ -7,6 +7,7 @@
 #include "cpu/matmul.h"
 #include "gguf/ggml_types.h"
 #include "matvec.cuh"
+#include "test_blocks.h"
 #include "test_util.h"
 
 using namespace g4::cuda;
@@ -18,13 +19,12 @@ int main() {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t in = 512, out = 200;
-  for (GgmlType type : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
-                        GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  for (GgmlType type : g4::gguf::kAllGgmlTypes) {
     const auto& tr = g4::gguf::Traits(type);
     std::vector<float> wf(in * out);
     for (float& v : wf) v = nd(rng);
-    std::vector<uint8_t> w(in * out / tr.block_elems * tr.block_bytes);
-    if (!g4::gguf::Quantize(type, wf.data(), w.data(), in * out).ok()) return 1;
+    std::vector<uint8_t> w;
+    if (!test::MakeBlocks(type, wf, rng, &w)) return 1;
     uint8_t* dw = test::Upload(w);
     for (int64_t tokens : {1, 2, 5, 8, 9, 40, 130}) {
       std::vector<float> x(tokens * in), want(tokens * out);
@@ -48,7 +48,7 @@ int main() {
       cudaFree(dy);
     }
     // Routed experts: 3 experts of [out][in], items pick experts by device ids.
-    if (type == GgmlType::kQ8_0 || type == GgmlType::kBF16) {
+    if (type == GgmlType::kQ8_0 || type == GgmlType::kBF16 || type == GgmlType::kMXFP4) {
       const int64_t experts = 3, k = 2, tokens = 3, eb = int64_t(w.size()) / 1;
       std::vector<uint8_t> all;
       for (int e = 0; e < experts; ++e) {  // distinct random experts

@@ -289,6 +289,15 @@ cudaError_t Embed(BlockType type, const void* table, int64_t width, const int32_
     G4_EMBED(BlockType::kQ4_0)
     G4_EMBED(BlockType::kQ4_K)
     G4_EMBED(BlockType::kQ6_K)
+    G4_EMBED(BlockType::kQ4_1)
+    G4_EMBED(BlockType::kQ5_0)
+    G4_EMBED(BlockType::kQ5_1)
+    G4_EMBED(BlockType::kQ2_K)
+    G4_EMBED(BlockType::kQ3_K)
+    G4_EMBED(BlockType::kQ5_K)
+    G4_EMBED(BlockType::kIQ4_NL)
+    G4_EMBED(BlockType::kIQ4_XS)
+    G4_EMBED(BlockType::kMXFP4)
 #undef G4_EMBED
     default: return cudaErrorInvalidValue;
   }

@@ -114,6 +114,19 @@ struct CudaBackend::Impl {
   absl::Status RunSteps();
 };
 
+// The ggml types the device kernels (kernels/cuda/gguf_blocks.cuh) read.
+static bool CudaReadsType(uint32_t ggml_type) {
+  switch (BlockType(ggml_type)) {
+    case BlockType::kF32: case BlockType::kF16: case BlockType::kBF16: case BlockType::kQ8_0:
+    case BlockType::kQ4_0: case BlockType::kQ4_K: case BlockType::kQ6_K: case BlockType::kQ4_1:
+    case BlockType::kQ5_0: case BlockType::kQ5_1: case BlockType::kQ2_K: case BlockType::kQ3_K:
+    case BlockType::kQ5_K: case BlockType::kIQ4_NL: case BlockType::kIQ4_XS:
+    case BlockType::kMXFP4:
+      return true;
+  }
+  return false;
+}
+
 absl::Status CudaBackend::Impl::UploadWeights(const std::vector<g4k_weight>& host) {
   weights.resize(host.size());
   for (size_t i = 0; i < host.size(); ++i) {
@@ -121,6 +134,13 @@ absl::Status CudaBackend::Impl::UploadWeights(const std::vector<g4k_weight>& hos
     const std::string name = plan->weights()->Get(uint32_t(i))->name()->str();
     DeviceWeight& w = weights[i];
     w.type = BlockType(h.ggml_type);
+    if (!h.f32 && !CudaReadsType(h.ggml_type)) {
+      // A type the device readers (gguf_blocks*.cuh) do not know: refuse before uploading.
+      return absl::UnimplementedError(absl::StrCat(
+          "weight '", name, "': ggml type ", gguf::Traits(gguf::GgmlType(h.ggml_type)).name,
+          " is not supported by the CUDA backend; run this file on the CPU backend or "
+          "requantize it"));
+    }
     w.n_dims = h.n_dims;
     for (int d = 0; d < 4; ++d) w.ne[d] = h.ne[d];
     if (h.f32) {  // 1-D weights: the session's f32 widening

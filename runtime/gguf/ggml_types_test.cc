@@ -44,7 +44,11 @@ TEST(TypeTraitsTest, TableMatchesGgml) {
   struct Row { uint32_t id; const char* name; int64_t elems, bytes; };
   const Row rows[] = {{0, "f32", 1, 4},      {1, "f16", 1, 2},      {30, "bf16", 1, 2},
                       {8, "q8_0", 32, 34},   {2, "q4_0", 32, 18},   {12, "q4_k", 256, 144},
-                      {14, "q6_k", 256, 210}};
+                      {14, "q6_k", 256, 210}, {3, "q4_1", 32, 20},    {6, "q5_0", 32, 22},
+                      {7, "q5_1", 32, 24},    {10, "q2_k", 256, 84},  {11, "q3_k", 256, 110},
+                      {13, "q5_k", 256, 176}, {20, "iq4_nl", 32, 18}, {23, "iq4_xs", 256, 136},
+                      {39, "mxfp4", 32, 17}};
+  static_assert(sizeof(rows) / sizeof(rows[0]) == sizeof(kAllGgmlTypes) / sizeof(GgmlType));
   for (const Row& r : rows) {
     auto t = GetTypeTraits(r.id);
     ASSERT_TRUE(t.has_value()) << r.name;
@@ -54,11 +58,12 @@ TEST(TypeTraitsTest, TableMatchesGgml) {
     EXPECT_EQ(static_cast<uint32_t>(t->type), r.id);
     EXPECT_EQ(ParseTypeName(r.name), t->type);
   }
-  EXPECT_FALSE(GetTypeTraits(3).has_value());    // q4_1: a ggml type we do not read
+  EXPECT_FALSE(GetTypeTraits(16).has_value());   // iq2_xxs: a ggml type we do not read
+  EXPECT_FALSE(GetTypeTraits(9).has_value());    // q8_1: ggml's activation type, not in files
   EXPECT_FALSE(GetTypeTraits(999).has_value());
   EXPECT_EQ(ParseTypeName("Q4_K"), GgmlType::kQ4_K);
   EXPECT_EQ(ParseTypeName("BF16"), GgmlType::kBF16);
-  EXPECT_FALSE(ParseTypeName("q5_k").has_value());
+  EXPECT_FALSE(ParseTypeName("iq2_xxs").has_value());
 }
 
 TEST(TypeTraitsTest, RowBytes) {
@@ -401,9 +406,21 @@ TEST_P(KQuantTest, AwkwardBlocksStayFiniteAndClose) {
   for (int i = 0; i < 256; ++i) EXPECT_EQ(y[i], 0.0f);
 }
 
+// Bounds: measured on this data (docs/gguf.md) plus ~15%; Q5_0's and Q3_K's symmetric
+// formats clamp the opposite end of the largest element a step short, MXFP4's top levels are
+// 4 (doubled E2M1) units apart.
 INSTANTIATE_TEST_SUITE_P(KQuants, KQuantTest,
                          ::testing::Values(KQuantCase{GgmlType::kQ4_K, 0.1f, 0.04f},
-                                           KQuantCase{GgmlType::kQ6_K, 0.035f, 0.01f}),
+                                           KQuantCase{GgmlType::kQ6_K, 0.035f, 0.01f},
+                                           KQuantCase{GgmlType::kQ4_1, 0.075f, 0.04f},
+                                           KQuantCase{GgmlType::kQ5_0, 0.07f, 0.02f},
+                                           KQuantCase{GgmlType::kQ5_1, 0.037f, 0.019f},
+                                           KQuantCase{GgmlType::kQ2_K, 0.38f, 0.145f},
+                                           KQuantCase{GgmlType::kQ3_K, 0.28f, 0.077f},
+                                           KQuantCase{GgmlType::kQ5_K, 0.052f, 0.018f},
+                                           KQuantCase{GgmlType::kIQ4_NL, 0.13f, 0.041f},
+                                           KQuantCase{GgmlType::kIQ4_XS, 0.13f, 0.041f},
+                                           KQuantCase{GgmlType::kMXFP4, 0.27f, 0.09f}),
                          [](const auto& info) { return std::string(Traits(info.param.type).name); });
 
 TEST(QuantizeTest, NonFiniteInputDoesNotCrash) {
@@ -411,7 +428,7 @@ TEST(QuantizeTest, NonFiniteInputDoesNotCrash) {
   x[3] = std::numeric_limits<float>::quiet_NaN();
   x[100] = std::numeric_limits<float>::infinity();
   x[200] = -std::numeric_limits<float>::infinity();
-  for (GgmlType t : {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+  for (GgmlType t : kAllGgmlTypes) {
     std::vector<uint8_t> q(*RowBytes(t, 256));
     EXPECT_TRUE(Quantize(t, x.data(), q.data(), 256).ok());
   }

@@ -102,6 +102,13 @@ const char* KnownGgmlTypeName(uint32_t id) {
   return id < sizeof(kNames) / sizeof(kNames[0]) ? kNames[id] : nullptr;
 }
 
+// "f32, f16, q4_0, ..." : the types GetTypeTraits knows, in id order.
+std::string SupportedTypeNames() {
+  std::vector<std::string> names;
+  for (GgmlType t : kAllGgmlTypes) names.push_back(Traits(t).name);
+  return absl::StrJoin(names, ", ");
+}
+
 std::string DimsString(const std::vector<int64_t>& ne) {
   return absl::StrCat("[", absl::StrJoin(ne, ", "), "]");
 }
@@ -352,8 +359,8 @@ class GgufParser {
       const char* known = KnownGgmlTypeName(type_id);
       return Unsupported(absl::StrCat("ggml type id ", type_id,
                                       known ? absl::StrCat(" (", known, ")") : " (unknown)",
-                                      " is not supported (supported: f32, f16, bf16, q8_0, q4_0, "
-                                      "q4_k, q6_k)"));
+                                      " is not supported (supported: ", SupportedTypeNames(),
+                                      ")"));
     }
     t.type = traits->type;
     if (t.ne[0] % traits->block_elems != 0) {

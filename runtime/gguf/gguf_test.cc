@@ -433,9 +433,10 @@ TEST(GgufRejectTest, ByteSizeOverflow) {
 
 TEST(GgufRejectTest, UnsupportedGgmlType) {
   RawFile f = ValidFile();
-  f.tensors[1].type = 13;  // q5_k: real, but not one we read
+  f.tensors[1].type = 16;  // iq2_xxs: real, but not one we read
   ExpectRejected(f, absl::StatusCode::kUnimplemented,
-                 {"tensor 'output.weight'", "ggml type id 13 (q5_k)", "not supported"});
+                 {"tensor 'output.weight'", "ggml type id 16 (iq2_xxs)", "not supported",
+                  "q5_k", "iq4_xs", "mxfp4"});
 }
 
 TEST(GgufRejectTest, UnknownGgmlType) {

@@ -358,6 +358,15 @@ uint32_t FileTypeFor(GgmlType dtype) {
     case GgmlType::kQ4_K: return 15;  // Q4_K_M
     case GgmlType::kQ6_K: return 18;
     case GgmlType::kBF16: return 32;
+    case GgmlType::kQ4_1: return 3;
+    case GgmlType::kQ5_0: return 8;
+    case GgmlType::kQ5_1: return 9;
+    case GgmlType::kQ2_K: return 10;
+    case GgmlType::kQ3_K: return 12;  // Q3_K_M
+    case GgmlType::kQ5_K: return 17;  // Q5_K_M
+    case GgmlType::kIQ4_NL: return 25;
+    case GgmlType::kIQ4_XS: return 30;
+    case GgmlType::kMXFP4: return 38;  // MXFP4_MOE
   }
   return 0;
 }

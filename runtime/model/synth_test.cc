@@ -196,7 +196,8 @@ std::vector<RoundTripCase> AllCases() {
   std::vector<RoundTripCase> cases;
   for (const char* preset : {"tiny-e2b", "tiny-moe", "tiny-31b"}) {
     for (GgmlType t : {GgmlType::kF32, GgmlType::kF16, GgmlType::kBF16, GgmlType::kQ8_0,
-                       GgmlType::kQ4_0}) {
+                       GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kQ5_0, GgmlType::kQ5_1,
+                       GgmlType::kIQ4_NL, GgmlType::kMXFP4}) {
       cases.push_back({preset, t});
     }
   }

@@ -11,8 +11,12 @@ namespace {
 using gguf::GgmlType;
 
 // Bit order of WeightBinding.accepted_dtypes (plan.fbs) and of the g4 dialect's DType.
-constexpr GgmlType kDTypeOrder[] = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
-                                    GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
+constexpr GgmlType kDTypeOrder[] = {
+    GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16,   GgmlType::kQ8_0,   GgmlType::kQ4_0,
+    GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ4_1,   GgmlType::kQ5_0,   GgmlType::kQ5_1,
+    GgmlType::kQ2_K, GgmlType::kQ3_K, GgmlType::kQ5_K,   GgmlType::kIQ4_NL, GgmlType::kIQ4_XS,
+    GgmlType::kMXFP4};
+constexpr int kDTypeCount = sizeof(kDTypeOrder) / sizeof(kDTypeOrder[0]);
 
 template <typename Range>
 std::string Shape(const Range& dims) {
@@ -22,14 +26,14 @@ std::string Shape(const Range& dims) {
 }  // namespace
 
 int DTypeBit(GgmlType type) {
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < kDTypeCount; ++i)
     if (kDTypeOrder[i] == type) return i;
   return -1;
 }
 
 std::string DTypeSetName(uint32_t bits) {
   std::vector<std::string> names;
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < kDTypeCount; ++i)
     if (bits >> i & 1u) names.push_back(gguf::Traits(kDTypeOrder[i]).name);
   return absl::StrJoin(names, "|");
 }

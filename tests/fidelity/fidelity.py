@@ -7,7 +7,7 @@ dtype, the script makes the model (`gemma4c synth`), writes its spec back from t
 twice the sliding window with `g4run --dump`, and compares:
 
   * `f32` policy, whole model, against the float64 reference: logits NMSE <= 1e-9 for f32/bf16
-    weights and argmax equal at every position; <= 1e-4 for q8_0/q4_0 (activations quantized
+    weights and argmax equal at every position; <= 1e-4 for quantized dtypes (activations quantized
     to 8 bits in the matrix products, which the target allows);
   * `reference` policy, stage by stage, teacher-forced: the reference computes each stage in
     bf16-emulation mode from the runtime's own dumped inputs of that stage (thresholds below),
@@ -110,7 +110,7 @@ class Fidelity:
 
     def evaluate(self, preset, dtype):
         d, gguf = self.model(preset, dtype)
-        quantized = dtype in ("q8_0", "q4_0")
+        quantized = dtype not in ("f32", "f16", "bf16")
         ref64 = Gemma4Reference(gguf, mode="float64")
         vocab = ref64.cfg.n_vocab if hasattr(ref64.cfg, "n_vocab") else None
         tokens = prompt(vocab or 1024)
@@ -170,7 +170,7 @@ class Fidelity:
         run([self.tool("gemma4c"), "compile", os.path.join(d, "spec.mlir"), "--precision=reference",
              "--attention=" + attention, "--router=" + router, "-o", plan_dir])
         dump = os.path.join(d, "dump-%s-%s-%s" % (attention, router, dtype))
-        extra = ["--exact-quantized"] if dtype in ("q8_0", "q4_0") else []
+        extra = ["--exact-quantized"] if dtype not in ("f32", "f16", "bf16") else []
         self.g4run(plan_dir, gguf, prompt(1024), dump=dump, extra=extra)
         ref = Gemma4Reference(gguf, mode="bf16", attention=attention, router_fp32=(router == "fp32"),
                               round_weights=False)

@@ -63,6 +63,9 @@ GGML_TYPES = {
     27: ("I64", 1, 8),
     28: ("F64", 1, 8),
     30: ("BF16", 1, 2),
+    20: ("IQ4_NL", 32, 18),
+    23: ("IQ4_XS", 256, 136),
+    39: ("MXFP4", 32, 17),
 }
 GGML_TYPE_ID = {v[0]: k for k, v in GGML_TYPES.items()}
 SUPPORTED = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "F64")
@@ -303,6 +306,127 @@ def dequant_q6_k(raw):
     return y.astype(np.float32).reshape(-1)
 
 
+# The added types (issue 12), written from the layouts in docs/gguf.md. Every product is exact
+# in fp32, so evaluating in float32 numpy gives ggml's bits (one rounding for the add of a min).
+KVALUES_IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89,
+                          113], dtype=np.float32)
+KVALUES_MXFP4 = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12],
+                         dtype=np.float32)
+
+
+def _nibbles32(qs):
+    """[nb, 16] bytes -> [nb, 32] codes: low nibbles are elements 0..15, high ones 16..31."""
+    return np.concatenate([qs & 0x0F, qs >> 4], axis=1)
+
+
+def _bits32(qh4):
+    """[nb, 4] bytes (a little-endian u32) -> [nb, 32] bits, bit j = element j."""
+    return np.unpackbits(qh4, axis=1, bitorder="little")
+
+
+def dequant_q4_1(raw):
+    b = _blocks(raw, 20)
+    d, m = _f16_field(b, 0), _f16_field(b, 2)
+    return (_nibbles32(b[:, 4:]).astype(np.float32) * d[:, None] + m[:, None]).reshape(-1)
+
+
+def dequant_q5_0(raw):
+    b = _blocks(raw, 22)
+    d = _f16_field(b, 0)
+    q = (_nibbles32(b[:, 6:]) | (_bits32(b[:, 2:6]) << 4)).astype(np.float32) - 16
+    return (q * d[:, None]).reshape(-1)
+
+
+def dequant_q5_1(raw):
+    b = _blocks(raw, 24)
+    d, m = _f16_field(b, 0), _f16_field(b, 2)
+    q = (_nibbles32(b[:, 8:]) | (_bits32(b[:, 4:8]) << 4)).astype(np.float32)
+    return (q * d[:, None] + m[:, None]).reshape(-1)
+
+
+def dequant_iq4_nl(raw):
+    b = _blocks(raw, 18)
+    d = _f16_field(b, 0)
+    return (d[:, None] * KVALUES_IQ4NL[_nibbles32(b[:, 2:])]).reshape(-1)
+
+
+def dequant_mxfp4(raw):
+    b = _blocks(raw, 17)
+    e = b[:, 0].astype(np.uint32)
+    bits = np.where(e < 2, np.uint32(0x00200000) << e, (e - 1) << 23).astype(np.uint32)
+    d = bits.view(np.float32)  # 2^(e-128): half the E8M0 scale (the E2M1 table is doubled)
+    return (KVALUES_MXFP4[_nibbles32(b[:, 1:])] * d[:, None]).reshape(-1)
+
+
+def _k_positions():
+    """For Q2_K/Q3_K: element e = 128h + 32j + l -> (byte index 32h + l, shift 2j, group)."""
+    e = np.arange(256)
+    h, j, l = e // 128, (e % 128) // 32, e % 32
+    return 32 * h + l, 2 * j, 8 * h + 2 * j + l // 16, 4 * h + j, l
+
+
+def dequant_q2_k(raw):
+    b = _blocks(raw, 84)
+    d, dmin = _f16_field(b, 80), _f16_field(b, 82)
+    byte, shift, group, _, _ = _k_positions()
+    q = ((b[:, 16:80][:, byte] >> shift) & 3).astype(np.float32)
+    sc = b[:, 0:16][:, group]
+    dl = (d[:, None] * (sc & 0x0F).astype(np.float32)).astype(np.float32)
+    ml = (dmin[:, None] * (sc >> 4).astype(np.float32)).astype(np.float32)
+    return (dl * q - ml).astype(np.float32).reshape(-1)
+
+
+def dequant_q3_k(raw):
+    b = _blocks(raw, 110)
+    d = _f16_field(b, 108)
+    byte, shift, group, hbit, l = _k_positions()
+    s = b[:, 96:108].astype(np.int32)
+    g = np.arange(16)
+    lo = np.where(g < 8, s[:, np.minimum(g, 7)] & 0x0F, s[:, np.maximum(g - 8, 0)] >> 4)
+    hi = (s[:, 8 + g % 4] >> (2 * (g // 4))) & 3
+    scales = ((lo | (hi << 4)) - 32).astype(np.float32)           # [nb, 16]
+    q = ((b[:, 32:96][:, byte] >> shift) & 3).astype(np.int32)
+    q -= np.where((b[:, 0:32][:, l] >> hbit) & 1, 0, 4)
+    dl = (d[:, None] * scales[:, group]).astype(np.float32)
+    return (dl * q.astype(np.float32)).astype(np.float32).reshape(-1)
+
+
+def dequant_q5_k(raw):
+    b = _blocks(raw, 176)
+    nb = b.shape[0]
+    d, dmin = _f16_field(b, 0), _f16_field(b, 2)
+    sc, m = _q4k_scale_min(b[:, 4:16])
+    d1 = (d[:, None] * sc.astype(np.float32)).astype(np.float32)
+    m1 = (dmin[:, None] * m.astype(np.float32)).astype(np.float32)
+    qs = b[:, 48:].reshape(nb, 4, 32)
+    q = np.empty((nb, 4, 2, 32), dtype=np.int32)
+    q[:, :, 0, :] = qs & 0x0F
+    q[:, :, 1, :] = qs >> 4
+    q = q.reshape(nb, 8, 32)
+    qh = b[:, 16:48]                                                # bit g of qh[l]
+    q += ((qh[:, None, :] >> np.arange(8)[None, :, None]) & 1) * 16
+    return (d1[:, :, None] * q.astype(np.float32) - m1[:, :, None]).astype(np.float32).reshape(-1)
+
+
+def dequant_iq4_xs(raw):
+    b = _blocks(raw, 136)
+    nb = b.shape[0]
+    d = _f16_field(b, 0)
+    scales_h = b[:, 2:4].copy().view("<u2")[:, 0].astype(np.int32)
+    g = np.arange(8)
+    ls = ((b[:, 4 + g // 2].astype(np.int32) >> (4 * (g % 2))) & 0x0F) | \
+        (((scales_h[:, None] >> (2 * g)) & 3) << 4)
+    dl = (d[:, None] * (ls - 32).astype(np.float32)).astype(np.float32)   # [nb, 8]
+    qs = b[:, 8:].reshape(nb * 8, 16)
+    v = KVALUES_IQ4NL[_nibbles32(qs)].reshape(nb, 8, 32)
+    return (dl[:, :, None] * v).astype(np.float32).reshape(-1)
+
+
+_ADDED_DEQUANT = {"Q4_1": dequant_q4_1, "Q5_0": dequant_q5_0, "Q5_1": dequant_q5_1,
+                  "IQ4_NL": dequant_iq4_nl, "MXFP4": dequant_mxfp4, "Q2_K": dequant_q2_k,
+                  "Q3_K": dequant_q3_k, "Q5_K": dequant_q5_k, "IQ4_XS": dequant_iq4_xs}
+
+
 def dequantize(raw, type_id, n):
     name = GGML_TYPES[type_id][0] if type_id in GGML_TYPES else str(type_id)
     raw = np.asarray(raw, dtype=np.uint8)
@@ -322,6 +446,8 @@ def dequantize(raw, type_id, n):
         out = dequant_q4_k(raw)
     elif name == "Q6_K":
         out = dequant_q6_k(raw)
+    elif name in _ADDED_DEQUANT:
+        out = _ADDED_DEQUANT[name](raw)
     else:
         raise GGUFError("dequantization of %s is not implemented" % name)
     assert out.size == n, (name, out.size, n)

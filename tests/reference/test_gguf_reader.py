@@ -1,4 +1,4 @@
-"""GGUF reader: metadata of all 13 types, alignment, F32/F16/BF16, Q8_0/Q4_0/Q4_K/Q6_K."""
+"""GGUF reader: metadata of all 13 types, alignment, F32/F16/BF16, the quantized types."""
 import os
 import struct
 import subprocess
@@ -222,6 +222,29 @@ class TestSynthDtypes(unittest.TestCase):
                 err = np.max(np.abs(a - b)) / np.max(np.abs(b))
                 self.assertLess(err, rel, dt)
                 self.assertGreater(np.corrcoef(a.ravel(), b.ravel())[0, 1], 0.99 if dt != "q4_0" else 0.95)
+
+
+class TestGgmlFixtures(unittest.TestCase):
+    """The reader's dequantizers against llama.cpp's own on the committed fixtures
+    (tests/fixtures/ggml/*.g4fx: ggml's quantizer's blocks and ggml's dequantized floats), bit
+    for bit."""
+
+    IDS = {"q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "q2_K": 10, "q3_K": 11,
+           "q4_K": 12, "q5_K": 13, "q6_K": 14, "iq4_nl": 20, "iq4_xs": 23, "mxfp4": 39}
+
+    def test_dequantize_matches_ggml(self):
+        fixtures = os.path.join(HERE, "..", "fixtures", "ggml")
+        for name, type_id in self.IDS.items():
+            with self.subTest(type=name):
+                with open(os.path.join(fixtures, name + ".g4fx"), "rb") as f:
+                    data = f.read()
+                self.assertEqual(data[:4], b"G4FX")
+                _, tid, n, nbytes = struct.unpack("<4I", data[4:20])
+                self.assertEqual(tid, type_id)
+                blocks = np.frombuffer(data[20 + 4 * n:20 + 4 * n + nbytes], dtype=np.uint8)
+                want = np.frombuffer(data[20 + 4 * n + nbytes:], dtype=np.float32)
+                got = G.dequantize(blocks, type_id, n)
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 if __name__ == "__main__":

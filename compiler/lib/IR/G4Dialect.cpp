@@ -43,8 +43,10 @@ void G4Dialect::initialize() {
 // DType names
 //===----------------------------------------------------------------------===//
 
-static constexpr llvm::StringLiteral kDTypeNames[] = {"f32",  "f16",  "bf16", "q8_0",
-                                                      "q4_0", "q4_k", "q6_k"};
+static constexpr llvm::StringLiteral kDTypeNames[] = {
+    "f32",  "f16",  "bf16", "q8_0", "q4_0", "q4_k",   "q6_k",   "q4_1",
+    "q5_0", "q5_1", "q2_k", "q3_k", "q5_k", "iq4_nl", "iq4_xs", "mxfp4"};
+static_assert(std::size(kDTypeNames) == static_cast<size_t>(DType::kCount));
 
 StringRef mlir::g4::stringifyDType(DType d) {
   return kDTypeNames[static_cast<unsigned>(d)];
@@ -90,7 +92,8 @@ Type WeightType::parse(AsmParser &parser) {
     std::optional<DType> d = symbolizeDType(name);
     if (!d) {
       parser.emitError(loc) << "unknown weight dtype '" << name
-                            << "' (expected f32, f16, bf16, q8_0, q4_0, q4_k or q6_k)";
+                            << "' (expected f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, q4_1, q5_0, q5_1, "
+                               "q2_k, q3_k, q5_k, iq4_nl, iq4_xs or mxfp4)";
       return {};
     }
     dtypes |= dtypeBit(*d);

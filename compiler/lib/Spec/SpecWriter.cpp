@@ -58,6 +58,10 @@ std::string nameAttr(const std::string &name) {
   return name.empty() ? "" : ", g4.name = \"" + name + "\"";
 }
 
+/// Every GGUF dtype the runtime reads, in the dialect's bit order: a matrix accepts them all.
+constexpr const char *kMatrixDTypes =
+    "f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4";
+
 /// Collects the type aliases a spec uses, printed once at the top.
 class Aliases {
  public:
@@ -72,7 +76,7 @@ class Aliases {
     for (const auto &ne : mats_) {
       os << g4::mat(ne) << " = !g4.weight<";
       for (size_t i = 0; i < ne.size(); ++i) os << (i ? "x" : "") << ne[i];
-      os << " : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>\n";
+      os << " : " << kMatrixDTypes << ">\n";
     }
     return os.str();
   }

@@ -10,8 +10,8 @@ func.func @weight_empty_name() {
 // -----
 
 func.func @weight_unknown_dtype() {
-  // expected-error @+1 {{unknown weight dtype 'q5_k'}}
-  %w = g4.weight "x" : !g4.weight<4 : q5_k>
+  // expected-error @+1 {{unknown weight dtype 'iq2_xxs'}}
+  %w = g4.weight "x" : !g4.weight<4 : iq2_xxs>
   return
 }
 

@@ -27,7 +27,11 @@
 namespace mlir::g4 {
 
 /// GGUF dtypes a weight may accept; the bit positions of WeightType::getDtypes().
-enum class DType : unsigned { f32 = 0, f16, bf16, q8_0, q4_0, q4_k, q6_k, kCount };
+/// The first seven keep their bits (plans written before the others existed stay valid).
+enum class DType : unsigned {
+  f32 = 0, f16, bf16, q8_0, q4_0, q4_k, q6_k,
+  q4_1, q5_0, q5_1, q2_k, q3_k, q5_k, iq4_nl, iq4_xs, mxfp4, kCount
+};
 llvm::StringRef stringifyDType(DType d);
 std::optional<DType> symbolizeDType(llvm::StringRef name);
 constexpr uint32_t dtypeBit(DType d) { return 1u << static_cast<unsigned>(d); }

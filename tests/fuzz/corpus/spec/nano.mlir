@@ -11,12 +11,12 @@
 !vec_32 = !g4.weight<32 : f32|f16|bf16>
 !vec_256 = !g4.weight<256 : f32|f16|bf16>
 !vec_512 = !g4.weight<512 : f32|f16|bf16>
-!mat_32_32 = !g4.weight<32x32 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_32_256 = !g4.weight<32x256 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_32_512 = !g4.weight<32x512 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_32_640 = !g4.weight<32x640 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_256_32 = !g4.weight<256x32 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
-!mat_512_32 = !g4.weight<512x32 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k>
+!mat_32_32 = !g4.weight<32x32 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_32_256 = !g4.weight<32x256 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_32_512 = !g4.weight<32x512 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_32_640 = !g4.weight<32x640 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_256_32 = !g4.weight<256x32 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
+!mat_512_32 = !g4.weight<512x32 : f32|f16|bf16|q8_0|q4_0|q4_k|q6_k|q4_1|q5_0|q5_1|q2_k|q3_k|q5_k|iq4_nl|iq4_xs|mxfp4>
 
 module attributes {g4.model = {
     name = "nano",
