@@ -222,7 +222,7 @@ G4_AVX2 void DotF32Tile(const float* const* w, const float* const* x, int64_t n,
 // if the driver had called once per chunk (the GEMV passes a whole row in one call).
 template <bool kIsQ8, int R, int T>
 G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks, double* acc,
-                        int64_t acc_stride) {
+                        int64_t acc_stride, int64_t prefetch) {
   constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
   constexpr int64_t kChunkBlocks = kChunk / 32;
   const __m128i nibble = _mm_set1_epi8(0x0F);
@@ -241,6 +241,7 @@ G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* block = w[r] + b * kBlockBytes;
+        if (prefetch > 0) _mm_prefetch(reinterpret_cast<const char*>(block + prefetch), _MM_HINT_T0);
         const float dw = LoadHalf(block);
         __m256i wq;
         if (kIsQ8) {
@@ -366,11 +367,14 @@ G4_AVX2 void DotQ6KTile(const uint8_t* const* w, const Q8Act* x, double* acc,
 using SuperblockFn = void (*)(const uint8_t* const*, const Q8Act*, double*, int64_t);
 template <int R, int T, SuperblockFn kBlock, int64_t kBlockBytes>
 G4_AVX2 inline void KQuantChunks(const uint8_t* const* w, const Q8Act* x, int64_t n, double* acc,
-                                 int64_t acc_stride) {
+                                 int64_t acc_stride, int64_t prefetch) {
   for (int64_t i = 0; i < n; i += kChunk) {
     const uint8_t* wb[R];
     Q8Act xb[T];
     for (int r = 0; r < R; ++r) wb[r] = w[r] + i / kChunk * kBlockBytes;
+    if (prefetch > 0) {
+      for (int r = 0; r < R; ++r) PrefetchSpan(wb[r] + prefetch, kBlockBytes);
+    }
     for (int t = 0; t < T; ++t) xb[t] = {x[t].q + i, x[t].d + i / 32, x[t].sum + i / 32};
     kBlock(wb, xb, acc, acc_stride);
   }
@@ -378,14 +382,16 @@ G4_AVX2 inline void KQuantChunks(const uint8_t* const* w, const Q8Act* x, int64_
 
 template <int R, int T>
 G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, int64_t n,
-                       double* acc, int64_t acc_stride) {
+                       double* acc, int64_t acc_stride, int64_t pf) {
   switch (type) {
-    case GgmlType::kQ8_0: DotQ32Tile<true, R, T>(w, x, n / 32, acc, acc_stride); return;
-    case GgmlType::kQ4_0: DotQ32Tile<false, R, T>(w, x, n / 32, acc, acc_stride); return;
-    case GgmlType::kQ4_K: return KQuantChunks<R, T, DotQ4KTile<R, T>, 144>(w, x, n, acc, acc_stride);
-    case GgmlType::kQ6_K: return KQuantChunks<R, T, DotQ6KTile<R, T>, 210>(w, x, n, acc, acc_stride);
+    case GgmlType::kQ8_0: return DotQ32Tile<true, R, T>(w, x, n / 32, acc, acc_stride, pf);
+    case GgmlType::kQ4_0: return DotQ32Tile<false, R, T>(w, x, n / 32, acc, acc_stride, pf);
+    case GgmlType::kQ4_K:
+      return KQuantChunks<R, T, DotQ4KTile<R, T>, 144>(w, x, n, acc, acc_stride, pf);
+    case GgmlType::kQ6_K:
+      return KQuantChunks<R, T, DotQ6KTile<R, T>, 210>(w, x, n, acc, acc_stride, pf);
     default:  // the added types (quants_avx2.cc) take one chunk per call
-      return DotQ8ByChunks(DotQ8UnpackedAvx2, type, w, R, x, T, n, acc, acc_stride);
+      return DotQ8ByChunks(DotQ8UnpackedAvx2, type, w, R, x, T, n, acc, acc_stride, pf);
   }
 }
 
@@ -397,7 +403,7 @@ constexpr DotF32Fn kDotF32[kRowTile][kTokenTile] = {
     {DotF32Tile<3, 1>, DotF32Tile<3, 2>}, {DotF32Tile<4, 1>, DotF32Tile<4, 2>}};
 
 using DotQ8Fn = void (*)(GgmlType, const uint8_t* const*, const Q8Act*, int64_t, double*,
-                         int64_t);
+                         int64_t, int64_t);
 constexpr DotQ8Fn kDotQ8[kRowTile][kTokenTile] = {
     {DotQ8Tile<1, 1>, DotQ8Tile<1, 2>}, {DotQ8Tile<2, 1>, DotQ8Tile<2, 2>},
     {DotQ8Tile<3, 1>, DotQ8Tile<3, 2>}, {DotQ8Tile<4, 1>, DotQ8Tile<4, 2>}};
@@ -408,8 +414,8 @@ void DotF32(const float* const* w, int R, const float* const* x, int T, int64_t 
 }
 
 void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
-           double* acc, int64_t acc_stride) {
-  kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride);
+           double* acc, int64_t acc_stride, int64_t prefetch) {
+  kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride, prefetch);
 }
 
 }  // namespace

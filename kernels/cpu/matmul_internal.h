@@ -40,18 +40,27 @@ struct KernelTable {
   // Integer path: acc[r][t] += dot(n quantized weights of row r at w[r], token t's q8
   // activations x[t]); n is a whole number of weight blocks, of any length: the products go to
   // float64 chunk by chunk (kChunk elements), so one call over a row equals one call per chunk.
+  // `prefetch` > 0: while reading w[r], prefetch the bytes that far further on (the driver's
+  // next row tile); 0: none. A hint: results never depend on it.
   void (*dot_q8)(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
-                 int64_t n, double* acc, int64_t acc_stride);
+                 int64_t n, double* acc, int64_t acc_stride, int64_t prefetch);
 };
 
 // A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).
 using DotQ8ChunkFn = void (*)(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x,
                               int T, int64_t n, double* acc, int64_t acc_stride);
 
-// The dot_q8 contract (any n) on top of such a kernel: one call per kChunk elements. No
-// intrinsics here, so it is safe to share between the per-ISA files.
+// Prefetches [p, p + bytes) into the cache, one hint per 64-byte line.
+inline void PrefetchSpan(const uint8_t* p, int64_t bytes) {
+  for (int64_t i = 0; i < bytes; i += 64) __builtin_prefetch(p + i, /*rw=*/0, /*locality=*/3);
+}
+
+// The dot_q8 contract (any n, prefetch) on top of such a kernel: one call per kChunk elements,
+// each chunk's prefetches issued before it. No intrinsics here, so it is safe to share between
+// the per-ISA files.
 inline void DotQ8ByChunks(DotQ8ChunkFn chunk_fn, GgmlType type, const uint8_t* const* w, int R,
-                          const Q8Act* x, int T, int64_t n, double* acc, int64_t acc_stride) {
+                          const Q8Act* x, int T, int64_t n, double* acc, int64_t acc_stride,
+                          int64_t prefetch) {
   const gguf::TypeTraits& traits = gguf::Traits(type);
   for (int64_t i = 0; i < n; i += kChunk) {
     const int64_t len = n - i < kChunk ? n - i : kChunk;
@@ -59,6 +68,9 @@ inline void DotQ8ByChunks(DotQ8ChunkFn chunk_fn, GgmlType type, const uint8_t* c
     const uint8_t* wc[kRowTile];
     Q8Act xc[kTokenTile];
     for (int r = 0; r < R; ++r) wc[r] = w[r] + byte0;
+    if (prefetch > 0) {
+      for (int r = 0; r < R; ++r) PrefetchSpan(wc[r] + prefetch, len / traits.block_elems * traits.block_bytes);
+    }
     for (int t = 0; t < T; ++t) xc[t] = {x[t].q + i, x[t].d + i / kQ8Block, x[t].sum + i / kQ8Block};
     chunk_fn(type, wc, R, xc, T, len, acc, acc_stride);
   }

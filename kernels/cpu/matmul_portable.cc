@@ -153,8 +153,8 @@ void DotQ8Chunk(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, i
 
 // Any number of elements: chunk by chunk into float64, as the contract requires.
 void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
-           double* acc, int64_t acc_stride) {
-  DotQ8ByChunks(DotQ8Chunk, type, w, R, x, T, n, acc, acc_stride);
+           double* acc, int64_t acc_stride, int64_t prefetch) {
+  DotQ8ByChunks(DotQ8Chunk, type, w, R, x, T, n, acc, acc_stride, prefetch);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ namespace {
 
 template <bool kIsQ8, int R, int T>
 G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nblocks, double* acc,
-                            int64_t acc_stride) {
+                            int64_t acc_stride, int64_t prefetch) {
   constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
   constexpr int64_t kChunkBlocks = kChunk / 32;
   const __m256i offset = _mm256_set1_epi8(kIsQ8 ? static_cast<char>(0x80) : 8);
@@ -50,6 +50,7 @@ G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nbl
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* block = w[r] + b * kBlockBytes;
+        if (prefetch > 0) _mm_prefetch(reinterpret_cast<const char*>(block + prefetch), _MM_HINT_T0);
         const float dw = LoadHalf(block);
         __m256i wu;
         if (kIsQ8) {
@@ -71,24 +72,24 @@ G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nbl
 
 template <int R, int T>
 G4_VNNI void DotQ8TileVnni(GgmlType type, const uint8_t* const* w, const Q8Act* x, int64_t n,
-                           double* acc, int64_t acc_stride) {
+                           double* acc, int64_t acc_stride, int64_t pf) {
   switch (type) {
-    case GgmlType::kQ8_0: return DotQ32TileVnni<true, R, T>(w, x, n / 32, acc, acc_stride);
-    case GgmlType::kQ4_0: return DotQ32TileVnni<false, R, T>(w, x, n / 32, acc, acc_stride);
-    default: return Avx2Kernels()->dot_q8(type, w, R, x, T, n, acc, acc_stride);
+    case GgmlType::kQ8_0: return DotQ32TileVnni<true, R, T>(w, x, n / 32, acc, acc_stride, pf);
+    case GgmlType::kQ4_0: return DotQ32TileVnni<false, R, T>(w, x, n / 32, acc, acc_stride, pf);
+    default: return Avx2Kernels()->dot_q8(type, w, R, x, T, n, acc, acc_stride, pf);
   }
 }
 
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation table");
 using DotQ8Fn = void (*)(GgmlType, const uint8_t* const*, const Q8Act*, int64_t, double*,
-                         int64_t);
+                         int64_t, int64_t);
 constexpr DotQ8Fn kDotQ8[kRowTile][kTokenTile] = {
     {DotQ8TileVnni<1, 1>, DotQ8TileVnni<1, 2>}, {DotQ8TileVnni<2, 1>, DotQ8TileVnni<2, 2>},
     {DotQ8TileVnni<3, 1>, DotQ8TileVnni<3, 2>}, {DotQ8TileVnni<4, 1>, DotQ8TileVnni<4, 2>}};
 
 void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
-           double* acc, int64_t acc_stride) {
-  kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride);
+           double* acc, int64_t acc_stride, int64_t prefetch) {
+  kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride, prefetch);
 }
 
 }  // namespace
