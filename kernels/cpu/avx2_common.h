@@ -63,6 +63,43 @@ G4_AVX2 inline void AddLanes(__m256 (&s)[R][T], double* acc, int64_t acc_stride)
   }
 }
 
+// Rows r0..r7 as 8 x 8 dwords -> out[g] = dword g of every row: the 8 x 8 transpose of 32-bit
+// elements (unpack 32, unpack 64, swap 128-bit halves).
+G4_AVX2 inline void Transpose8x8Dwords(const __m256i (&r)[8], __m256i* out) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // rows 0-3 (h = 0) and 4-7
+    const __m256i* th = t + 4 * h;
+    u[4 * h + 0] = _mm256_unpacklo_epi64(th[0], th[2]);  // groups 0 | 4
+    u[4 * h + 1] = _mm256_unpackhi_epi64(th[0], th[2]);  // groups 1 | 5
+    u[4 * h + 2] = _mm256_unpacklo_epi64(th[1], th[3]);  // groups 2 | 6
+    u[4 * h + 3] = _mm256_unpackhi_epi64(th[1], th[3]);  // groups 3 | 7
+  }
+  for (int g = 0; g < 4; ++g) {
+    out[g] = _mm256_permute2x128_si256(u[g], u[4 + g], 0x20);
+    out[g + 4] = _mm256_permute2x128_si256(u[g], u[4 + g], 0x31);
+  }
+}
+
+// The panel kernels' lane sums: s[g] holds lane g of rows 0..7; acc8[r] gets row r's lanes
+// added in AddLanes' order ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), four rows per
+// float64 vector.
+G4_AVX2 inline void AddPanelLanes(const __m256 (&s)[8], double* acc8) {
+  for (int h = 0; h < 2; ++h) {  // rows 0-3, then 4-7
+    __m256d l[8];
+    for (int g = 0; g < 8; ++g) {
+      l[g] = _mm256_cvtps_pd(h == 0 ? _mm256_castps256_ps128(s[g]) : _mm256_extractf128_ps(s[g], 1));
+    }
+    const __m256d sum =
+        _mm256_add_pd(_mm256_add_pd(_mm256_add_pd(l[0], l[4]), _mm256_add_pd(l[2], l[6])),
+                      _mm256_add_pd(_mm256_add_pd(l[1], l[5]), _mm256_add_pd(l[3], l[7])));
+    _mm256_storeu_pd(acc8 + 4 * h, _mm256_add_pd(_mm256_loadu_pd(acc8 + 4 * h), sum));
+  }
+}
+
 }  // namespace
 }  // namespace g4::cpu::internal
 

@@ -35,6 +35,15 @@ struct Q8Activations {
   int64_t blocks_per_token = 0;
   std::vector<int8_t> q;
   std::vector<float> d, sum;
+  // Panel GEMM only: [tokens][in / 4] int32, -K * (sum of each 4-group of q), K the weight
+  // type's PanelOffset (the offset the unsigned weights carry, taken back out per group).
+  std::vector<int32_t> offset4;
+  bool has_offset4 = false;  // offset4 belongs to this call (not a stale one of this thread)
+
+  const int32_t* Offset4At(int64_t token, int64_t group) const {
+    if (!has_offset4) return nullptr;
+    return offset4.data() + token * blocks_per_token * (kQ8Block / 4) + group;
+  }
 
   Q8Act At(int64_t token, int64_t block) const {
     const int64_t b = token * blocks_per_token + block;
@@ -63,17 +72,25 @@ void QuantizeBlockQ8(const float* x, int8_t* q, float* d, float* sum) {
   *sum = scale * static_cast<float>(qsum);
 }
 
-void QuantizeActivations(const float* X, int64_t in, int64_t tokens, ThreadPool* pool,
-                         Q8Activations* acts) {
+// panel_offset: the K of Q8Activations::offset4, 0 when no panel GEMM follows.
+void QuantizeActivations(const float* X, int64_t in, int64_t tokens, int32_t panel_offset,
+                         ThreadPool* pool, Q8Activations* acts) {
   acts->blocks_per_token = in / kQ8Block;
   const int64_t blocks = tokens * acts->blocks_per_token;
   acts->q.resize(static_cast<size_t>(blocks * kQ8Block));
   acts->d.resize(static_cast<size_t>(blocks));
   acts->sum.resize(static_cast<size_t>(blocks));
+  acts->has_offset4 = panel_offset != 0;
+  if (acts->has_offset4) acts->offset4.resize(static_cast<size_t>(blocks * kQ8Block / 4));
   auto quantize = [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
-      QuantizeBlockQ8(X + b * kQ8Block, acts->q.data() + b * kQ8Block, acts->d.data() + b,
-                      acts->sum.data() + b);
+      int8_t* q = acts->q.data() + b * kQ8Block;
+      QuantizeBlockQ8(X + b * kQ8Block, q, acts->d.data() + b, acts->sum.data() + b);
+      if (panel_offset == 0) continue;
+      int32_t* offset4 = acts->offset4.data() + b * (kQ8Block / 4);
+      for (int g = 0; g < kQ8Block / 4; ++g) {
+        offset4[g] = -panel_offset * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
+      }
     }
   };
   // Cheap next to the product (O(tokens * in) vs O(tokens * in * out)): only worth threads
@@ -191,6 +208,62 @@ void ComputeRowTiles(const Problem& p, int64_t tile_begin, int64_t tile_end) {
   }
 }
 
+// ---- Panel GEMM: kPanelRows rows packed per chunk, reused by every token of the block ------
+
+using internal::kPanelRows;
+using internal::PanelChunk;
+
+// Below this many tokens the packing (per chunk of 8 rows, once per token block) is not repaid.
+constexpr int64_t kMinPanelTokens = 8;
+
+// Rows [row0, row0 + 8) (those past `out` repeat the last row; their results are dropped) x
+// tokens [t0, t0 + nt): per chunk, the 8 rows are packed once and every token's product taken
+// against the packed chunk.
+void ComputePanel(const Problem& p, int64_t row0, int64_t t0, int64_t nt) {
+  alignas(32) double acc[kMaxTokenBlock][kPanelRows] = {};
+  alignas(32) PanelChunk chunk;
+  const uint8_t* rows[kPanelRows];
+  for (int r = 0; r < kPanelRows; ++r) {
+    rows[r] = p.w + std::min<int64_t>(row0 + r, p.out - 1) * p.row_bytes;
+  }
+  const bool next_full = row0 + 2 * kPanelRows <= p.out;
+  for (int64_t i0 = 0; i0 < p.in; i0 += kChunk) {
+    const int64_t n = std::min<int64_t>(kChunk, p.in - i0);
+    const int64_t byte0 = i0 / p.block_elems * p.block_bytes;
+    const int64_t bytes = n / p.block_elems * p.block_bytes;
+    const uint8_t* w[kPanelRows];
+    for (int r = 0; r < kPanelRows; ++r) {
+      w[r] = rows[r] + byte0;
+      if (next_full) internal::PrefetchSpan(w[r] + kPanelRows * p.row_bytes, bytes);
+    }
+    p.k->pack_panel(p.type, w, n, &chunk);
+    for (int64_t t = 0; t < nt; ++t) {
+      p.k->dot_panel(chunk, n, p.acts->At(t0 + t, i0 / kQ8Block),
+                     p.acts->Offset4At(t0 + t, i0 / 4), acc[t]);
+    }
+  }
+  const int rows_out = static_cast<int>(std::min<int64_t>(kPanelRows, p.out - row0));
+  for (int64_t t = 0; t < nt; ++t) {
+    for (int r = 0; r < rows_out; ++r) {
+      p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[t][r]);
+    }
+  }
+}
+
+// Panels [begin, end), token block by token block as ComputeRowTiles.
+void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
+  // Activation bytes per token: q, d and sum, offset4. The blocks are balanced (70 tokens: 35 +
+  // 35, not 60 + 10): every block repacks the weights, a short one for few tokens.
+  const int64_t max_block = std::clamp<int64_t>(
+      2 * kActivationBlockBytes / (2 * p.in + p.in / 4), kMinPanelTokens, kMaxTokenBlock);
+  const int64_t blocks = (p.tokens + max_block - 1) / max_block;
+  const int64_t token_block = (p.tokens + blocks - 1) / blocks;
+  for (int64_t t0 = 0; t0 < p.tokens; t0 += token_block) {
+    const int64_t nt = std::min(token_block, p.tokens - t0);
+    for (int64_t panel = begin; panel < end; ++panel) ComputePanel(p, panel * kPanelRows, t0, nt);
+  }
+}
+
 }  // namespace
 
 bool CpuHasAvx2() {
@@ -270,7 +343,14 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
   thread_local Q8Activations acts;
   const bool integer_path =
       IsQuantized(wtype) && options.activations == ActivationPrecision::kQ8;
-  if (integer_path) QuantizeActivations(X, in, tokens, options.pool, &acts);
+  const int32_t panel_offset =
+      integer_path && kernels->panel_offset != nullptr && tokens >= kMinPanelTokens
+          ? kernels->panel_offset(wtype)
+          : -1;
+  const bool panel_path = panel_offset >= 0;
+  if (integer_path) {
+    QuantizeActivations(X, in, tokens, std::max(panel_offset, 0), options.pool, &acts);
+  }
 
   const Problem p{kernels,
                   wtype,
@@ -284,6 +364,15 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
                   X,
                   integer_path ? &acts : nullptr,
                   Y};
+  if (panel_path) {
+    const int64_t panels = (out + kPanelRows - 1) / kPanelRows;
+    if (options.pool != nullptr) {
+      options.pool->ParallelFor(panels, [&](int64_t b, int64_t e) { ComputePanels(p, b, e); });
+    } else {
+      ComputePanels(p, 0, panels);
+    }
+    return absl::OkStatus();
+  }
   const int64_t tiles = (out + kRowTile - 1) / kRowTile;
   if (options.pool != nullptr) {
     options.pool->ParallelFor(tiles, [&](int64_t b, int64_t e) { ComputeRowTiles(p, b, e); });

@@ -395,6 +395,64 @@ G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, i
   }
 }
 
+// ---- Panel GEMM (PanelChunk in matmul_internal.h): signed w and |w|, for maddubs ----------
+
+template <bool kIsQ8>
+G4_AVX2 void PackPanelAvx2(const uint8_t* const* rows, int64_t nblocks, PanelChunk* out) {
+  constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m256i eight = _mm256_set1_epi8(8);
+  for (int64_t b = 0; b < nblocks; ++b) {
+    __m256i r[kPanelRows], g[kPanelRows];
+    for (int i = 0; i < kPanelRows; ++i) {
+      const uint8_t* block = rows[i] + b * kBlockBytes;
+      if (kIsQ8) {
+        r[i] = LoadU256(block + 2);
+      } else {
+        const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+        r[i] = _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
+                                                _mm_and_si128(qs, nibble)),
+                               eight);
+      }
+      out->d[b][i] = LoadHalf(block);
+    }
+    Transpose8x8Dwords(r, g);
+    for (int i = 0; i < kPanelRows; ++i) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out->w[b][i]), g[i]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out->aux[b][i]), _mm256_sign_epi8(g[i], g[i]));
+    }
+  }
+}
+
+G4_AVX2 void PackPanel(GgmlType type, const uint8_t* const* rows, int64_t n, PanelChunk* out) {
+  if (type == GgmlType::kQ8_0) return PackPanelAvx2<true>(rows, n / 32, out);
+  return PackPanelAvx2<false>(rows, n / 32, out);  // Q4_0: PanelOffset() takes no other type
+}
+
+int32_t PanelOffset(GgmlType type) {  // no unsigned offset: offset4 unused
+  return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0 ? 0 : -1;
+}
+
+// Lane r of s[g] is lane g of row r's chain in DotQ32Tile: sign(x, w) and |w| into maddubs,
+// the same exact integer, the same fp32 product dw * dx, the same FMA in block order.
+G4_AVX2 void DotPanel(const PanelChunk& w, int64_t n, const Q8Act& x, const int32_t* /*offset4*/,
+                      double* acc8) {
+  __m256 s[kPanelRows];
+  for (int g = 0; g < kPanelRows; ++g) s[g] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const __m256 scale = _mm256_mul_ps(_mm256_load_ps(w.d[b]), _mm256_set1_ps(x.d[b]));
+    for (int g = 0; g < 8; ++g) {
+      int32_t xg;
+      std::memcpy(&xg, x.q + 32 * b + 4 * g, 4);
+      const __m256i ws = _mm256_load_si256(reinterpret_cast<const __m256i*>(w.w[b][g]));
+      const __m256i wa = _mm256_load_si256(reinterpret_cast<const __m256i*>(w.aux[b][g]));
+      const __m256i p = DotU8I8(wa, _mm256_sign_epi8(_mm256_set1_epi32(xg), ws));
+      s[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), s[g]);
+    }
+  }
+  AddPanelLanes(s, acc8);
+}
+
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation tables");
 
 using DotF32Fn = void (*)(const float* const*, const float* const*, int64_t, double*, int64_t);
@@ -421,7 +479,7 @@ void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
 }  // namespace
 
 const KernelTable* Avx2Kernels() {
-  static const KernelTable table{Decode, DotF32, DotQ8};
+  static const KernelTable table{Decode, DotF32, DotQ8, PanelOffset, PackPanel, DotPanel};
   return &table;
 }
 

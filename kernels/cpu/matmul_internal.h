@@ -28,6 +28,20 @@ struct Q8Act {
   const float* sum;  // d[b] * sum_j q[32b + j]: block b's sum of the quantized x (Q4_K mins)
 };
 
+// One kChunk of kPanelRows weight rows, packed for the panel GEMM: for block b and 4-element
+// group g, w[b][g] holds the group of rows 0..7 side by side (row r at bytes 4r..4r+3), so one
+// integer dot against the token's group, broadcast, yields group g's exact dot product for 8
+// rows at once, each in its own lane: what the 4-row kernels compute in lane g of each row,
+// transposed. The bytes are the ISA's: AVX-VNNI stores them UNSIGNED (Q8_0: w + 128, Q4_0: the
+// stored nibble w + 8) for vpdpbusd and leaves `aux` unused; AVX2 stores signed w and |w| in
+// `aux` for maddubs.
+constexpr int kPanelRows = 8;
+struct alignas(32) PanelChunk {
+  uint8_t w[kChunk / kQ8Block][kQ8Block / 4][kPanelRows * 4];    // [block][group][row * 4 + j]
+  uint8_t aux[kChunk / kQ8Block][kQ8Block / 4][kPanelRows * 4];  // same layout
+  float d[kChunk / kQ8Block][kPanelRows];                         // [block][row]: weight scale
+};
+
 // acc[r * acc_stride + t] addresses the float64 accumulator of row r, token t.
 struct KernelTable {
   // Exact path, weights: n elements of one row starting at `src` (whole blocks; any n for the
@@ -44,6 +58,19 @@ struct KernelTable {
   // next row tile); 0: none. A hint: results never depend on it.
   void (*dot_q8)(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
                  int64_t n, double* acc, int64_t acc_stride, int64_t prefetch);
+
+  // Optional panel GEMM (all three nullptr when this ISA has none).
+  // panel_offset: -1 when the panel kernels do not take `type`; else the K of dot_panel's
+  // offset4 (0: dot_panel does not read offset4).
+  int32_t (*panel_offset)(GgmlType type);
+  // pack_panel: n elements (whole blocks, n <= kChunk) of 8 rows, rows[r] at the chunk's start.
+  void (*pack_panel)(GgmlType type, const uint8_t* const* rows, int64_t n, PanelChunk* out);
+  // dot_panel: acc8[r] += row r's chunk . token x, x at the chunk's first block; offset4[g'] =
+  // -K * (sum of the token's 4-group g' of q), for the chunk's groups. The result is
+  // bit-identical to dot_q8 on the same row and token (same integers, same fp32 lane chains,
+  // same float64 lane sum).
+  void (*dot_panel)(const PanelChunk& w, int64_t n, const Q8Act& x, const int32_t* offset4,
+                    double* acc8);
 };
 
 // A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).

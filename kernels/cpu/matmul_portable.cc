@@ -160,7 +160,7 @@ void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
 }  // namespace
 
 const KernelTable& PortableKernels() {
-  static const KernelTable table{Decode, DotF32, DotQ8};
+  static const KernelTable table{Decode, DotF32, DotQ8, nullptr, nullptr, nullptr};
   return table;
 }
 

@@ -374,6 +374,29 @@ TEST_P(MatMulTest, BatchedTokensEqualOneTokenAtATime) {
   }
 }
 
+// The panel GEMM (8 rows packed per chunk; Q8_0/Q4_0 with AVX2 or AVX-VNNI, >= 8 tokens) over
+// several panels, a partial last panel, a partial last chunk and two balanced token blocks, on
+// 2 threads: every token's row equals its GEMV (the 4-row kernels), bitwise.
+TEST_P(MatMulTest, PanelGemmEqualsGemvBitwise) {
+  if (type() != GgmlType::kQ8_0 && type() != GgmlType::kQ4_0) GTEST_SKIP();
+  if (activations() != ActivationPrecision::kQ8 || !CpuHasAvx2()) GTEST_SKIP();
+  ThreadPool pool(2);
+  for (Isa isa : {Isa::kAuto, Isa::kAvx2}) {
+    for (const Shape s : {Shape{288, 21, 9}, Shape{512, 16, 70}}) {
+      const Weights w = MakeWeights(type(), s.in, s.out, 93);
+      const std::vector<float> x = MakeActivations(s.in * s.tokens, 94);
+      const std::vector<float> batch = RunMatMul(type(), w, x, s, isa, activations(), &pool);
+      for (int64_t t = 0; t < s.tokens; ++t) {
+        const std::vector<float> xt(x.begin() + t * s.in, x.begin() + (t + 1) * s.in);
+        const std::vector<float> yt =
+            RunMatMul(type(), w, xt, Shape{s.in, s.out, 1}, isa, activations(), nullptr);
+        ASSERT_EQ(0, std::memcmp(yt.data(), batch.data() + t * s.out, yt.size() * sizeof(float)))
+            << "in " << s.in << " out " << s.out << " token " << t;
+      }
+    }
+  }
+}
+
 // The exact path on quantized weights equals the exact path on their dequantized F32 copy
 // bitwise: decoding is exact and the products then take the same route.
 TEST_P(MatMulTest, ExactPathEqualsF32OfDequantizedWeights) {

@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "cpu/avx2_common.h"
 
@@ -80,6 +81,65 @@ G4_VNNI void DotQ8TileVnni(GgmlType type, const uint8_t* const* w, const Q8Act* 
   }
 }
 
+// ---- Panel GEMM (PanelChunk in matmul_internal.h) --------------------------------------------
+
+// One block of a row as the 32 unsigned bytes the panel stores (element j at byte j).
+template <bool kIsQ8>
+G4_VNNI __m256i UnsignedBlock(const uint8_t* block) {
+  if (kIsQ8) return _mm256_xor_si256(LoadU256(block + 2), _mm256_set1_epi8(static_cast<char>(0x80)));
+  const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble), _mm_and_si128(qs, nibble));
+}
+
+template <bool kIsQ8>
+G4_VNNI void PackPanelVnni(const uint8_t* const* rows, int64_t nblocks, PanelChunk* out) {
+  constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
+  for (int64_t b = 0; b < nblocks; ++b) {
+    __m256i r[kPanelRows], g[kPanelRows];
+    for (int i = 0; i < kPanelRows; ++i) {
+      const uint8_t* block = rows[i] + b * kBlockBytes;
+      r[i] = UnsignedBlock<kIsQ8>(block);
+      out->d[b][i] = LoadHalf(block);
+    }
+    Transpose8x8Dwords(r, g);
+    for (int i = 0; i < kPanelRows; ++i) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out->w[b][i]), g[i]);
+    }
+  }
+}
+
+G4_VNNI void PackPanel(GgmlType type, const uint8_t* const* rows, int64_t n, PanelChunk* out) {
+  if (type == GgmlType::kQ8_0) return PackPanelVnni<true>(rows, n / 32, out);
+  return PackPanelVnni<false>(rows, n / 32, out);  // Q4_0: PanelOffset() takes no other type
+}
+
+// The offset vpdpbusd's unsigned weights carry: Q8_0 w + 128, Q4_0's nibbles w + 8.
+int32_t PanelOffset(GgmlType type) {
+  return type == GgmlType::kQ8_0 ? 128 : type == GgmlType::kQ4_0 ? 8 : -1;
+}
+
+// Lane r of s[g] is lane g of row r's chain in DotQ32TileVnni: the same exact integer
+// (vpdpbusd from -K * sum4(x)), scaled by the same fp32 product dw * dx, added by the same FMA
+// in block order; the lanes go to float64 in AddLanes' order.
+G4_VNNI void DotPanel(const PanelChunk& w, int64_t n, const Q8Act& x, const int32_t* offset4,
+                      double* acc8) {
+  __m256 s[kPanelRows];
+  for (int g = 0; g < kPanelRows; ++g) s[g] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const __m256 scale = _mm256_mul_ps(_mm256_load_ps(w.d[b]), _mm256_set1_ps(x.d[b]));
+    for (int g = 0; g < 8; ++g) {
+      int32_t xg;
+      std::memcpy(&xg, x.q + 32 * b + 4 * g, 4);
+      const __m256i wg = _mm256_load_si256(reinterpret_cast<const __m256i*>(w.w[b][g]));
+      const __m256i v = _mm256_dpbusd_avx_epi32(_mm256_set1_epi32(offset4[8 * b + g]), wg,
+                                                _mm256_set1_epi32(xg));
+      s[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(v), s[g]);
+    }
+  }
+  AddPanelLanes(s, acc8);
+}
+
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation table");
 using DotQ8Fn = void (*)(GgmlType, const uint8_t* const*, const Q8Act*, int64_t, double*,
                          int64_t, int64_t);
@@ -98,6 +158,9 @@ const KernelTable* AvxVnniKernels() {
   static const KernelTable table = [] {
     KernelTable t = *Avx2Kernels();
     t.dot_q8 = DotQ8;
+    t.panel_offset = PanelOffset;
+    t.pack_panel = PackPanel;
+    t.dot_panel = DotPanel;
     return t;
   }();
   return &table;
