@@ -26,6 +26,24 @@ G4_AVX2 inline __m256i LoadU256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
+// A block's f16 scale in all 8 fp32 lanes (exact): a broadcast load and one conversion, instead
+// of an insert, a scalar conversion and a broadcast per use.
+G4_AVX2 inline __m256 BroadcastHalf(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(h)));
+}
+
+// Q4_0's 16 bytes of nibbles as 32 bytes, element j at byte j (the low nibbles are elements
+// 0-15, the high ones 16-31): the 16 bytes broadcast to both halves, the upper half shifted
+// right by 4, one mask.
+G4_AVX2 inline __m256i LoadNibbles(const uint8_t* qs) {
+  const __m256i both =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_set_epi64x(4, 4, 0, 0)),
+                          _mm256_set1_epi8(0x0F));
+}
+
 // Sum of the 8 lanes in float64: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)). Converting
 // first makes the cross-lane sum exact to ~2^-53, so only the in-lane fp32 chains round.
 G4_AVX2 inline double HsumToDouble(__m256 v) {

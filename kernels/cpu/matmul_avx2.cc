@@ -225,7 +225,6 @@ G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks
                         int64_t acc_stride, int64_t prefetch) {
   constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
   constexpr int64_t kChunkBlocks = kChunk / 32;
-  const __m128i nibble = _mm_set1_epi8(0x0F);
   const __m256i eight = _mm256_set1_epi8(8);
   for (int64_t c = 0; c < nblocks; c += kChunkBlocks) {
     const int64_t end = std::min(nblocks, c + kChunkBlocks);
@@ -234,29 +233,21 @@ G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks
       for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
     for (int64_t b = c; b < end; ++b) {
       __m256i xq[T];
-      float dx[T];
+      __m256 dx[T];
       for (int t = 0; t < T; ++t) {
         xq[t] = LoadU256(x[t].q + 32 * b);
-        dx[t] = x[t].d[b];
+        dx[t] = _mm256_set1_ps(x[t].d[b]);
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* block = w[r] + b * kBlockBytes;
         if (prefetch > 0) _mm_prefetch(reinterpret_cast<const char*>(block + prefetch), _MM_HINT_T0);
-        const float dw = LoadHalf(block);
-        __m256i wq;
-        if (kIsQ8) {
-          wq = LoadU256(block + 2);
-        } else {
-          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-          wq = _mm256_sub_epi8(
-              _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
-                               _mm_and_si128(qs, nibble)),
-              eight);
-        }
+        const __m256 dw = BroadcastHalf(block);
+        const __m256i wq =
+            kIsQ8 ? LoadU256(block + 2) : _mm256_sub_epi8(LoadNibbles(block + 2), eight);
         const __m256i aw = _mm256_sign_epi8(wq, wq);
         for (int t = 0; t < T; ++t) {
           const __m256i p = DotU8I8(aw, _mm256_sign_epi8(xq[t], wq));
-          s[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
+          s[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
         }
       }
     }
@@ -400,20 +391,12 @@ G4_AVX2 void DotQ8Tile(GgmlType type, const uint8_t* const* w, const Q8Act* x, i
 template <bool kIsQ8>
 G4_AVX2 void PackPanelAvx2(const uint8_t* const* rows, int64_t nblocks, PanelChunk* out) {
   constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
-  const __m128i nibble = _mm_set1_epi8(0x0F);
   const __m256i eight = _mm256_set1_epi8(8);
   for (int64_t b = 0; b < nblocks; ++b) {
     __m256i r[kPanelRows], g[kPanelRows];
     for (int i = 0; i < kPanelRows; ++i) {
       const uint8_t* block = rows[i] + b * kBlockBytes;
-      if (kIsQ8) {
-        r[i] = LoadU256(block + 2);
-      } else {
-        const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-        r[i] = _mm256_sub_epi8(_mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
-                                                _mm_and_si128(qs, nibble)),
-                               eight);
-      }
+      r[i] = kIsQ8 ? LoadU256(block + 2) : _mm256_sub_epi8(LoadNibbles(block + 2), eight);
       out->d[b][i] = LoadHalf(block);
     }
     Transpose8x8Dwords(r, g);

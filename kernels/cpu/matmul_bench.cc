@@ -2,7 +2,7 @@
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
 //   matmul_bench [--isa=auto|avx2|avxvnni|portable] [--tokens=64] [--reps=N]
-//                [--types=q4_k,q5_0,...] [--decode=DTYPE]
+//                [--shape=IN,OUT] [--types=q4_k,q5_0,...] [--decode=DTYPE]
 // (default types: the first seven; a type without a quantizer would be filled with random
 // blocks, which times the same code)
 //
@@ -35,7 +35,7 @@ using g4::cpu::MatMulOptions;
 using g4::cpu::ThreadPool;
 using g4::gguf::GgmlType;
 
-constexpr int64_t kIn = 4096, kOut = 4096;
+int64_t kIn = 4096, kOut = 4096;  // --shape=IN,OUT
 }  // namespace
 namespace {
 
@@ -155,6 +155,10 @@ int main(int argc, char** argv) {
     else if (a == "--isa=avxvnni") isa = Isa::kAvxVnni;
     else if (a.rfind("--tokens=", 0) == 0) tokens = std::stoll(a.substr(9));
     else if (a.rfind("--reps=", 0) == 0) reps = std::stoi(a.substr(7));
+    else if (a.rfind("--shape=", 0) == 0) {  // IN,OUT: the matrix of the GEMV/GEMM table
+      kIn = std::stoll(a.substr(8));
+      kOut = std::stoll(a.substr(a.find(',') + 1));
+    }
     else if (a.rfind("--decode=", 0) == 0) {
       const auto type = g4::gguf::ParseTypeName(a.substr(9));
       if (!type) {
@@ -181,7 +185,7 @@ int main(int argc, char** argv) {
     else if (a != "--isa=auto") {
       std::fprintf(stderr,
                    "usage: %s [--isa=auto|avx2|avxvnni|portable] [--tokens=N] [--reps=N] "
-                   "[--types=T,...] [--decode=DTYPE]\n",
+                   "[--shape=IN,OUT] [--types=T,...] [--decode=DTYPE]\n",
                    argv[0]);
       return 2;
     }

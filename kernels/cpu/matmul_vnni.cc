@@ -34,7 +34,6 @@ G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nbl
   constexpr int64_t kBlockBytes = kIsQ8 ? 34 : 18;
   constexpr int64_t kChunkBlocks = kChunk / 32;
   const __m256i offset = _mm256_set1_epi8(kIsQ8 ? static_cast<char>(0x80) : 8);
-  const __m128i nibble = _mm_set1_epi8(0x0F);
   const __m256i zero = _mm256_setzero_si256();
   for (int64_t c = 0; c < nblocks; c += kChunkBlocks) {
     const int64_t end = std::min(nblocks, c + kChunkBlocks);
@@ -43,27 +42,21 @@ G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nbl
       for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
     for (int64_t b = c; b < end; ++b) {
       __m256i xq[T], start[T];  // start = -K * sum4(x): the offset's share of each lane
-      float dx[T];
+      __m256 dx[T];
       for (int t = 0; t < T; ++t) {
         xq[t] = LoadU256(x[t].q + 32 * b);
         start[t] = _mm256_sub_epi32(zero, _mm256_dpbusd_avx_epi32(zero, offset, xq[t]));
-        dx[t] = x[t].d[b];
+        dx[t] = _mm256_set1_ps(x[t].d[b]);
       }
       for (int r = 0; r < R; ++r) {
         const uint8_t* block = w[r] + b * kBlockBytes;
         if (prefetch > 0) _mm_prefetch(reinterpret_cast<const char*>(block + prefetch), _MM_HINT_T0);
-        const float dw = LoadHalf(block);
-        __m256i wu;
-        if (kIsQ8) {
-          wu = _mm256_xor_si256(LoadU256(block + 2), offset);
-        } else {
-          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-          wu = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble),
-                                _mm_and_si128(qs, nibble));
-        }
+        const __m256 dw = BroadcastHalf(block);
+        const __m256i wu = kIsQ8 ? _mm256_xor_si256(LoadU256(block + 2), offset)
+                                 : LoadNibbles(block + 2);
         for (int t = 0; t < T; ++t) {
           const __m256i p = _mm256_dpbusd_avx_epi32(start[t], wu, xq[t]);
-          s[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
+          s[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
         }
       }
     }
@@ -87,9 +80,7 @@ G4_VNNI void DotQ8TileVnni(GgmlType type, const uint8_t* const* w, const Q8Act* 
 template <bool kIsQ8>
 G4_VNNI __m256i UnsignedBlock(const uint8_t* block) {
   if (kIsQ8) return _mm256_xor_si256(LoadU256(block + 2), _mm256_set1_epi8(static_cast<char>(0x80)));
-  const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-  const __m128i nibble = _mm_set1_epi8(0x0F);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(qs, 4), nibble), _mm_and_si128(qs, nibble));
+  return LoadNibbles(block + 2);
 }
 
 template <bool kIsQ8>
