@@ -254,7 +254,16 @@ void CpuInterpreter::ExpertScale() {
 // Routed experts: per token and selected expert e, gu = x @ gate_up[e]^T, y = (gelu(gate) * up)
 // @ down[e]^T, out += w * y. Under `ExpertsBf16*` each intermediate is rounded as the
 // reference's grouped_mm path does; the sum stays fp32 (its one rounding is a round op).
+//
+// The tokens are grouped by expert: each expert's selected tokens go through its two matrices
+// as one batch (a GEMM that streams the expert once, not one GEMV per token). A token's row of
+// a batched product is bit-identical to its GEMV (cpu::MatMul's contract), and the weighted
+// sums are added per token in slot order j = 0..k-1 as before, from a [tokens][k][H] buffer, so
+// the result does not depend on the grouping. Tokens are taken kExpertTokenBlock at a time to
+// bound that buffer. At decode (one token) every group has one row: only the routed experts'
+// rows are read.
 void CpuInterpreter::ExpertFfn() {
+  constexpr int64_t kExpertTokenBlock = 256;
   const plan::ExpertFfnAttrs& a = *step_.attrs_as_ExpertFfnAttrs();
   const int64_t H = Width(In(0)), k = a.top_k(), ff = a.expert_ff();
   const bool round = a.rounding() == Rounding::ExpertsBf16 || a.rounding() == Rounding::ExpertsBf16Weighted;
@@ -264,32 +273,66 @@ void CpuInterpreter::ExpertFfn() {
   const auto gu_type = gguf::GgmlType(gate_up.ggml_type), dn_type = gguf::GgmlType(down.ggml_type);
   const uint64_t gu_expert_bytes = *gguf::RowBytes(gu_type, H) * uint64_t(2 * ff);
   const uint64_t dn_expert_bytes = *gguf::RowBytes(dn_type, ff) * uint64_t(H);
-  const float* x = T(In(0));
-  const float* w = T(In(1));
-  const float* idx = T(In(2));
-  float* out = T(Out(0));
+  const float* x = T(In(0));    // [n][H]
+  const float* w = T(In(1));    // [n][k] routing weights
+  const float* idx = T(In(2));  // [n][k] expert ids (i32 in float slots)
+  float* out = T(Out(0));       // [n][H]
   std::fill(out, out + n_ * H, 0.0f);
-  std::vector<float> gu(2 * ff), act(ff), y(H);
-  for (int64_t t = 0; t < n_; ++t) {
-    for (int64_t j = 0; j < k; ++j) {
-      const int32_t e = AsInt(idx + t * k + j);
+
+  for (int64_t t0 = 0; t0 < n_; t0 += kExpertTokenBlock) {
+    const int64_t nt = std::min(kExpertTokenBlock, n_ - t0);
+    // slots[e]: the (token, j) slots of this block routed to expert e, as t * k + j, ascending.
+    std::vector<std::pair<int32_t, std::vector<int64_t>>> groups;
+    {
+      std::vector<int64_t> order(size_t(nt * k));
+      std::iota(order.begin(), order.end(), t0 * k);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t l, int64_t r) { return AsInt(idx + l) < AsInt(idx + r); });
+      for (int64_t slot : order) {
+        const int32_t e = AsInt(idx + slot);
+        if (groups.empty() || groups.back().first != e) groups.push_back({e, {}});
+        groups.back().second.push_back(slot);
+      }
+    }
+    std::vector<float> y_slots(size_t(nt * k * H));  // [nt][k][H]: w * y of each slot
+    for (const auto& [e, slots] : groups) {
+      const int64_t m = static_cast<int64_t>(slots.size());
       g4k_weight gw = gate_up, dw = down;
       gw.data = static_cast<const uint8_t*>(gate_up.data) + uint64_t(e) * gu_expert_bytes;
       gw.n_dims = 2, gw.ne[1] = 2 * ff;
       dw.data = static_cast<const uint8_t*>(down.data) + uint64_t(e) * dn_expert_bytes;
       dw.n_dims = 2, dw.ne[1] = H;
-      Linear(gw, x + t * H, 1, gu.data(), round);
-      for (int64_t i = 0; i < ff; ++i) {
-        float g = ops::GeluTanh(gu[i]);
-        if (round) g = ops::RoundBf16(g);
-        float v = g * gu[ff + i];
-        act[i] = round ? ops::RoundBf16(v) : v;
+      std::vector<float> xg(size_t(m * H)), gu(size_t(m * 2 * ff)), act(size_t(m * ff)), y(size_t(m * H));
+      for (int64_t i = 0; i < m; ++i) {
+        std::memcpy(&xg[size_t(i * H)], x + slots[size_t(i)] / k * H, size_t(H) * sizeof(float));
       }
-      Linear(dw, act.data(), 1, y.data(), round);
-      const float wt = w[t * k + j];
-      for (int64_t i = 0; i < H; ++i) {
-        float v = y[i] * wt;
-        out[t * H + i] += round_weighted ? ops::RoundBf16(v) : v;
+      Linear(gw, xg.data(), m, gu.data(), round);
+      for (int64_t i = 0; i < m; ++i) {
+        const float* g_row = &gu[size_t(i * 2 * ff)];
+        float* a_row = &act[size_t(i * ff)];
+        for (int64_t c = 0; c < ff; ++c) {
+          float g = ops::GeluTanh(g_row[c]);
+          if (round) g = ops::RoundBf16(g);
+          const float v = g * g_row[ff + c];
+          a_row[c] = round ? ops::RoundBf16(v) : v;
+        }
+      }
+      Linear(dw, act.data(), m, y.data(), round);
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t slot = slots[size_t(i)];
+        const float wt = w[slot];
+        float* dst = &y_slots[size_t((slot - t0 * k) * H)];
+        for (int64_t c = 0; c < H; ++c) {
+          const float v = y[size_t(i * H + c)] * wt;
+          dst[c] = round_weighted ? ops::RoundBf16(v) : v;
+        }
+      }
+    }
+    for (int64_t t = 0; t < nt; ++t) {
+      float* o = out + (t0 + t) * H;
+      for (int64_t j = 0; j < k; ++j) {
+        const float* src = &y_slots[size_t((t * k + j) * H)];
+        for (int64_t c = 0; c < H; ++c) o[c] += src[c];
       }
     }
   }
