@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "kernel_abi.h"
 #include "row_ops.h"
@@ -42,6 +43,27 @@ inline int64_t PosAt(const float* row) {
 inline void Linear(const g4k_call* c, int32_t w, int32_t x, int32_t y, int round) {
   c->api->linear(c->rt, &c->weights[w], c->tensors[x].data, c->n_tokens, c->tensors[y].data,
                  round);
+}
+
+// body(r, scratch) for every token row r of the call, on the runtime's threads when it offers
+// them (g4k_api::parallel_rows); each range gets its own `scratch_floats` of scratch. Rows are
+// independent, so the result is the same for any split.
+template <typename Body>
+inline void ForRows(const g4k_call* c, int64_t scratch_floats, const Body& body) {
+  struct Ctx {
+    const Body* body;
+    int64_t scratch_floats;
+  } ctx{&body, scratch_floats};
+  auto run = [](void* p, int64_t begin, int64_t end) {
+    const Ctx& x = *static_cast<const Ctx*>(p);
+    std::vector<float> scratch(static_cast<size_t>(x.scratch_floats > 0 ? x.scratch_floats : 1));
+    for (int64_t r = begin; r < end; ++r) (*x.body)(r, scratch.data());
+  };
+  if (c->n_tokens > 1 && c->api->parallel_rows != nullptr) {
+    c->api->parallel_rows(c->rt, c->n_tokens, run, &ctx);
+  } else {
+    run(&ctx, 0, c->n_tokens);
+  }
 }
 
 template <int64_t N> inline void Scale(const float* x, float f, float* y) {

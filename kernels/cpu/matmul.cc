@@ -51,30 +51,11 @@ struct Q8Activations {
   }
 };
 
-// One 32-block: d = amax / 127 kept in fp32 (ggml rounds it to f16; we need not), q = x / d
-// rounded to nearest even and clamped to +-127, so |x - d q| <= d / 2 (+ fp32 rounding of x / d).
-// `sum` = d * sum(q), the block sum of the QUANTIZED x, for Q4_K's mins: with it the weight's
-// offset -dmin*m meets the same xhat = d q as its scale part, so the error is sum w (xhat - x)
-// as for the other types. (The exact sum of x looks more accurate but leaves the large positive
-// d*sc*q part alone with xhat - x: 8x the NMSE on Gaussian data.)
-void QuantizeBlockQ8(const float* x, int8_t* q, float* d, float* sum) {
-  float amax = 0;
-  for (int j = 0; j < kQ8Block; ++j) amax = std::max(amax, std::fabs(x[j]));
-  const float scale = amax / 127.0f;
-  const float inv = scale != 0 ? 1.0f / scale : 0.0f;
-  int32_t qsum = 0;
-  for (int j = 0; j < kQ8Block; ++j) {
-    const float v = std::nearbyint(std::clamp(x[j] * inv, -127.0f, 127.0f));
-    q[j] = static_cast<int8_t>(v == v ? v : 0.0f);  // NaN input: 0 (the block is NaN anyway)
-    qsum += q[j];
-  }
-  *d = scale;
-  *sum = scale * static_cast<float>(qsum);
-}
-
+// The activations' quantization rule (d kept in fp32, sum of the QUANTIZED x) is
+// KernelTable::quantize_q8's; why it is that rule: matmul_portable.cc, QuantizeQ8.
 // panel_offset: the K of Q8Activations::offset4, 0 when no panel GEMM follows.
-void QuantizeActivations(const float* X, int64_t in, int64_t tokens, int32_t panel_offset,
-                         ThreadPool* pool, Q8Activations* acts) {
+void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64_t tokens,
+                         int32_t panel_offset, ThreadPool* pool, Q8Activations* acts) {
   acts->blocks_per_token = in / kQ8Block;
   const int64_t blocks = tokens * acts->blocks_per_token;
   acts->q.resize(static_cast<size_t>(blocks * kQ8Block));
@@ -83,9 +64,10 @@ void QuantizeActivations(const float* X, int64_t in, int64_t tokens, int32_t pan
   acts->has_offset4 = panel_offset != 0;
   if (acts->has_offset4) acts->offset4.resize(static_cast<size_t>(blocks * kQ8Block / 4));
   auto quantize = [&](int64_t begin, int64_t end) {
+    k->quantize_q8(X + begin * kQ8Block, end - begin, acts->q.data() + begin * kQ8Block,
+                   acts->d.data() + begin, acts->sum.data() + begin);
     for (int64_t b = begin; b < end; ++b) {
       int8_t* q = acts->q.data() + b * kQ8Block;
-      QuantizeBlockQ8(X + b * kQ8Block, q, acts->d.data() + b, acts->sum.data() + b);
       if (panel_offset == 0) continue;
       int32_t* offset4 = acts->offset4.data() + b * (kQ8Block / 4);
       for (int g = 0; g < kQ8Block / 4; ++g) {
@@ -349,7 +331,7 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
           : -1;
   const bool panel_path = panel_offset >= 0;
   if (integer_path) {
-    QuantizeActivations(X, in, tokens, std::max(panel_offset, 0), options.pool, &acts);
+    QuantizeActivations(kernels, X, in, tokens, std::max(panel_offset, 0), options.pool, &acts);
   }
 
   const Problem p{kernels,

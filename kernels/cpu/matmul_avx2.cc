@@ -41,6 +41,50 @@ G4_AVX2 inline __m256i DotU8I8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
+// ---- Activations: quantize_q8 ------------------------------------------------------------------
+
+// The portable rule (matmul_portable.cc, QuantizeQ8) in 8 lanes, bit for bit: the same max
+// (NaN lanes lose, as in std::max(amax, |x|)), the same fp32 scale and reciprocal, the same
+// product x * inv, clamp with NaN kept, round to nearest even, NaN to 0.
+G4_AVX2 void QuantizeQ8(const float* x, int64_t blocks, int8_t* q, float* d, float* sum) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* xb = x + kQ8Block * b;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      amax = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), amax);  // |x| > amax ? |x| : amax
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float scale = _mm_cvtss_f32(m) / 127.0f;
+    const __m256 inv = _mm256_set1_ps(scale != 0 ? 1.0f / scale : 0.0f);
+    __m256i qi[4];
+    __m256i qsum = _mm256_setzero_si256();
+    for (int i = 0; i < 4; ++i) {
+      const __m256 p = _mm256_mul_ps(v[i], inv);
+      const __m256 c = _mm256_min_ps(hi, _mm256_max_ps(lo, p));  // NaN p passes through both
+      const __m256 r = _mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m256 nan = _mm256_cmp_ps(p, p, _CMP_UNORD_Q);
+      qi[i] = _mm256_andnot_si256(_mm256_castps_si256(nan), _mm256_cvtps_epi32(r));
+      qsum = _mm256_add_epi32(qsum, qi[i]);
+    }
+    const __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]),
+                                           _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + kQ8Block * b),
+                        _mm256_permutevar8x32_epi32(q16, order));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(qsum), _mm256_extracti128_si256(qsum, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+    d[b] = scale;
+    sum[b] = scale * static_cast<float>(_mm_cvtsi128_si32(s4));
+  }
+}
+
 // ---- Exact path: decode ----------------------------------------------------------------------
 // Each decoder evaluates the reference formula in the reference's order, so the floats are
 // bit-identical to gguf::Dequantize (all products but Q6_K's last are exact anyway).
@@ -462,7 +506,7 @@ void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
 }  // namespace
 
 const KernelTable* Avx2Kernels() {
-  static const KernelTable table{Decode, DotF32, DotQ8, PanelOffset, PackPanel, DotPanel};
+  static const KernelTable table{QuantizeQ8, Decode, DotF32, DotQ8, PanelOffset, PackPanel, DotPanel};
   return &table;
 }
 

@@ -44,6 +44,11 @@ struct alignas(32) PanelChunk {
 
 // acc[r * acc_stride + t] addresses the float64 accumulator of row r, token t.
 struct KernelTable {
+  // Activations of the integer path: `blocks` 32-blocks of x -> q (int8), d, sum per block, by
+  // the one rule every ISA follows bit for bit (matmul.cc: QuantizeActivations):
+  // d = amax / 127 (fp32; NaN elements ignored), q = nearbyint(clamp(x * (1 / d), +-127)) (NaN:
+  // 0; d = 0: all 0), sum = d * sum(q).
+  void (*quantize_q8)(const float* x, int64_t blocks, int8_t* q, float* d, float* sum);
   // Exact path, weights: n elements of one row starting at `src` (whole blocks; any n for the
   // float types) widened to fp32, bit-identical to gguf::Dequantize.
   void (*decode)(GgmlType type, const uint8_t* src, int64_t n, float* dst);

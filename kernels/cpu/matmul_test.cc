@@ -374,6 +374,43 @@ TEST_P(MatMulTest, BatchedTokensEqualOneTokenAtATime) {
   }
 }
 
+// The AVX2 activation quantizer follows the portable rule bit for bit: Gaussian blocks, blocks
+// with NaN, +-inf, all zeros, -0, exact .5 ties of x / d, a lone outlier, denormals.
+TEST(QuantizeQ8, Avx2EqualsPortableBitwise) {
+  if (!CpuHasAvx2()) GTEST_SKIP() << "no AVX2";
+  constexpr int64_t kBlocks = 64;
+  std::vector<float> x(kBlocks * 32);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  for (int j = 0; j < 32; ++j) {
+    x[1 * 32 + j] = 0.0f;                          // d = 0
+    x[2 * 32 + j] = j % 2 ? -0.0f : 0.0f;
+    x[3 * 32 + j] = float(j - 16) * 0.5f;          // amax 8: x / d hits ties of .5 steps
+    x[4 * 32 + j] = float(j) * 127.0f / 31.0f;
+    x[5 * 32 + j] = 1e-40f * float(j);             // denormals
+  }
+  x[6 * 32 + 3] = std::nanf("");
+  x[7 * 32 + 0] = INFINITY;
+  x[8 * 32 + 31] = -INFINITY;
+  x[9 * 32 + 5] = 1e4f;                            // one outlier sets the block's scale
+  x[10 * 32 + 0] = std::nanf(""), x[10 * 32 + 1] = INFINITY;
+  const g4::cpu::internal::KernelTable* avx2 = g4::cpu::internal::Avx2Kernels();
+  ASSERT_NE(avx2, nullptr);
+  std::vector<int8_t> qa(x.size()), qp(x.size());
+  std::vector<float> da(kBlocks), dp(kBlocks), sa(kBlocks), sp(kBlocks);
+  avx2->quantize_q8(x.data(), kBlocks, qa.data(), da.data(), sa.data());
+  g4::cpu::internal::PortableKernels().quantize_q8(x.data(), kBlocks, qp.data(), dp.data(),
+                                                   sp.data());
+  EXPECT_EQ(0, std::memcmp(qa.data(), qp.data(), qa.size()));
+  EXPECT_EQ(0, std::memcmp(da.data(), dp.data(), da.size() * 4));
+  EXPECT_EQ(0, std::memcmp(sa.data(), sp.data(), sa.size() * 4));
+  EXPECT_EQ(qp[3 * 32 + 0], -127) << "amax 8: -8 / (8/127) rounds to -127";
+  EXPECT_EQ(dp[1], 0.0f);
+  EXPECT_EQ(qp[6 * 32 + 3], 0) << "a NaN element quantizes to 0";
+  EXPECT_EQ(qp[7 * 32 + 1], 0) << "an inf scale makes 1 / d = 0";
+}
+
 // The panel GEMM (8 rows packed per chunk; Q8_0/Q4_0 with AVX2 or AVX-VNNI, >= 8 tokens) over
 // several panels, a partial last panel, a partial last chunk and two balanced token blocks, on
 // 2 threads: every token's row equals its GEMV (the 4-row kernels), bitwise.

@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendCont
   if (b->options_.threads > 1) b->pool_ = std::make_unique<cpu::ThreadPool>(b->options_.threads);
   b->api_.abi_version = G4K_ABI_VERSION;
   b->api_.linear = &CpuBackend::ApiLinear;
+  b->api_.parallel_rows = &CpuBackend::ApiParallelRows;
   b->kernel_of_step_.assign(p.steps()->size(), nullptr);
   if (!b->options_.force_interpreted) G4_RETURN_IF_ERROR(b->LoadKernels(context.plan_dir));
   return b;
@@ -84,6 +85,13 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
     return;
   }
   if (round_bf16) ops::RoundBf16Row(y, tokens * w->ne[1]);
+}
+
+void CpuBackend::ApiParallelRows(void* rt, int64_t n, void (*fn)(void*, int64_t, int64_t),
+                                 void* ctx) {
+  CpuBackend* b = static_cast<CpuBackend*>(rt);
+  if (b->pool_ == nullptr) return fn(ctx, 0, n);
+  b->pool_->ParallelFor(n, [&](int64_t begin, int64_t end) { fn(ctx, begin, end); });
 }
 
 absl::Status CpuBackend::RunStep(uint32_t index, const plan::Step& step) {

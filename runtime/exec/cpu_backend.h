@@ -41,6 +41,8 @@ class CpuBackend : public Backend {
   // in the plan writer, shapes were checked at binding) is kept for RunStep to return.
   static void ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
                         int round_bf16);
+  // g4k_api::parallel_rows: the emitted kernels' token rows on the pool (inline without one).
+  static void ApiParallelRows(void* rt, int64_t n, void (*fn)(void*, int64_t, int64_t), void* ctx);
 
   const plan::Plan& plan_;
   const std::vector<g4k_weight>& weights_;  // by plan weight id (host views, weights.h)

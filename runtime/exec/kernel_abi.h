@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define G4K_ABI_VERSION 1u
+#define G4K_ABI_VERSION 2u  /* 2: parallel_rows */
 
 typedef struct g4k_tensor {
   float* data;    /* [n_tokens][width], 4-byte elements */
@@ -42,6 +42,11 @@ typedef struct g4k_api {
   /* y[t][o] = sum_i W[o][i] x[t][i] for t < tokens; y rounded to bf16 when round_bf16. */
   void (*linear)(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
                  int round_bf16);
+  /* Calls fn(ctx, begin, end) on disjoint ranges covering [0, n) (a region's token rows, which
+   * are independent of each other), on the runtime's threads, and returns when all are done.
+   * May be null: the kernel then walks [0, n) itself. */
+  void (*parallel_rows)(void* rt, int64_t n, void (*fn)(void* ctx, int64_t begin, int64_t end),
+                        void* ctx);
 } g4k_api;
 
 typedef struct g4k_call {

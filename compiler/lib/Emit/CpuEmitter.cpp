@@ -66,13 +66,12 @@ class RegionWriter : public emit::RegionValues {
     body << "(const g4k_call* c, const int32_t* t, const int32_t* w) {\n";
     body << linears;
     if (!loop.empty()) {
-      if (scratch_ > 0)
-        body << "  std::vector<float> scratch_buffer(" << scratch_
-             << ");\n  float* scratch = scratch_buffer.data();\n";
-      body << "  for (int64_t r = 0; r < c->n_tokens; ++r) {\n";
+      // The token rows, split over the runtime's threads (ForRows, fused_rows_cpu.h).
+      body << "  ForRows(c, " << scratch_ << ", [&](int64_t r, float* scratch) {\n";
+      if (scratch_ == 0) body << "    (void)scratch;\n";
       for (unsigned i = 0; i < tIds_.size(); ++i)
         if (usedInLoop_.contains(i)) body << "    float* a" << i << " = Row(c, t[" << i << "], r);\n";
-      body << loop << "  }\n";
+      body << loop << "  });\n";
     }
     body << "}\n";
     return success();

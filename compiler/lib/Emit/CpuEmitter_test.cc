@@ -56,6 +56,7 @@ struct FakeRuntime {
   int calls = 0;
   int lastRound = -1;
   int64_t lastTokens = 0;
+  int parallelCalls = 0;
 };
 
 void FakeLinear(void *rt, const g4k_weight *w, const float *x, int64_t tokens, float *y, int round) {
@@ -70,6 +71,12 @@ void FakeLinear(void *rt, const g4k_weight *w, const float *x, int64_t tokens, f
       for (int64_t i = 0; i < w->ne[0]; ++i) acc += m[o * w->ne[0] + i] * x[t * w->ne[0] + i];
       y[t * w->ne[1] + o] = round ? Bf16(acc) : acc;
     }
+}
+
+// parallel_rows as a runtime with many threads might split: one row per range, last row first.
+void FakeParallelRows(void *rt, int64_t n, void (*fn)(void *, int64_t, int64_t), void *ctx) {
+  ++static_cast<FakeRuntime *>(rt)->parallelCalls;
+  for (int64_t r = n - 1; r >= 0; --r) fn(ctx, r, r + 1);
 }
 
 TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
@@ -157,6 +164,16 @@ TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
       EXPECT_EQ(out[t * kOut + o], expected) << "token " << t << ", feature " << o;
     }
   }
+
+  // With the runtime's parallel_rows: the token rows in ranges of one, last first (any split
+  // and order must give the same rows), bitwise the same output.
+  const std::vector<float> serial(out, out + kTokens * kOut);
+  std::fill(storage[layout->tensorIds.lookup(ret.getOperand(0))].begin(),
+            storage[layout->tensorIds.lookup(ret.getOperand(0))].end(), std::nanf(""));
+  api.parallel_rows = &FakeParallelRows;
+  fn(&call);
+  EXPECT_EQ(rt.parallelCalls, 1);
+  EXPECT_EQ(std::memcmp(serial.data(), out, serial.size() * sizeof(float)), 0);
   dlclose(lib);
   llvm::sys::fs::remove_directories(dir);
 }
