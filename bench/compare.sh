@@ -7,7 +7,8 @@
 #
 #   bench/compare.sh [THREADS=2] [MODEL...]
 #
-# MODEL is PRESET:DTYPE[:LAYERS] (`gemma4c synth --like PRESET --dtype DTYPE [--layers LAYERS]`);
+# MODEL is PRESET:DTYPE[:LAYERS] (`gemma4c synth --like PRESET --dtype DTYPE [--layers LAYERS]`;
+# a DTYPE ending in _m or _s, e.g. q4_k_m, is llama-quantize's recipe applied to a bf16 synth);
 # the default list is issue 10's: e2b:q8_0 e2b:q4_0 e2b:bf16 e2b:q4_k 26b-a4b:q4_0:6.
 # Models are written once to ${BENCH_DIR:-/tmp/gemma4c-bench} and reused (E2B q8_0 4.9 GB,
 # bf16 9.3 GB, ~40-90 s each); each is compiled once under the `reference` policy.
@@ -31,6 +32,7 @@ for tool in gemma4c g4run; do
   [ -x "$BIN/$tool" ] || { echo "compare.sh: $BIN/$tool missing (cmake --build build --target $tool)" >&2; exit 1; }
 done
 
+QUANTIZE=${LLAMA_QUANTIZE:-$(command -v llama-quantize || echo /opt/llama.cpp-build/bin/llama-quantize)}
 LLAMA=${LLAMA_BENCH:-$(command -v llama-bench || true)}
 [ -n "$LLAMA" ] || LLAMA=/opt/llama.cpp-build/bin/llama-bench
 if [ -x "$LLAMA" ]; then
@@ -158,6 +160,18 @@ for spec in "${MODELS[@]}"; do
   name="$preset-$dtype${layers:+-l$layers}"
   model="$DIR/$name.gguf"
   echo "--- $name"
+  if [ ! -f "$model" ] && [[ "$dtype" == *_m || "$dtype" == *_s ]]; then
+    # A llama-quantize recipe (q4_k_m, q5_k_m, q3_k_s, ...): from a bf16 synth of the same shape.
+    if [ ! -x "$QUANTIZE" ]; then
+      echo "llama-quantize ABSENT (\$LLAMA_QUANTIZE, /opt/llama.cpp-build/bin/llama-quantize): $name skipped"
+      ROWS+=("| $name | $dtype | llama-quantize absent | | | | | | | | | |"); continue
+    fi
+    src="$DIR/$preset-bf16${layers:+-l$layers}.gguf"
+    [ -f "$src" ] || "$BIN/gemma4c" synth --like "$preset" --dtype bf16 ${layers:+--layers "$layers"} -o "$src" > /dev/null
+    echo "llama-quantize $src -> $model (${dtype^^})"
+    "$QUANTIZE" "$src" "$model.tmp" "${dtype^^}" > "$DIR/$name.quantize.log" 2>&1 &&
+      mv "$model.tmp" "$model" || { rm -f "$model.tmp"; ROWS+=("| $name | $dtype | llama-quantize failed | | | | | | | | | |"); continue; }
+  fi
   if [ ! -f "$model" ]; then
     echo "synth: $model"
     "$BIN/gemma4c" synth --like "$preset" --dtype "$dtype" ${layers:+--layers "$layers"} -o "$model.tmp" > /dev/null &&
