@@ -9,7 +9,8 @@
 #
 # MODEL is PRESET:DTYPE[:LAYERS] (`gemma4c synth --like PRESET --dtype DTYPE [--layers LAYERS]`;
 # a DTYPE ending in _m or _s, e.g. q4_k_m, is llama-quantize's recipe applied to a bf16 synth);
-# the default list is issue 10's: e2b:q8_0 e2b:q4_0 e2b:bf16 e2b:q4_k 26b-a4b:q4_0:6.
+# the default list is issue 10's: e2b:q8_0 e2b:q4_0 e2b:bf16 e2b:q4_k 26b-a4b:q4_0:6 small-vocab:q8_0
+# (small-vocab: E2B structure, hidden 512, 8 layers, the real 262144-token vocabulary).
 # Models are written once to ${BENCH_DIR:-/tmp/gemma4c-bench} and reused (E2B q8_0 4.9 GB,
 # bf16 9.3 GB, ~40-90 s each); each is compiled once under the `reference` policy.
 #
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}; shift || true
 MODELS=("$@")
-[ ${#MODELS[@]} -gt 0 ] || MODELS=(e2b:q8_0 e2b:q4_0 e2b:bf16 e2b:q4_k 26b-a4b:q4_0:6)
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(e2b:q8_0 e2b:q4_0 e2b:bf16 e2b:q4_k 26b-a4b:q4_0:6 small-vocab:q8_0)
 BIN=$(cd "${BUILD_DIR:-build}/bin" && pwd)
 DIR=${BENCH_DIR:-/tmp/gemma4c-bench}
 REPS=${REPS:-1}; LLAMA_REPS=${LLAMA_REPS:-2}; PP=${PP:-512}; TG=${TG:-128}

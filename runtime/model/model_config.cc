@@ -109,6 +109,22 @@ ModelConfig Dense31b() {
   return c;
 }
 
+// The speed issue's "small model with the real vocabulary": E2B's structure (PLE, KV sharing,
+// double-wide tail) at hidden 512 and 8 layers, with Gemma 4's 262144-token vocabulary, so the
+// embedding, PLE and LM head dominate as they do in the small checkpoints users convert.
+ModelConfig SmallVocab() {
+  ModelConfig c = E2b();
+  c.name = "gemma4-small-vocab";
+  c.hidden = 512;
+  c.num_layers = 8;
+  c.num_heads = 2;
+  c.sliding = Pattern(3, 2);  // full = 3, 7
+  c.shared_kv_layers = 4;
+  c.ff = DoubleWideTail(8, 4, 2048);
+  c.ple_dim = 128;
+  return c;
+}
+
 // Tiny test models: the released structure at a size that runs in milliseconds. Head dims stay
 // 256/512 so the RoPE and head layouts are the real ones.
 ModelConfig TinyBase(const std::string& name) {
@@ -164,7 +180,7 @@ const std::vector<std::pair<std::string, PresetFactory>>& Presets() {
   static const auto* presets = new std::vector<std::pair<std::string, PresetFactory>>{
       {"e2b", E2b},           {"e4b", E4b},           {"26b-a4b", Moe26bA4b},
       {"31b", Dense31b},      {"tiny-e2b", TinyE2b},  {"tiny-moe", TinyMoe},
-      {"tiny-31b", Tiny31b},
+      {"tiny-31b", Tiny31b},  {"small-vocab", SmallVocab},
   };
   return *presets;
 }

@@ -71,7 +71,8 @@ struct ModelConfig {
 };
 
 // Presets: "e2b", "e4b", "26b-a4b", "31b" (released hyperparameters) and "tiny-e2b", "tiny-moe",
-// "tiny-31b" (same structure, small sizes). NotFound lists the valid names.
+// "tiny-31b" (same structure, small sizes), "small-vocab" (E2B structure, hidden 512, 8 layers,
+// the real 262144-token vocabulary: the speed benchmark's small model). NotFound lists the valid names.
 absl::StatusOr<ModelConfig> PresetConfig(const std::string& name);
 std::vector<std::string> PresetNames();
 

@@ -37,7 +37,7 @@ std::map<std::string, TensorSpec> TensorMap(const ModelConfig& c) {
 TEST(PresetTest, AllPresetsAreValid) {
   std::vector<std::string> names = PresetNames();
   EXPECT_EQ(names, (std::vector<std::string>{"e2b", "e4b", "26b-a4b", "31b", "tiny-e2b",
-                                              "tiny-moe", "tiny-31b"}));
+                                              "tiny-moe", "tiny-31b", "small-vocab"}));
   for (const std::string& name : names) {
     ModelConfig c = Preset(name);
     EXPECT_TRUE(c.Validate().ok()) << name << ": " << c.Validate();

@@ -97,7 +97,7 @@ cl::opt<std::string> specLike("like", cl::desc("preset to describe"), cl::sub(sp
 cl::opt<std::string> specOut("o", cl::desc("output spec file"), cl::Required, cl::sub(specCmd));
 
 // synth
-cl::opt<std::string> synthLike("like", cl::desc("preset: tiny-e2b, tiny-moe, tiny-31b, e2b, e4b, 26b-a4b, 31b"),
+cl::opt<std::string> synthLike("like", cl::desc("preset: tiny-e2b, tiny-moe, tiny-31b, small-vocab, e2b, e4b, 26b-a4b, 31b"),
                                cl::Required, cl::sub(synthCmd));
 cl::opt<std::string> synthDtype("dtype", cl::desc("matrix dtype: f32 | f16 | bf16 | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | q2_k | q3_k | q4_k | q5_k | q6_k | iq4_nl | iq4_xs | mxfp4 (k-quants and iq4_xs need rows that are multiples of 256)"),
                                 cl::init("f32"), cl::sub(synthCmd));
