@@ -9,34 +9,10 @@
 
 #include <cstring>
 
-#define G4_AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "cpu/avx2_common.h"
 
 namespace g4::cpu::internal {
 namespace {
-
-G4_AVX2 inline float LoadHalf(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-G4_AVX2 inline __m256i LoadU256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-G4_AVX2 inline double HsumToDouble(__m256 v) {
-  const __m256d s = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
-                                  _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
-  const __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-  return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-}
-
-// 16 bytes of nibbles as 32 bytes in element order: low nibbles (elements 0..15), then high.
-G4_AVX2 inline __m256i Nibbles(const uint8_t* qs) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i m = _mm_set1_epi8(0x0F);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
-}
 
 // Byte j = 0xFF where bit j of the little-endian u32 at p is set, else 0 (ggml's
 // bytes_from_bits_32).
@@ -94,25 +70,25 @@ G4_AVX2 inline __m256i Unpack(const uint8_t* row, int64_t b, float* s, float* o)
   if constexpr (kType == GgmlType::kQ4_1) {
     s[0] = s[1] = LoadHalf(blk);
     o[0] = o[1] = LoadHalf(blk + 2);
-    return Nibbles(blk + 4);
+    return LoadNibbles(blk + 4);
   } else if constexpr (kType == GgmlType::kQ5_0) {
     s[0] = s[1] = LoadHalf(blk);
     o[0] = o[1] = 0;
-    const __m256i q = _mm256_or_si256(Nibbles(blk + 6),
+    const __m256i q = _mm256_or_si256(LoadNibbles(blk + 6),
                                       _mm256_and_si256(BitsToBytes(blk + 2), sixteen));
     return _mm256_sub_epi8(q, sixteen);
   } else if constexpr (kType == GgmlType::kQ5_1) {
     s[0] = s[1] = LoadHalf(blk);
     o[0] = o[1] = LoadHalf(blk + 2);
-    return _mm256_or_si256(Nibbles(blk + 8), _mm256_and_si256(BitsToBytes(blk + 4), sixteen));
+    return _mm256_or_si256(LoadNibbles(blk + 8), _mm256_and_si256(BitsToBytes(blk + 4), sixteen));
   } else if constexpr (kType == GgmlType::kIQ4_NL) {
     s[0] = s[1] = LoadHalf(blk);
     o[0] = o[1] = 0;
-    return _mm256_shuffle_epi8(Table16(gguf::kIq4nlValues), Nibbles(blk + 2));
+    return _mm256_shuffle_epi8(Table16(gguf::kIq4nlValues), LoadNibbles(blk + 2));
   } else if constexpr (kType == GgmlType::kMXFP4) {
     s[0] = s[1] = gguf::E8m0ToFloatHalf(blk[0]);
     o[0] = o[1] = 0;
-    return _mm256_shuffle_epi8(Table16(gguf::kMxfp4Values), Nibbles(blk + 1));
+    return _mm256_shuffle_epi8(Table16(gguf::kMxfp4Values), LoadNibbles(blk + 1));
   } else if constexpr (kType == GgmlType::kQ2_K) {
     const int h = sub / 4, j = sub % 4;
     const float d = LoadHalf(blk + 80), dmin = LoadHalf(blk + 82);
@@ -152,7 +128,7 @@ G4_AVX2 inline __m256i Unpack(const uint8_t* row, int64_t b, float* s, float* o)
     const int ls = ((blk[4 + sub / 2] >> (4 * (sub % 2))) & 0x0F) | (((scales_h >> (2 * sub)) & 3) << 4);
     s[0] = s[1] = LoadHalf(blk) * (ls - 32);
     o[0] = o[1] = 0;
-    return _mm256_shuffle_epi8(Table16(gguf::kIq4nlValues), Nibbles(blk + 8 + 16 * sub));
+    return _mm256_shuffle_epi8(Table16(gguf::kIq4nlValues), LoadNibbles(blk + 8 + 16 * sub));
   }
 }
 

@@ -3,25 +3,11 @@
 // code here: the portable decode is gguf::Dequantize itself.
 #include <cstring>
 
+#include "cpu/portable_common.h"
 #include "cpu/quants_internal.h"
 
 namespace g4::cpu::internal {
 namespace {
-
-constexpr int kLanes = 8;
-
-float LoadHalf(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return gguf::HalfToFloat(h);
-}
-
-// As matmul_portable.cc: (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 + l7)) in float64.
-double SumLanes(const float* l) {
-  const double a0 = double(l[0]) + l[4], a1 = double(l[1]) + l[5];
-  const double a2 = double(l[2]) + l[6], a3 = double(l[3]) + l[7];
-  return (a0 + a2) + (a1 + a3);
-}
 
 void SetUniform(Block32* out, float scale, float offset) {
   out->scale[0] = out->scale[1] = scale;
