@@ -75,4 +75,20 @@ void KvCache::Read(int layer, int64_t pos, bool value, float* out) const {
   }
 }
 
+cpu::KvView KvCache::View(int layer) const {
+  const Layer& l = Owner(layer);
+  cpu::KvView v;
+  if (bf16_) {
+    v.k16 = l.k16.data();
+    v.v16 = l.v16.data();
+  } else {
+    v.k32 = l.k32.data();
+    v.v32 = l.v32.data();
+  }
+  v.row = l.row;
+  v.capacity = l.capacity;
+  v.ring = l.window > 0;
+  return v;
+}
+
 }  // namespace g4::exec
