@@ -23,10 +23,11 @@
 // test's independent reference restates):
 // * S = scale * dot(q, k): 8 fp32 lanes, element i accumulated into lane i mod 8 with FMA in
 //   ascending i, then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
-// * per block: bm = max S, m' = max(m, bm); e_j = expf(S_j - m') (libm, scalar);
-//   blocksum = sum of e_j in ascending key order (fp32, unrounded e); P_j = bf16(e_j);
-//   a = expf(m - m'); l = blocksum + a * l; acc = acc * a; then for each key in ascending
-//   order acc[i] = fma(P_j, v_j[i], acc[i]).
+// * per block: bm = max S, m' = max(m, bm); e_j = fexp_u20(S_j - m'), torch's fast exp
+//   (attention.cc, bit for bit); blocksum = the unrounded e_j summed in 16 lanes by key index
+//   within the block, reduced as torch's vec_reduce_all; P_j = bf16(e_j); a = expf(m - m')
+//   (libm); l = blocksum + a * l; acc = acc * a; then for each key in ascending order
+//   acc[i] = fma(P_j, v_j[i], acc[i]).
 // * out = acc * (1.0f / l).
 #ifndef GEMMA4C_KERNELS_CPU_ATTENTION_H_
 #define GEMMA4C_KERNELS_CPU_ATTENTION_H_

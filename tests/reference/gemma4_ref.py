@@ -161,7 +161,7 @@ class Gemma4Reference:
     """See module docstring. Options:
 
     attention: "sdpa" (default; torch's CPU flash kernel, docs/attention.md: fp32 scores,
-               online max/sum per block of 512 key positions, exp(S - m) rounded to bf16
+               online max/sum per block of 512 key positions, its fast exp(S - m) rounded to bf16
                before P.V, output acc * (1/l) rounded once), "exact" (fp32 scores and
                softmax, P.V accumulated exactly, output rounded once: what "sdpa" meant before
                the flash semantics) or "eager" (scores rounded to bf16, softmax fp32 -> bf16,
@@ -461,11 +461,32 @@ class Gemma4Reference:
 
     FLASH_KV_BLOCK = 512  # torch's kv_split (docs/attention.md section 1)
 
+    @staticmethod
+    def fexp_u20(x):
+        """torch's fast exp in the flash kernel (Vectorized<float>::fexp_u20, AVX512; Malossi et
+        al.): t = x log2(e), f = t - floor(t), the bits of 2^23 (t - p(f)) + 2^23 * 127 truncated
+        to an integer, p a cubic; 0 below ln(FLT_MIN). fp32 throughout, FMA where torch fuses
+        (emulated in float64: the products are exact there)."""
+        f32 = np.float32
+        bits = lambda u: np.array([u], np.uint32).view(f32)[0]
+        fma = lambda a, b, c: (np.float64(a) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(f32)
+        x = np.asarray(x, f32)
+        below, above = ~(x >= bits(0xc2aeac50)), x > bits(0x42b17218)
+        xs = np.where(below | above, f32(0), x)
+        t = (xs * bits(0x3fb8aa3b)).astype(f32)
+        fr = (t - np.floor(t)).astype(f32)
+        p = fma(f32(-0.079204240219773236), fr, f32(-0.22433836478672356))
+        p = fma(fr, p, f32(0.30354260500649682))
+        p = fma(fr, p, f32(0.00010703434948458272))
+        y = fma(f32(2.0 ** 23), (t - p).astype(f32), f32(2.0 ** 23 * 127))
+        y = np.trunc(y.astype(np.float64)).astype(np.int64).astype(np.uint32).view(f32)
+        return np.where(below, f32(0), np.where(above, f32(np.inf), y)).astype(f32)
+
     @classmethod
     def flash_attention(cls, S, mask, V, k_positions):
         """torch's CPU flash attention on fp32 scores S [g, rows, Tk] with a boolean mask, V
         [g, Tk, hd] (bf16 values): per block of 512 absolute key positions the running max m,
-        e = exp(S - m) in fp32, l = sum(e) + alpha * l, acc = alpha * acc + bf16(e) @ V (the
+        e = fexp_u20(S - m) in fp32, l = sum(e) + alpha * l (alpha = exp(m_old - m)), acc = alpha * acc + bf16(e) @ V (the
         block's product summed exactly, then rounded to fp32); returns acc * (1/l) in fp32."""
         f32 = np.float32
         g, rows, _ = S.shape
@@ -480,7 +501,7 @@ class Gemma4Reference:
                 m_new = np.maximum(m, s.max(axis=-1))
                 ok = m_new > -np.inf                      # a fully masked block changes nothing
                 shift = np.where(ok, m_new, f32(0))
-                e = np.where(ok[..., None], np.exp(s - shift[..., None]), f32(0)).astype(f32)
+                e = np.where(ok[..., None], cls.fexp_u20(s - shift[..., None]), f32(0)).astype(f32)
                 alpha = np.where(ok, np.exp(m - shift), f32(1)).astype(f32)
                 l = np.where(ok, e.sum(axis=-1, dtype=f32) + alpha * l, l).astype(f32)
                 pv = bf16_round(e).astype(np.float64) @ V[:, cols].astype(np.float64)
