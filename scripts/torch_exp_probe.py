@@ -4,11 +4,18 @@ per batch row, q = e_0 and key j's first element x_j (bf16, so every score is ex
 x = 0 and all others at x in [-87, -30], so the row sum l is exactly 1 and the output for
 V = identity is torch's P_j = bf16(exp(x_j)) itself. Prints how often that differs from
 bf16 of the exact exp, in which direction, and how far the exact value was from the bf16
-rounding midpoint where they differ (the size of torch's exp error). Needs torch (optional;
-/opt/venv/bin/python)."""
+rounding midpoint where they differ (the size of torch's exp error), and how often it differs
+from the NumPy reference's emulation of torch's fexp_u20 (docs/attention.md: 0 expected).
+Needs torch (optional; /opt/venv/bin/python)."""
+import os
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from gemma4_ref import Gemma4Reference  # noqa: E402
 
 
 def bf(x):
@@ -39,3 +46,5 @@ print("P = bf16(exp(x)) differs from bf16(exact exp) in %.3f%% of %d keys" % (10
 if diff.any():
     print("torch above exact in %.1f%% of those; exact value within %.2e (median) / %.2e (max) relative of the midpoint"
           % (100 * np.mean(o[diff] > exact[diff]), np.median(rel[diff]), rel[diff].max()))
+emulated = bf(Gemma4Reference.fexp_u20(xs))
+print("P differs from bf16(fexp_u20 emulation) in %.4f%% of keys" % (100 * np.mean((emulated != o)[:, 1:])))
