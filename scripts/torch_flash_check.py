@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Checks docs/attention.md section 1 against the installed torch: a NumPy emulation of the CPU
-flash-attention algorithm (key blocks of 512, bf16 exp(S - m) before P.V, fp32 sum of the
+flash-attention algorithm (key blocks of 512, bf16 fexp_u20(S - m) before P.V, fp32 sum of the
 unrounded exps, acc * (1/l)) against F.scaled_dot_product_attention in bf16, with an exact
 softmax for contrast. Needs torch (optional; /opt/venv/bin/python). Prints the share of
 output elements that differ."""
+import os, sys
 import torch, numpy as np, torch.nn.functional as F
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from gemma4_ref import Gemma4Reference  # noqa: E402  (fexp_u20: torch's fast exp, docs/attention.md)
 torch.manual_seed(0)
 def bf(x): return torch.from_numpy(np.asarray(x, np.float32)).bfloat16().float().numpy()
 def flash_ref(q, k, v, mask, kv_split=512):
@@ -18,7 +21,7 @@ def flash_ref(q, k, v, mask, kv_split=512):
             s = np.where(mask[:, n:n+kv_split], Sfull[:, n:n+kv_split], -np.inf).astype(np.float32)
             bm = np.maximum(m, s.max(axis=1))
             ok = bm > -np.inf
-            e = np.where(ok[:, None], np.exp(s - np.where(ok, bm, 0)[:, None]), 0).astype(np.float32)
+            e = np.where(ok[:, None], Gemma4Reference.fexp_u20(s - np.where(ok, bm, 0)[:, None]), 0).astype(np.float32)
             alpha = np.where(ok, np.exp(m - np.where(ok, bm, 0)), 0).astype(np.float32)
             l = np.where(ok, e.sum(axis=1, dtype=np.float32) + alpha * l, l).astype(np.float32)
             acc = np.where(ok[:, None], acc * alpha[:, None], acc).astype(np.float32)
