@@ -23,6 +23,19 @@ void KvCache::AddLayer(int layer, bool owns, int source, int64_t window, int64_t
   // Full layers grow with the context; sliding layers hold a fixed ring.
   l.capacity = window > 0 ? KvPositions(window, context_, max_batch_) : 0;
   if (owns && window > 0) Grow(l, l.capacity);
+  // A full layer reserves its whole context once (the session checked that it fits in memory,
+  // memory_budget.h): growing then never copies, so a long prompt costs no transient second
+  // cache, and the pages of positions not yet written are not touched (not resident).
+  if (owns && window == 0) {
+    const size_t n = size_t(context_) * size_t(row);
+    if (bf16_) {
+      l.k16.reserve(n);
+      l.v16.reserve(n);
+    } else {
+      l.k32.reserve(n);
+      l.v32.reserve(n);
+    }
+  }
 }
 
 void KvCache::Grow(Layer& l, int64_t positions) {
