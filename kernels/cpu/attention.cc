@@ -229,7 +229,7 @@ struct Job {
 
 // Per-item scratch, reused by one thread across its items.
 struct SdpaScratch {
-  std::vector<float> S, acc, kv, m, l, alpha;
+  std::vector<float> S, acc, kv, m, l;  // [R][B] scores then P, [R][hd], [64][hd], [R], [R]
   std::vector<int64_t> lo, hi;
   std::vector<char> active;
 };
@@ -244,7 +244,6 @@ void RunSdpaItem(const Job& job, const Item& it, SdpaScratch& s) {
   s.kv.resize(size_t(kSubBlock * hd));
   s.m.assign(R, -INFINITY);
   s.l.assign(R, 0.0f);
-  s.alpha.resize(R);
   s.lo.resize(R);
   s.hi.resize(R);
   s.active.resize(R);
@@ -290,7 +289,6 @@ void RunSdpaItem(const Job& job, const Item& it, SdpaScratch& s) {
       const float alpha = std::exp(s.m[r] - m_new);  // scalar libm exp in torch too
       s.l[r] = blocksum + alpha * s.l[r];
       s.m[r] = m_new;
-      s.alpha[r] = alpha;
       s.active[r] = 1;
       float* acc = &s.acc[r * hd];
       for (int64_t i = 0; i < hd; ++i) acc[i] *= alpha;
