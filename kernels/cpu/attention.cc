@@ -99,6 +99,18 @@ void AccumulatePortable(const float* P, const float* V, int64_t count, int64_t h
     for (int64_t i = 0; i < hd; ++i) acc[i] = std::fma(P[j], V[j * hd + i], acc[i]);
 }
 
+// Two rows (two heads of one token) over the same keys: exactly the single-row loops twice.
+void Scores2Portable(const float* q0, const float* q1, const float* K, int64_t count, int64_t hd, float scale,
+                     float* S0, float* S1) {
+  ScoresPortable(q0, K, count, hd, scale, S0);
+  ScoresPortable(q1, K, count, hd, scale, S1);
+}
+void Accumulate2Portable(const float* P0, const float* P1, const float* V, int64_t count, int64_t hd, float* acc0,
+                         float* acc1) {
+  AccumulatePortable(P0, V, count, hd, acc0);
+  AccumulatePortable(P1, V, count, hd, acc1);
+}
+
 #ifdef G4_ATTENTION_AVX2
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as ScoresPortable.
 G4_AVX2 inline float Reduce8(__m256 v) {
@@ -162,6 +174,40 @@ G4_AVX2 void ExpAvx2(const float* S, int64_t count, float m, float* e) {
   for (; j < count; ++j) e[j] = FexpU20(S[j] - m);
 }
 
+// Two rows x four keys: each K load serves both rows (the chains are ScoresAvx2's).
+G4_AVX2 void Scores2Avx2(const float* q0, const float* q1, const float* K, int64_t count, int64_t hd, float scale,
+                         float* S0, float* S1) {
+  int64_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const float* k0 = K + j * hd;
+    const float* k1 = k0 + hd;
+    const float* k2 = k1 + hd;
+    const float* k3 = k2 + hd;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int64_t i = 0; i < hd; i += 8) {
+      const __m256 x = _mm256_loadu_ps(q0 + i), y = _mm256_loadu_ps(q1 + i);
+      const __m256 v0 = _mm256_loadu_ps(k0 + i), v1 = _mm256_loadu_ps(k1 + i);
+      a0 = _mm256_fmadd_ps(x, v0, a0);
+      b0 = _mm256_fmadd_ps(y, v0, b0);
+      a1 = _mm256_fmadd_ps(x, v1, a1);
+      b1 = _mm256_fmadd_ps(y, v1, b1);
+      const __m256 v2 = _mm256_loadu_ps(k2 + i), v3 = _mm256_loadu_ps(k3 + i);
+      a2 = _mm256_fmadd_ps(x, v2, a2);
+      b2 = _mm256_fmadd_ps(y, v2, b2);
+      a3 = _mm256_fmadd_ps(x, v3, a3);
+      b3 = _mm256_fmadd_ps(y, v3, b3);
+    }
+    S0[j] = scale * Reduce8(a0), S0[j + 1] = scale * Reduce8(a1);
+    S0[j + 2] = scale * Reduce8(a2), S0[j + 3] = scale * Reduce8(a3);
+    S1[j] = scale * Reduce8(b0), S1[j + 1] = scale * Reduce8(b1);
+    S1[j + 2] = scale * Reduce8(b2), S1[j + 3] = scale * Reduce8(b3);
+  }
+  if (j < count) {
+    ScoresAvx2(q0, K + j * hd, count - j, hd, scale, S0 + j);
+    ScoresAvx2(q1, K + j * hd, count - j, hd, scale, S1 + j);
+  }
+}
+
 // 32 accumulator columns stay in registers across all keys; head dims are multiples of 8.
 G4_AVX2 void AccumulateAvx2(const float* P, const float* V, int64_t count, int64_t hd, float* acc) {
   int64_t i0 = 0;
@@ -188,12 +234,59 @@ G4_AVX2 void AccumulateAvx2(const float* P, const float* V, int64_t count, int64
     _mm256_storeu_ps(acc + i0, c);
   }
 }
+
+// Two rows over the same keys: each V load serves both (per element the order of
+// AccumulateAvx2).
+G4_AVX2 void Accumulate2Avx2(const float* P0, const float* P1, const float* V, int64_t count, int64_t hd,
+                             float* acc0, float* acc1) {
+  int64_t i0 = 0;
+  for (; i0 + 32 <= hd; i0 += 32) {
+    __m256 c0 = _mm256_loadu_ps(acc0 + i0), c1 = _mm256_loadu_ps(acc0 + i0 + 8);
+    __m256 c2 = _mm256_loadu_ps(acc0 + i0 + 16), c3 = _mm256_loadu_ps(acc0 + i0 + 24);
+    __m256 d0 = _mm256_loadu_ps(acc1 + i0), d1 = _mm256_loadu_ps(acc1 + i0 + 8);
+    __m256 d2 = _mm256_loadu_ps(acc1 + i0 + 16), d3 = _mm256_loadu_ps(acc1 + i0 + 24);
+    for (int64_t j = 0; j < count; ++j) {
+      const __m256 p = _mm256_set1_ps(P0[j]), r = _mm256_set1_ps(P1[j]);
+      const float* v = V + j * hd + i0;
+      const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+      c0 = _mm256_fmadd_ps(p, v0, c0);
+      d0 = _mm256_fmadd_ps(r, v0, d0);
+      c1 = _mm256_fmadd_ps(p, v1, c1);
+      d1 = _mm256_fmadd_ps(r, v1, d1);
+      const __m256 v2 = _mm256_loadu_ps(v + 16), v3 = _mm256_loadu_ps(v + 24);
+      c2 = _mm256_fmadd_ps(p, v2, c2);
+      d2 = _mm256_fmadd_ps(r, v2, d2);
+      c3 = _mm256_fmadd_ps(p, v3, c3);
+      d3 = _mm256_fmadd_ps(r, v3, d3);
+    }
+    _mm256_storeu_ps(acc0 + i0, c0);
+    _mm256_storeu_ps(acc0 + i0 + 8, c1);
+    _mm256_storeu_ps(acc0 + i0 + 16, c2);
+    _mm256_storeu_ps(acc0 + i0 + 24, c3);
+    _mm256_storeu_ps(acc1 + i0, d0);
+    _mm256_storeu_ps(acc1 + i0 + 8, d1);
+    _mm256_storeu_ps(acc1 + i0 + 16, d2);
+    _mm256_storeu_ps(acc1 + i0 + 24, d3);
+  }
+  for (int64_t i = i0; i < hd; i += 8) {  // the last < 32 columns, 8 at a time
+    __m256 c = _mm256_loadu_ps(acc0 + i), d = _mm256_loadu_ps(acc1 + i);
+    for (int64_t j = 0; j < count; ++j) {
+      const __m256 v = _mm256_loadu_ps(V + j * hd + i);
+      c = _mm256_fmadd_ps(_mm256_set1_ps(P0[j]), v, c);
+      d = _mm256_fmadd_ps(_mm256_set1_ps(P1[j]), v, d);
+    }
+    _mm256_storeu_ps(acc0 + i, c);
+    _mm256_storeu_ps(acc1 + i, d);
+  }
+}
 #endif
 
 struct InnerLoops {
   void (*scores)(const float*, const float*, int64_t, int64_t, float, float*);
+  void (*scores2)(const float*, const float*, const float*, int64_t, int64_t, float, float*, float*);
   void (*exp)(const float*, int64_t, float, float*);
   void (*accumulate)(const float*, const float*, int64_t, int64_t, float*);
+  void (*accumulate2)(const float*, const float*, const float*, int64_t, int64_t, float*, float*);
 };
 
 // torch's row sum of a key block: 16 lanes (AVX512 vectors; key k of the block in lane k mod
@@ -241,12 +334,14 @@ void RunSdpaItem(const Job& job, const Item& it, SdpaScratch& s) {
   const int64_t R = it.nt * job.heads;
   s.S.resize(size_t(R * B));
   s.acc.assign(size_t(R * hd), 0.0f);
-  s.kv.resize(size_t(kSubBlock * hd));
+  const int64_t sub = kSubBlock;
+  s.kv.resize(size_t(sub * hd));
   s.m.assign(R, -INFINITY);
   s.l.assign(R, 0.0f);
   s.lo.resize(R);
   s.hi.resize(R);
   s.active.resize(R);
+  auto SameToken = [&](int64_t r0, int64_t r1) { return r0 / job.heads == r1 / job.heads; };
   auto qrow = [&](int64_t r) {
     return job.q + (it.t0 + r / job.heads) * nh * hd + (it.h0 + r % job.heads) * hd;
   };
@@ -260,12 +355,20 @@ void RunSdpaItem(const Job& job, const Item& it, SdpaScratch& s) {
     const int64_t bs = kb * B, be = bs + B - 1;
     const int64_t u0 = std::max(bs, klo), u1 = std::min(be, khi);
     // 1. Scores of every row's visible keys in this block.
-    for (int64_t s0 = u0; s0 <= u1; s0 += kSubBlock) {
-      const int64_t s1 = std::min(u1, s0 + kSubBlock - 1);
+    for (int64_t s0 = u0; s0 <= u1; s0 += sub) {
+      const int64_t s1 = std::min(u1, s0 + sub - 1);
       LoadRows(job.kv, /*value=*/false, it.g, hd, s0, s1 - s0 + 1, s.kv.data());
       for (int64_t r = 0; r < R; ++r) {
         const int64_t a = std::max(s0, s.lo[r]), b = std::min(s1, s.hi[r]);
-        if (a <= b) job.loops.scores(qrow(r), s.kv.data() + (a - s0) * hd, b - a + 1, hd, p.scale, &s.S[r * B + (a - bs)]);
+        if (a > b) continue;
+        const float* k = s.kv.data() + (a - s0) * hd;
+        if (r + 1 < R && SameToken(r, r + 1)) {  // two heads of a token: the same keys
+          job.loops.scores2(qrow(r), qrow(r + 1), k, b - a + 1, hd, p.scale, &s.S[r * B + (a - bs)],
+                            &s.S[(r + 1) * B + (a - bs)]);
+          ++r;
+        } else {
+          job.loops.scores(qrow(r), k, b - a + 1, hd, p.scale, &s.S[r * B + (a - bs)]);
+        }
       }
     }
     // 2. Online max and sum; P = bf16(exp(S - m')) in place of S.
@@ -294,13 +397,21 @@ void RunSdpaItem(const Job& job, const Item& it, SdpaScratch& s) {
       for (int64_t i = 0; i < hd; ++i) acc[i] *= alpha;
     }
     // 3. acc += P . V over the block.
-    for (int64_t s0 = u0; s0 <= u1; s0 += kSubBlock) {
-      const int64_t s1 = std::min(u1, s0 + kSubBlock - 1);
+    for (int64_t s0 = u0; s0 <= u1; s0 += sub) {
+      const int64_t s1 = std::min(u1, s0 + sub - 1);
       LoadRows(job.kv, /*value=*/true, it.g, hd, s0, s1 - s0 + 1, s.kv.data());
       for (int64_t r = 0; r < R; ++r) {
         if (!s.active[r]) continue;
         const int64_t a = std::max(s0, s.lo[r]), b = std::min(s1, s.hi[r]);
-        if (a <= b) job.loops.accumulate(&s.S[r * B + (a - bs)], s.kv.data() + (a - s0) * hd, b - a + 1, hd, &s.acc[r * hd]);
+        if (a > b) continue;
+        const float* v = s.kv.data() + (a - s0) * hd;
+        if (r + 1 < R && SameToken(r, r + 1)) {  // a token's rows are active together
+          job.loops.accumulate2(&s.S[r * B + (a - bs)], &s.S[(r + 1) * B + (a - bs)], v, b - a + 1, hd,
+                                &s.acc[r * hd], &s.acc[(r + 1) * hd]);
+          ++r;
+        } else {
+          job.loops.accumulate(&s.S[r * B + (a - bs)], v, b - a + 1, hd, &s.acc[r * hd]);
+        }
       }
     }
   }
@@ -381,9 +492,10 @@ absl::Status Attention(const AttentionParams& p, const KvView& kv, const float* 
   if (n == 0) return absl::OkStatus();
   if (p.isa == Isa::kAvx2 && !CpuHasAvx2())
     return absl::FailedPreconditionError("Attention: AVX2 requested on a CPU without AVX2");
-  InnerLoops loops{ScoresPortable, ExpPortable, AccumulatePortable};
+  InnerLoops loops{ScoresPortable, Scores2Portable, ExpPortable, AccumulatePortable, Accumulate2Portable};
 #ifdef G4_ATTENTION_AVX2
-  if (p.isa != Isa::kPortable && CpuHasAvx2()) loops = {ScoresAvx2, ExpAvx2, AccumulateAvx2};
+  if (p.isa != Isa::kPortable && CpuHasAvx2())
+    loops = {ScoresAvx2, Scores2Avx2, ExpAvx2, AccumulateAvx2, Accumulate2Avx2};
 #endif
   const int threads = pool ? pool->num_threads() : 1;
   const int64_t group = p.num_heads / p.num_kv_heads;

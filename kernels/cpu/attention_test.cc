@@ -270,7 +270,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"f32_cache_sliding_offset", 4, 1, 64, 24, 40, 33, 16, 24 + 33, false},
         Case{"torch_block_512_three_blocks", 2, 1, 64, 0, 1100, 4, 512, 0, true},
         Case{"torch_block_512_window_512", 2, 2, 32, 512, 1000, 30, 512, 512 + 30, true},
-        Case{"one_token", 2, 1, 256, 0, 0, 1, 512, 0, true}),
+        Case{"one_token", 2, 1, 256, 0, 0, 1, 512, 0, true},
+        Case{"hd40_tail_columns", 4, 2, 40, 0, 3, 20, 16, 0, false}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 TEST(Attention, ExactAndEagerAreTheOldInterpreterBitForBit) {
