@@ -24,7 +24,7 @@ namespace {
 /// What the pass was asked to reproduce.
 struct Semantics {
   PrecisionPolicy policy = PrecisionPolicy::reference;
-  bool eagerAttention = false;  // bf16 scores and probabilities (transformers "eager")
+  AttentionSemantics attention = AttentionSemantics::sdpa;  // docs/attention.md
   bool bf16Router = false;      // softmax, top-k weights, per-expert scale rounded (older router)
 };
 
@@ -127,8 +127,12 @@ std::optional<InternalRule> internalRule(Operation *op, const Semantics &s) {
         if (s.bf16Router) return InternalRule{RoundingKind::renormalize_bf16, true};
         return std::nullopt;
       })
-      .Case([&](AttentionOp) -> std::optional<InternalRule> {  // 12, eager
-        if (s.eagerAttention) return InternalRule{RoundingKind::attention_eager, false};
+      .Case([&](AttentionOp) -> std::optional<InternalRule> {  // 12, §3.11.1
+        switch (s.attention) {
+          case AttentionSemantics::sdpa: return InternalRule{RoundingKind::attention_sdpa, false};
+          case AttentionSemantics::eager: return InternalRule{RoundingKind::attention_eager, false};
+          case AttentionSemantics::exact: return std::nullopt;
+        }
         return std::nullopt;
       })
       .Default([](Operation *) { return std::nullopt; });
@@ -170,7 +174,7 @@ struct Bf16IslandsPass : g4::impl::G4Bf16IslandsBase<Bf16IslandsPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    Semantics s{policy, attention == AttentionSemantics::eager, router == RouterSemantics::bf16};
+    Semantics s{policy, attention, router == RouterSemantics::bf16};
     if (s.policy == PrecisionPolicy::f32) return;
 
     SmallVector<Operation *> ops;

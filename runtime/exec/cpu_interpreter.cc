@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/row_ops.h"
 #include "common/status_macros.h"
+#include "cpu/attention.h"
 #include "gguf/ggml_types.h"
 
 namespace g4::exec {
@@ -40,7 +41,7 @@ absl::Status CpuInterpreter::Run() {
     case OpKind::RmsNorm: RmsNorm(); break;
     case OpKind::Linear: Linear(W(0), T(In(0)), n_, T(Out(0)), /*round_bf16=*/false); break;
     case OpKind::Rope: Rope(); break;
-    case OpKind::Attention: Attention(); break;
+    case OpKind::Attention: return Attention();
     case OpKind::GeluTanh: Map([](float x) { return ops::GeluTanh(x); }); break;
     case OpKind::Mul: Zip([](float a, float b) { return a * b; }); break;
     case OpKind::Add: Zip([](float a, float b) { return a + b; }); break;
@@ -129,64 +130,31 @@ void CpuInterpreter::Rope() {
   for (int64_t t = 0; t < n_; ++t) ops::RopeRow(y + t * n, n, a.head_dim(), a.rotary_dims(), a.theta(), AsInt(pos + t), round);
 }
 
-// Writes this batch's K/V (owning layers) and attends every query to the visible keys: causal,
-// and within `window` positions on sliding layers. Scores and softmax in fp32 (sdpa semantics);
-// `AttentionEager` rounds scores and probabilities to bf16.
-void CpuInterpreter::Attention() {
+// Writes this batch's K/V (owning layers) and attends every query to the visible keys (causal,
+// and within `window` positions on sliding layers) with kernels/cpu/attention.h, reading the
+// cache in place. The plan's rounding picks the mode (docs/attention.md): AttentionSdpa is
+// torch's CPU flash kernel, AttentionEager rounds scores and probabilities, None is the exact
+// fp32 softmax.
+absl::Status CpuInterpreter::Attention() {
   const plan::AttentionAttrs& a = *step_.attrs_as_AttentionAttrs();
   const int self = step_.layer();
-  const int64_t nh = a.num_heads(), nkv = a.num_kv_heads(), hd = a.head_dim(), window = a.window();
-  const float scale = float(a.scale());
-  const bool eager = a.rounding() == Rounding::AttentionEager;
   const bool owns = step_.inputs()->size() == 4;
-  const float* q = T(In(0));
   const float* pos = T(In(owns ? 3 : 1));
-  const int64_t row = nkv * hd;
-  const int64_t pos0 = AsInt(pos), last = pos0 + n_ - 1;
+  const int64_t pos0 = AsInt(pos);
   if (owns) b_.kv_.Write(self, pos0, n_, T(In(1)), T(In(2)));
-  const int reader = owns ? self : a.kv_layer();
-  // Gather the keys and values any query of the batch may see.
-  const int64_t first = window > 0 ? std::max<int64_t>(0, pos0 - window + 1) : 0;
-  const int64_t span = last - first + 1;
-  std::vector<float> K(span * row), V(span * row);
-  for (int64_t p = first; p <= last; ++p) {
-    b_.kv_.Read(reader, p, /*value=*/false, &K[(p - first) * row]);
-    b_.kv_.Read(reader, p, /*value=*/true, &V[(p - first) * row]);
-  }
-  float* out = T(Out(0));
-  const int64_t group = nh / nkv;
-  std::vector<float> scores(span);
-  for (int64_t t = 0; t < n_; ++t) {
-    const int64_t p = pos0 + t;
-    const int64_t lo = window > 0 ? std::max<int64_t>(first, p - window + 1) : 0;
-    for (int64_t h = 0; h < nh; ++h) {
-      const float* qh = q + t * nh * hd + h * hd;
-      const int64_t g = h / group;
-      float m = -INFINITY;
-      for (int64_t k = lo; k <= p; ++k) {
-        const float* kh = &K[(k - first) * row + g * hd];
-        double dot = 0.0;
-        for (int64_t i = 0; i < hd; ++i) dot += double(qh[i]) * double(kh[i]);
-        float sc = float(dot) * scale;
-        if (eager) sc = ops::RoundBf16(sc);
-        scores[k - lo] = sc;
-        m = std::max(m, sc);
-      }
-      const int64_t nk = p - lo + 1;
-      double sum = 0.0;
-      for (int64_t j = 0; j < nk; ++j) sum += (scores[j] = std::exp(scores[j] - m));
-      const float inv = float(1.0 / sum);
-      float* oh = out + t * nh * hd + h * hd;
-      std::vector<double> acc(hd, 0.0);
-      for (int64_t j = 0; j < nk; ++j) {
-        float pj = scores[j] * inv;
-        if (eager) pj = ops::RoundBf16(pj);
-        const float* vh = &V[(lo + j - first) * row + g * hd];
-        for (int64_t i = 0; i < hd; ++i) acc[i] += double(pj) * double(vh[i]);
-      }
-      for (int64_t i = 0; i < hd; ++i) oh[i] = float(acc[i]);
-    }
-  }
+  cpu::AttentionParams p;
+  p.num_heads = a.num_heads();
+  p.num_kv_heads = a.num_kv_heads();
+  p.head_dim = a.head_dim();
+  p.window = a.window();
+  p.scale = float(a.scale());
+  p.mode = a.rounding() == Rounding::AttentionSdpa    ? cpu::AttentionMode::kSdpa
+           : a.rounding() == Rounding::AttentionEager ? cpu::AttentionMode::kEager
+                                                      : cpu::AttentionMode::kExact;
+  const absl::Status st =
+      cpu::Attention(p, b_.kv_.View(owns ? self : a.kv_layer()), T(In(0)), pos0, n_, T(Out(0)), b_.pool_.get());
+  if (!st.ok()) return absl::Status(st.code(), absl::StrCat("layer ", self, ": ", st.message()));
+  return absl::OkStatus();
 }
 
 void CpuInterpreter::ChannelMul() {

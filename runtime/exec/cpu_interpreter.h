@@ -35,7 +35,7 @@ class CpuInterpreter {
   void Embed();
   void RmsNorm();
   void Rope();
-  void Attention();
+  absl::Status Attention();
   void ChannelMul();
   void Softmax();
   void TopK();

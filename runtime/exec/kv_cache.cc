@@ -23,6 +23,19 @@ void KvCache::AddLayer(int layer, bool owns, int source, int64_t window, int64_t
   // Full layers grow with the context; sliding layers hold a fixed ring.
   l.capacity = window > 0 ? KvPositions(window, context_, max_batch_) : 0;
   if (owns && window > 0) Grow(l, l.capacity);
+  // A full layer reserves its whole context once (the session checked that it fits in memory,
+  // memory_budget.h): growing then never copies, so a long prompt costs no transient second
+  // cache, and the pages of positions not yet written are not touched (not resident).
+  if (owns && window == 0) {
+    const size_t n = size_t(context_) * size_t(row);
+    if (bf16_) {
+      l.k16.reserve(n);
+      l.v16.reserve(n);
+    } else {
+      l.k32.reserve(n);
+      l.v32.reserve(n);
+    }
+  }
 }
 
 void KvCache::Grow(Layer& l, int64_t positions) {
@@ -73,6 +86,22 @@ void KvCache::Read(int layer, int64_t pos, bool value, float* out) const {
   } else {
     std::memcpy(out, (value ? l.v32 : l.k32).data() + at, l.row * sizeof(float));
   }
+}
+
+cpu::KvView KvCache::View(int layer) const {
+  const Layer& l = Owner(layer);
+  cpu::KvView v;
+  if (bf16_) {
+    v.k16 = l.k16.data();
+    v.v16 = l.v16.data();
+  } else {
+    v.k32 = l.k32.data();
+    v.v32 = l.v32.data();
+  }
+  v.row = l.row;
+  v.capacity = l.capacity;
+  v.ring = l.window > 0;
+  return v;
 }
 
 }  // namespace g4::exec

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/attention.h"
+
 namespace g4::exec {
 
 // Positions one owning layer's cache must hold at most: a sliding layer's ring of window +
@@ -41,6 +43,9 @@ class KvCache {
   // K (value = false) or V (value = true) of `pos` as float32, read through the source layer
   // for shared layers.
   void Read(int layer, int64_t pos, bool value, float* out) const;
+  // `layer`'s K and V in place (through the source layer for shared layers), for
+  // cpu::Attention. Valid until the next Write to the owning layer (which may grow it).
+  cpu::KvView View(int layer) const;
   const Layer& layer(int i) const { return layers_[i]; }
 
  private:

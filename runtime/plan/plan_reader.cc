@@ -96,6 +96,16 @@ absl::Status ValidateStep(const Plan& plan, const Step& step, const std::string&
     if (a.head_dim() <= 0 || a.num_kv_heads() <= 0 || a.num_heads() % a.num_kv_heads() != 0)
       return absl::InvalidArgumentError(absl::StrCat(where, " (Attention): ", a.num_heads(), " heads over ",
                                                      a.num_kv_heads(), " KV heads of dim ", a.head_dim()));
+    // An attention mode the executors know (docs/attention.md); a value from a newer compiler
+    // or a kind of another op is refused here rather than run as some other mode.
+    if (a.rounding() != Rounding::None && a.rounding() != Rounding::AttentionEager &&
+        a.rounding() != Rounding::AttentionSdpa) {
+      std::string name = EnumNameRounding(a.rounding());
+      if (name.empty()) name = absl::StrCat(int(a.rounding()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " (Attention): rounding ", name,
+          " is not an attention mode (None, AttentionEager, AttentionSdpa)"));
+    }
   }
   const uint32_t n_tensors = plan.tensors()->size(), n_weights = plan.weights()->size();
   for (const auto* ids : {step.inputs(), step.outputs()})

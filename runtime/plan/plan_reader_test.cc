@@ -189,6 +189,32 @@ TEST(PlanReader, RejectsAttentionOutsideTheModel) {
               AllOf(HasSubstr("step 1 (Attention)"), HasSubstr("KV layer 5 outside the model's 1 layers")));
 }
 
+// An attention step whose `rounding` is `r` (kv_layer 0 of the one-layer test model).
+StepMaker AttentionWithRounding(Rounding r) {
+  return [r](flatbuffers::FlatBufferBuilder& b) {
+    auto attrs = CreateAttentionAttrs(b, 1, 1, 8, 0, 1.0, /*kv_layer=*/0, r);
+    return CreateStep(b, OpKind::Attention, OpAttrs::AttentionAttrs, attrs.Union(), 0,
+                      b.CreateVector(std::vector<uint32_t>{2, 1}), b.CreateVector(std::vector<uint32_t>{3}), 0,
+                      /*layer=*/0);
+  };
+}
+
+TEST(PlanReader, AcceptsEachAttentionMode) {
+  for (Rounding r : {Rounding::None, Rounding::AttentionEager, Rounding::AttentionSdpa})
+    EXPECT_EQ(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, AttentionWithRounding(r))), "accepted")
+        << EnumNameRounding(r);
+}
+
+TEST(PlanReader, RejectsAttentionRoundingOfAnotherOp) {
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, AttentionWithRounding(Rounding::RopeBf16))),
+              AllOf(HasSubstr("step 1 (Attention)"), HasSubstr("rounding RopeBf16 is not an attention mode")));
+}
+
+TEST(PlanReader, RejectsAttentionRoundingFromANewerCompiler) {
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, AttentionWithRounding(Rounding(99)))),
+              AllOf(HasSubstr("step 1 (Attention)"), HasSubstr("rounding 99 is not an attention mode")));
+}
+
 TEST(PlanReader, RejectsFusedInsideFused) {
   StepMaker nested = [](flatbuffers::FlatBufferBuilder& b) {
     std::vector<flatbuffers::Offset<Step>> inner = {CreateStep(b, OpKind::Fused)};

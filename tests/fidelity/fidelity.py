@@ -240,6 +240,8 @@ def main():
             f.evaluate(preset, dtype)
     if "tiny-moe" in a.models:
         f.evaluate_variant("tiny-moe", a.dtypes[0], "eager", "bf16")
+    if "tiny-e2b" in a.models:  # the exact fp32 softmax (docs/attention.md) against its reference
+        f.evaluate_variant("tiny-e2b", a.dtypes[0], "exact", "fp32")
     f.report()
     if f.failures:
         print("%d fidelity target(s) missed:" % len(f.failures))

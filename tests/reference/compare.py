@@ -10,7 +10,7 @@ Dump format (what the runtime writes, and what `gemma4_ref.py --dump DIR` writes
 Positions are 0..n_tokens-1 (a prefill dump).
 
 CLI:
-    compare.py --model M.gguf --dump DIR [--mode bf16] [--attention eager] [--stages]
+    compare.py --model M.gguf --dump DIR [--mode bf16] [--attention sdpa|exact|eager] [--stages]
         without --stages: run the reference forward on tokens.json and compare every
                           intermediate the dump has;
         with --stages:    teacher-forced, per layer and stage: each stage is computed by the
@@ -138,7 +138,7 @@ def main(argv=None):
     ap.add_argument("--model", required=True)
     ap.add_argument("--dump", required=True)
     ap.add_argument("--mode", default="float64", choices=Gemma4Reference.MODES)
-    ap.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
+    ap.add_argument("--attention", default="sdpa", choices=["sdpa", "exact", "eager"])
     ap.add_argument("--experts", default="grouped_mm", choices=["grouped_mm", "eager"])
     ap.add_argument("--router-fp32", action="store_true")
     ap.add_argument("--weights-as-stored", action="store_true",

@@ -160,8 +160,11 @@ class Gemma4Config:
 class Gemma4Reference:
     """See module docstring. Options:
 
-    attention: "sdpa" (default; fp32 scores and softmax, P.V accumulated in fp32, output
-               rounded once) or "eager" (scores rounded to bf16, softmax fp32 -> bf16,
+    attention: "sdpa" (default; torch's CPU flash kernel, docs/attention.md: fp32 scores,
+               online max/sum per block of 512 key positions, its fast exp(S - m) rounded to bf16
+               before P.V, output acc * (1/l) rounded once), "exact" (fp32 scores and
+               softmax, P.V accumulated exactly, output rounded once: what "sdpa" meant before
+               the flash semantics) or "eager" (scores rounded to bf16, softmax fp32 -> bf16,
                P.V rounded) -- only matters in bf16 mode.
     experts:   "grouped_mm" (default; the k weighted expert outputs summed in fp32 and
                rounded once) or "eager" (bf16 index_add_ per expert in ascending id order).
@@ -178,8 +181,8 @@ class Gemma4Reference:
                  round_weights=True):
         if mode not in self.MODES:
             raise ValueError("mode must be one of %s" % (self.MODES,))
-        if attention not in ("sdpa", "eager"):
-            raise ValueError("attention must be sdpa or eager")
+        if attention not in ("sdpa", "exact", "eager"):
+            raise ValueError("attention must be sdpa, exact or eager")
         if experts not in ("grouped_mm", "eager"):
             raise ValueError("experts must be grouped_mm or eager")
         self.path = path
@@ -437,6 +440,11 @@ class Gemma4Reference:
         mask = self.attention_mask(il, q_positions, k_positions)         # [Tq, Tk]
         mask = np.broadcast_to(mask[None, None], (nkv, rep, Tq, Tk)).reshape(nkv, rep * Tq, Tk)
         S = Q @ K.transpose(0, 2, 1)                                      # scale 1.0
+        if self.mode == "bf16" and self.attention == "sdpa":
+            O = self.R(self.flash_attention(self.F(S), mask, V, np.asarray(k_positions)))
+            O = O.reshape(nkv, rep, Tq, hd).transpose(2, 0, 1, 3).reshape(Tq, nh * hd)
+            self._rec("kqv_out-%d" % il, O)
+            return O
         if self.mode == "bf16" and self.attention == "eager":
             S = bf16_round(S.astype(np.float32))
         S = self.F(S).astype(np.float64)
@@ -450,6 +458,56 @@ class Gemma4Reference:
         O = O.reshape(nkv, rep, Tq, hd).transpose(2, 0, 1, 3).reshape(Tq, nh * hd)
         self._rec("kqv_out-%d" % il, O)
         return O
+
+    FLASH_KV_BLOCK = 512  # torch's kv_split (docs/attention.md section 1)
+
+    @staticmethod
+    def fexp_u20(x):
+        """torch's fast exp in the flash kernel (Vectorized<float>::fexp_u20, AVX512; Malossi et
+        al.): t = x log2(e), f = t - floor(t), the bits of 2^23 (t - p(f)) + 2^23 * 127 truncated
+        to an integer, p a cubic; 0 below ln(FLT_MIN). fp32 throughout, FMA where torch fuses
+        (emulated in float64: the products are exact there)."""
+        f32 = np.float32
+        bits = lambda u: np.array([u], np.uint32).view(f32)[0]
+        fma = lambda a, b, c: (np.float64(a) * np.asarray(b, np.float64) + np.asarray(c, np.float64)).astype(f32)
+        x = np.asarray(x, f32)
+        below, above = ~(x >= bits(0xc2aeac50)), x > bits(0x42b17218)
+        xs = np.where(below | above, f32(0), x)
+        t = (xs * bits(0x3fb8aa3b)).astype(f32)
+        fr = (t - np.floor(t)).astype(f32)
+        p = fma(f32(-0.079204240219773236), fr, f32(-0.22433836478672356))
+        p = fma(fr, p, f32(0.30354260500649682))
+        p = fma(fr, p, f32(0.00010703434948458272))
+        y = fma(f32(2.0 ** 23), (t - p).astype(f32), f32(2.0 ** 23 * 127))
+        y = np.trunc(y.astype(np.float64)).astype(np.int64).astype(np.uint32).view(f32)
+        return np.where(below, f32(0), np.where(above, f32(np.inf), y)).astype(f32)
+
+    @classmethod
+    def flash_attention(cls, S, mask, V, k_positions):
+        """torch's CPU flash attention on fp32 scores S [g, rows, Tk] with a boolean mask, V
+        [g, Tk, hd] (bf16 values): per block of 512 absolute key positions the running max m,
+        e = fexp_u20(S - m) in fp32, l = sum(e) + alpha * l (alpha = exp(m_old - m)), acc = alpha * acc + bf16(e) @ V (the
+        block's product summed exactly, then rounded to fp32); returns acc * (1/l) in fp32."""
+        f32 = np.float32
+        g, rows, _ = S.shape
+        m = np.full((g, rows), -np.inf, f32)
+        l = np.zeros((g, rows), f32)
+        acc = np.zeros((g, rows, V.shape[-1]), f32)
+        blocks = k_positions // cls.FLASH_KV_BLOCK
+        with np.errstate(invalid="ignore", over="ignore"):
+            for b in np.unique(blocks):
+                cols = blocks == b
+                s = np.where(mask[..., cols], S[..., cols], -np.inf).astype(f32)
+                m_new = np.maximum(m, s.max(axis=-1))
+                ok = m_new > -np.inf                      # a fully masked block changes nothing
+                shift = np.where(ok, m_new, f32(0))
+                e = np.where(ok[..., None], cls.fexp_u20(s - shift[..., None]), f32(0)).astype(f32)
+                alpha = np.where(ok, np.exp(m - shift), f32(1)).astype(f32)
+                l = np.where(ok, e.sum(axis=-1, dtype=f32) + alpha * l, l).astype(f32)
+                pv = bf16_round(e).astype(np.float64) @ V[:, cols].astype(np.float64)
+                acc = np.where(ok[..., None], (acc * alpha[..., None]).astype(np.float64) + pv, acc).astype(f32)
+                m = np.where(ok, m_new, m)
+        return acc * (f32(1) / np.where(l == 0, f32(1), l))[..., None]
 
     def stage_attn_out(self, il, kqv_out, l_in):
         pfx = "blk.%d." % il
@@ -679,7 +737,7 @@ def main(argv=None):
     ap.add_argument("--model", required=True)
     ap.add_argument("--tokens", default="2,10,11,12,13,14,15,16", help="comma separated token ids")
     ap.add_argument("--mode", default="float64", choices=Gemma4Reference.MODES)
-    ap.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
+    ap.add_argument("--attention", default="sdpa", choices=["sdpa", "exact", "eager"])
     ap.add_argument("--experts", default="grouped_mm", choices=["grouped_mm", "eager"])
     ap.add_argument("--router-fp32", action="store_true")
     ap.add_argument("--dump", help="write every named intermediate to this directory")

@@ -11,7 +11,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from gemma4_ref import Gemma4Reference, is_bf16_representable, read_dump, write_dump  # noqa: E402
+from gemma4_ref import Gemma4Reference, bf16_round, is_bf16_representable, read_dump, write_dump  # noqa: E402
 from tiny_gguf import make_tiny_model  # noqa: E402
 from synth_util import synth_binary, synth  # noqa: E402
 import compare  # noqa: E402
@@ -177,9 +177,40 @@ class TestTinyModels(unittest.TestCase):
         toks = tokens(18, 6)
         for kind in KINDS:
             for mode, kw in (("float64", {}), ("bf16", {}), ("bf16", {"attention": "eager"}),
+                             ("bf16", {"attention": "exact"}),
                              ("bf16", {"experts": "eager", "router_fp32": True}), ("float32", {})):
                 with self.subTest(kind=kind, mode=mode, **kw):
                     stage_replay(self, Gemma4Reference(model_path(kind), mode, **kw), toks)
+
+    def test_flash_attention_blocks(self):
+        """The sdpa emulation (torch's flash kernel) on hand-made shapes: with every key in one
+        512-block it is max, bf16(fexp_u20), fp32 sum, acc * (1/l); a fully masked block changes
+        nothing; across blocks it differs from the exact softmax only by bf16-sized rounding;
+        fexp_u20 is exp to 1.2e-4 relative."""
+        rng = np.random.default_rng(3)
+        bf = lambda x: bf16_round(np.asarray(x, np.float32))
+        S = (rng.standard_normal((1, 3, 1100)) * 4).astype(np.float32)
+        V = bf(rng.standard_normal((1, 1100, 8)))
+        mask = np.ones((1, 3, 1100), bool)
+        one = Gemma4Reference.flash_attention(S[..., :500], mask[..., :500], V[:, :500], np.arange(500))
+        m = S[..., :500].max(-1, keepdims=True)
+        e = Gemma4Reference.fexp_u20(S[..., :500] - m)
+        want = (bf(e).astype(np.float64) @ V[:, :500]).astype(np.float32) * (np.float32(1) / e.sum(-1, dtype=np.float32))[..., None]
+        np.testing.assert_allclose(one, want, rtol=1e-6, atol=0)   # numpy's sum orders differ by layout
+        masked = mask.copy()
+        masked[..., :600] = False
+        full = Gemma4Reference.flash_attention(S, masked, V, np.arange(1100))
+        tail = Gemma4Reference.flash_attention(S[..., 600:], masked[..., 600:], V[:, 600:], np.arange(600, 1100))
+        np.testing.assert_array_equal(full, tail)
+        x = np.linspace(-87, 0, 10001).astype(np.float32)
+        rel = Gemma4Reference.fexp_u20(x) / np.exp(x.astype(np.float64)) - 1
+        self.assertLess(np.abs(rel).max(), 1.2e-4)
+        self.assertEqual(Gemma4Reference.fexp_u20(np.float32(-np.inf)), 0)
+        got = Gemma4Reference.flash_attention(S, mask, V, np.arange(1100))
+        P = np.exp(S.astype(np.float64) - S.max(-1, keepdims=True))
+        exact = (P / P.sum(-1, keepdims=True)) @ V
+        self.assertLess(nmse(got, exact), 1e-5)
+        self.assertFalse(np.array_equal(bf(got), bf(exact)))
 
     def test_moe_options_differ_but_agree_closely(self):
         toks = tokens(16, 7)

@@ -132,7 +132,8 @@ static bool isRoundingKindOf(Operation *op, RoundingKind kind) {
     case RoundingKind::experts_bf16:
     case RoundingKind::experts_bf16_weighted: return isa<ExpertFFNOp>(op);
     case RoundingKind::renormalize_bf16: return isa<RenormalizeOp>(op);
-    case RoundingKind::attention_eager: return isa<AttentionOp>(op);
+    case RoundingKind::attention_eager:
+    case RoundingKind::attention_sdpa: return isa<AttentionOp>(op);
   }
   llvm_unreachable("unknown RoundingKind");
 }

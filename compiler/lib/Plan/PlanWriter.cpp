@@ -124,6 +124,7 @@ fb::Rounding roundingOf(Operation &op) {
     case RoundingKind::experts_bf16_weighted: return fb::Rounding::ExpertsBf16Weighted;
     case RoundingKind::renormalize_bf16: return fb::Rounding::RenormalizeBf16;
     case RoundingKind::attention_eager: return fb::Rounding::AttentionEager;
+    case RoundingKind::attention_sdpa: return fb::Rounding::AttentionSdpa;
   }
   llvm_unreachable("unknown RoundingKind");
 }

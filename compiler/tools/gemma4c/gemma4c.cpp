@@ -51,9 +51,12 @@ cl::opt<unsigned> maxBatch("max-batch", cl::desc("largest number of tokens per e
                            cl::init(512), cl::sub(compileCmd));
 cl::opt<mlir::g4::AttentionSemantics> attention(
     "attention", cl::desc("reference attention under bf16 policies"),
-    cl::values(clEnumValN(mlir::g4::AttentionSemantics::sdpa, "sdpa", "fp32 scores and softmax"),
+    cl::values(clEnumValN(mlir::g4::AttentionSemantics::sdpa, "sdpa",
+                          "torch's CPU flash kernel: bf16 exp(S - m) per 512-key block (default)"),
                clEnumValN(mlir::g4::AttentionSemantics::eager, "eager",
-                          "bf16 scores and probabilities")),
+                          "bf16 scores and probabilities"),
+               clEnumValN(mlir::g4::AttentionSemantics::exact, "exact",
+                          "exact fp32 softmax, float64 sums")),
     cl::init(mlir::g4::AttentionSemantics::sdpa), cl::sub(compileCmd));
 cl::opt<bool> noEmit("no-emit",
                      cl::desc("do not emit and build the CPU kernels (the runtime interprets the fused steps)"),

@@ -484,7 +484,7 @@ func.func @layer_attr(%x: tensor<?x8xf32>) {
 // -----
 
 func.func @rounding_unknown_kind(%x: tensor<?x8xf32>) {
-  // expected-error @+2 {{expected ::mlir::g4::RoundingKind to be one of: rope_bf16, softcap_bf16, experts_bf16, experts_bf16_weighted, renormalize_bf16, attention_eager}}
+  // expected-error @+2 {{expected ::mlir::g4::RoundingKind to be one of: rope_bf16, softcap_bf16, experts_bf16, experts_bf16_weighted, renormalize_bf16, attention_eager, attention_sdpa}}
   // expected-error @+1 {{failed to parse G4_RoundingKind parameter 'value'}}
   %y = g4.softcap %x {cap = 30.0 : f64, g4.rounding = #g4.rounding<tanh_bf16>} : tensor<?x8xf32>
   return

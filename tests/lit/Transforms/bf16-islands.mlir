@@ -3,6 +3,7 @@
 // RUN: gemma4c-opt %s -split-input-file -g4-bf16-islands | FileCheck %s --check-prefixes=CHECK,REF
 // RUN: gemma4c-opt %s -split-input-file -g4-bf16-islands=policy=minimal | FileCheck %s --check-prefixes=CHECK,MIN
 // RUN: gemma4c-opt %s -split-input-file -g4-bf16-islands="attention=eager router=bf16" | FileCheck %s --check-prefix=OLD
+// RUN: gemma4c-opt %s -split-input-file -g4-bf16-islands=attention=exact | FileCheck %s --check-prefix=EXACT
 
 // f32 changes nothing: the output equals the input, byte for byte.
 // RUN: gemma4c-opt %s -split-input-file > %t.input
@@ -151,7 +152,7 @@ func.func @ple_scales(%tok: tensor<?x8xf32>, %x0: tensor<?x16xf32>) -> tensor<?x
 // -----
 
 // Attention half of a layer. Reference: every linear and norm output, the attention output
-// (SDPA: fp32 scores and softmax, one rounding) and the residual add; RoPE's roundings are
+// (sdpa: torch's flash kernel, g4.rounding<attention_sdpa>; exact: no internal rounding) and the residual add; RoPE's roundings are
 // internal; the KV cache is bf16. Minimal touches none of it. Norm internals are never
 // rounded: exactly one rounding follows each norm.
 // CHECK-LABEL: func.func @attention_half
@@ -163,13 +164,15 @@ func.func @ple_scales(%tok: tensor<?x8xf32>, %x0: tensor<?x16xf32>) -> tensor<?x
 // REF-NEXT: %[[QN:.*]] = g4.rms_norm %[[QR]]
 // REF-NEXT: %[[QNR:.*]] = g4.round_bf16 %[[QN]] {{{.*}}rule = #g4.rule<norm_out>}
 // REF-NEXT: %[[QP:.*]] = g4.rope %[[QNR]], %{{.*}} {g4.rounding = #g4.rounding<rope_bf16>
-// REF-NEXT: %[[O:.*]] = g4.attention %[[QP]] kv(%[[QP]], %[[QNR]]) at %{{.*}} {g4.kv_storage = #g4.kv_storage<bf16>, head_dim
+// REF-NEXT: %[[O:.*]] = g4.attention %[[QP]] kv(%[[QP]], %[[QNR]]) at %{{.*}} {g4.kv_storage = #g4.kv_storage<bf16>, g4.rounding = #g4.rounding<attention_sdpa>, head_dim
 // REF-NEXT: %[[OR:.*]] = g4.round_bf16 %[[O]] {{{.*}}rule = #g4.rule<attn_out>}
 // REF-NEXT: %[[H:.*]] = g4.add %{{.*}}, %[[OR]]
 // REF-NEXT: g4.round_bf16 %[[H]] {{{.*}}rule = #g4.rule<residual_add>}
 // MIN-NOT: g4.round_bf16
 // MIN-NOT: g4.rounding
 // MIN-NOT: g4.kv_storage
+// EXACT-LABEL: func.func @attention_half
+// EXACT: g4.attention {{.*}} {g4.kv_storage = #g4.kv_storage<bf16>, head_dim
 // OLD-LABEL: func.func @attention_half
 // OLD: g4.attention {{.*}} {g4.kv_storage = #g4.kv_storage<bf16>, g4.rounding = #g4.rounding<attention_eager>
 func.func @attention_half(%h: tensor<?x256xf32>, %pos: tensor<?xi32>) -> tensor<?x256xf32> {

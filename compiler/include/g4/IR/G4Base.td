@@ -112,6 +112,8 @@ def G4_RoundingKindEnum : I32EnumAttr<"RoundingKind", "bf16 roundings inside a c
     I32EnumAttrCase<"experts_bf16_weighted", 3>,  // ... and the weighting by w_k (router=bf16)
     I32EnumAttrCase<"renormalize_bf16", 4>,       // g4.renormalize: sum and division (R7)
     I32EnumAttrCase<"attention_eager", 5>,        // g4.attention: scores Q.K^T and P
+    I32EnumAttrCase<"attention_sdpa", 6>,         // g4.attention: torch's CPU flash kernel,
+                                                  // exp(S - m) per 512-key block (docs/attention.md)
   ]> {
   let cppNamespace = "::mlir::g4";
   let genSpecializedAttr = 0;
@@ -174,8 +176,9 @@ def G4_PrecisionPolicyEnum : I32EnumAttr<"PrecisionPolicy", "what g4-bf16-island
 
 def G4_AttentionSemanticsEnum : I32EnumAttr<"AttentionSemantics",
                                             "attention rounding under `reference`", [
-    I32EnumAttrCase<"sdpa", 0>,   // fp32 scores and softmax (transformers' SDPA)
+    I32EnumAttrCase<"sdpa", 0>,   // torch's CPU flash kernel: bf16 exp(S - m) per key block
     I32EnumAttrCase<"eager", 1>,  // bf16 scores and probabilities
+    I32EnumAttrCase<"exact", 2>,  // exact fp32 softmax, float64 sums (no internal rounding)
   ]> {
   let cppNamespace = "::mlir::g4";
   let genSpecializedAttr = 0;

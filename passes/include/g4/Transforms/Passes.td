@@ -47,8 +47,11 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
     `reference` rounds every point of the reference (spec section 3.9) with the router
     semantics of transformers 5.13 and later, checked against 5.24.0: softmax, top-k weights and
     per-expert scaling in fp32, experts summed in fp32 and rounded once (grouped_mm).
-    `router=bf16` selects the older router that rounds those steps too; `attention=eager`
-    selects eager attention (bf16 scores and probabilities) instead of SDPA.
+    `router=bf16` selects the older router that rounds those steps too. Attention
+    (docs/attention.md): `attention=sdpa` (default) marks `#g4.rounding<attention_sdpa>`,
+    torch's CPU flash kernel (bf16 exp(S - m) per 512-key block before P.V); `attention=eager`
+    marks `#g4.rounding<attention_eager>` (bf16 scores and probabilities); `attention=exact`
+    marks nothing (exact fp32 softmax).
 
     Guarantees: norm internals are never rounded; the pass is idempotent (a value that already
     feeds a `g4.round_bf16` and a constant that already has `exact_factor` are left alone, and
@@ -69,9 +72,11 @@ def G4Bf16Islands : Pass<"g4-bf16-islands", "mlir::ModuleOp"> {
            "Attention rounding under `reference`",
            [{::llvm::cl::values(
              clEnumValN(::mlir::g4::AttentionSemantics::sdpa, "sdpa",
-                        "fp32 scores and softmax (transformers' SDPA)"),
+                        "torch's CPU flash kernel (transformers' SDPA)"),
              clEnumValN(::mlir::g4::AttentionSemantics::eager, "eager",
-                        "bf16 scores and probabilities"))}]>,
+                        "bf16 scores and probabilities"),
+             clEnumValN(::mlir::g4::AttentionSemantics::exact, "exact",
+                        "exact fp32 softmax"))}]>,
     Option<"router", "router", "::mlir::g4::RouterSemantics",
            /*default=*/"::mlir::g4::RouterSemantics::fp32",
            "Router softmax, top-k weights and per-expert scale",
