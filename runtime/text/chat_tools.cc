@@ -331,14 +331,14 @@ ToolCallOutput ParseToolCalls(absl::string_view text) {
         parsed = true;
       }
     }
-    content.append(text.substr(pos, open - pos));
-    if (!parsed) content.append(text.substr(open, close + kCallClose.size() - open));
+    absl::StrAppend(&content, text.substr(pos, open - pos));
+    if (!parsed) absl::StrAppend(&content, text.substr(open, close + kCallClose.size() - open));
     pos = close + kCallClose.size();
   }
-  content.append(text.substr(pos));
+  absl::StrAppend(&content, text.substr(pos));
   // The model may close its calls with <|tool_response> (an end-of-generation mark in llama.cpp).
   constexpr absl::string_view kResponseOpen = "<|tool_response>";
-  const size_t marker = content.rfind(kResponseOpen);
+  const size_t marker = content.rfind(std::string(kResponseOpen));
   if (marker != std::string::npos && marker + kResponseOpen.size() == content.size()) content.resize(marker);
   out.content = std::string(absl::StripAsciiWhitespace(content));
   return out;
