@@ -72,6 +72,23 @@ size_t Utf8Boundary(const std::string& s, size_t limit) {
   return n;
 }
 
+// Where text may be released to a client: before the earliest suffix of `text` that is a proper
+// prefix of one of `watched` (a stop string or a channel/tool marker that could still complete).
+size_t SafeEnd(const std::string& text, const std::vector<std::string>& watched) {
+  size_t end = text.size();
+  for (const std::string& w : watched) {
+    if (w.empty()) continue;
+    const size_t from = text.size() > w.size() - 1 ? text.size() - (w.size() - 1) : 0;
+    for (size_t p = from; p < end; ++p) {
+      if (w.compare(0, text.size() - p, text, p, text.size() - p) == 0) {
+        end = p;
+        break;
+      }
+    }
+  }
+  return end;
+}
+
 // Typed field readers: absent or null gives the default; a wrong type is a 400 naming the field.
 template <typename T>
 bool Field(const json& body, const char* key, T* out, ApiError* error) {
@@ -142,6 +159,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   if (tool_response >= 0) server->stop_tokens_.push_back(tool_response);
   exec::SessionOptions session_options;
   session_options.threads = options.threads;
+  session_options.device = options.device;
   session_options.max_context = options.ctx;
   for (int i = 0; i < options.slots; ++i) {
     auto slot = std::make_unique<Slot>();
@@ -194,16 +212,24 @@ absl::StatusOr<std::unique_ptr<Server::Lease>> Server::Acquire(const std::vector
     cv_.notify_all();
     return absl::UnavailableError("the server is shutting down");
   }
-  // The free slot sharing the longest prefix; ties to the least recently used.
+  // A free slot whose cache this prompt continues (the common prefix is at least half of what
+  // the slot holds: the same conversation, not just the same template opening), the longest such
+  // prefix first; otherwise the least recently used slot (an empty one first), so one
+  // conversation's cache is not evicted for another that shares only `<bos><|turn>user`.
   Slot* best = nullptr;
   size_t best_common = 0;
   for (const auto& s : slots_) {
     if (s->busy) continue;
     size_t common = 0;
     while (common < s->cached.size() && common < prompt.size() && s->cached[common] == prompt[common]) ++common;
-    if (best == nullptr || common > best_common || (common == best_common && s->last_used < best->last_used)) {
+    if (common > 0 && 2 * common >= s->cached.size() && common > best_common) {
       best = s.get();
       best_common = common;
+    }
+  }
+  if (best == nullptr) {
+    for (const auto& s : slots_) {
+      if (!s->busy && (best == nullptr || s->last_used < best->last_used)) best = s.get();
     }
   }
   best->busy = true;
@@ -239,7 +265,11 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
   out->cached_tokens = int64_t(common);
   const std::vector<int32_t> fresh(prompt.begin() + common, prompt.end());
   auto t0 = Clock::now();
-  G4_RETURN_IF_ERROR(session.Eval(fresh));
+  if (absl::Status s = session.Eval(fresh); !s.ok()) {
+    session.Reset();  // what the cache holds is unknown now
+    slot->cached.clear();
+    return s;
+  }
   slot->cached.insert(slot->cached.end(), fresh.begin(), fresh.end());
   out->prefill_us = Micros(t0, Clock::now());
   metrics_.prompt_tokens += out->prompt_tokens;
@@ -250,9 +280,9 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
   sampling.stop_tokens = stop_tokens_;
   text::Sampler sampler(sampling);
   text::DecodeStream stream(tokenizer_.get(), /*render_special=*/false);
-  // Text is released to the client only where no stop string or marker can still begin.
-  size_t hold = std::string("<|channel>thought\n").size() - 1;
-  for (const std::string& s : r.stop) hold = std::max(hold, s.size() - 1);
+  // Text is released to the client only up to where a stop string or marker could still begin.
+  std::vector<std::string> watched = r.stop;
+  for (const char* marker : {"<|channel>thought\n", "<channel|>", "<|tool_call>"}) watched.push_back(marker);
   std::string sent_thoughts, sent_content;
   bool cancelled = false;
   auto emit = [&](size_t upto) {
@@ -281,7 +311,9 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
       break;
     }
     const float* logits = session.logits() + (session.logits_rows() - 1) * session.vocab();
-    const int32_t next = sampler.Sample(absl::MakeConstSpan(logits, size_t(session.vocab())));
+    const int32_t next = size_t(i) < options_.scripted_output.size()
+                             ? options_.scripted_output[size_t(i)]
+                             : sampler.Sample(absl::MakeConstSpan(logits, size_t(session.vocab())));
     sampler.Accept(next);
     if (sampler.IsStop(next)) {
       out->finish_reason = "stop";
@@ -297,9 +329,13 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
       cut_at_stop_string = true;
       break;
     }
-    emit(out->text.size() > hold ? out->text.size() - hold : 0);
+    emit(SafeEnd(out->text, watched));
     if (i + 1 == limit) break;  // no logits needed after the last token
-    G4_RETURN_IF_ERROR(session.Eval({next}));
+    if (absl::Status s = session.Eval({next}); !s.ok()) {
+      session.Reset();
+      slot->cached.clear();
+      return s;
+    }
     slot->cached.push_back(next);
   }
   if (!cut_at_stop_string) out->text += stream.Finish();
@@ -449,6 +485,9 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
     return fail(error);
   }
   if (body.contains("max_completion_tokens") && !Field(body, "max_completion_tokens", &r->max_tokens, &error)) return fail(error);
+  int64_t n = 1;
+  if (!Field(body, "n", &n, &error)) return fail(error);
+  if (n != 1) return fail(Bad("only n = 1 is supported", "n", "unsupported_value"));
   if (!model.empty() && model != model_id_) {
     return fail({404, absl::StrCat("model '", model, "' is not served here (served: '", model_id_, "')"), "", "model_not_found", "model"});
   }
@@ -478,6 +517,8 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
 
   if (chat) {
     if (!body.contains("messages")) return fail(Bad("'messages' is required", "messages"));
+    if (!body["messages"].is_array()) return fail(Bad("'messages' must be an array", "messages", "invalid_type"));
+    if (body["messages"].empty()) return fail(Bad("'messages' must not be empty", "messages"));
     absl::StatusOr<std::vector<text::ChatMessage>> messages = text::ChatMessagesFromJson(body["messages"]);
     if (!messages.ok()) return fail(Bad(std::string(messages.status().message()), "messages"));
     text::ChatTemplateOptions t;
@@ -491,11 +532,36 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
     }
     if (!Field(body, "thinking", &r->thinking, &error)) return fail(error);
     t.enable_thinking = r->thinking;
-    std::string tool_choice = "auto";
-    if (body.contains("tool_choice") && body["tool_choice"].is_string()) tool_choice = body["tool_choice"];
+    // tool_choice: "auto" and "required" render every tool (nothing here can force a call:
+    // there is no grammar); "none" renders none; {"type":"function","function":{"name":N}}
+    // renders only N.
     if (body.contains("tools") && !body["tools"].is_null()) {
       if (!body["tools"].is_array()) return fail(Bad("'tools' must be an array", "tools", "invalid_type"));
-      if (tool_choice != "none") t.tools = body["tools"];
+      t.tools = body["tools"];
+    }
+    if (body.contains("tool_choice") && !body["tool_choice"].is_null()) {
+      const json& choice = body["tool_choice"];
+      if (choice.is_string()) {
+        if (choice == "none") {
+          t.tools = json();
+        } else if (choice != "auto" && choice != "required") {
+          return fail(Bad("'tool_choice' must be \"none\", \"auto\", \"required\" or a function", "tool_choice"));
+        }
+      } else if (choice.is_object() && choice.contains("function") && choice["function"].is_object() &&
+                 choice["function"].contains("name") && choice["function"]["name"].is_string()) {
+        const std::string name = choice["function"]["name"];
+        json chosen = json::array();
+        for (const json& tool : t.tools.is_array() ? t.tools : json::array()) {
+          if (tool.is_object() && tool.contains("function") && tool["function"].is_object() &&
+              tool["function"].value("name", "") == name) {
+            chosen.push_back(tool);
+          }
+        }
+        if (chosen.empty()) return fail(Bad(absl::StrCat("tool_choice names '", name, "', which is not in 'tools'"), "tool_choice"));
+        t.tools = chosen;
+      } else {
+        return fail(Bad("'tool_choice' must be a string or {\"type\":\"function\",\"function\":{\"name\":...}}", "tool_choice", "invalid_type"));
+      }
     }
     r->tools = t.tools.is_array() && !t.tools.empty();
     absl::StatusOr<std::string> prompt = text::ApplyChatTemplate(*messages, t);
@@ -541,6 +607,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
       json message = {{"role", "assistant"}};
       if (!chunk) {
         message["content"] = r->tools ? calls.content : parsed.content;
+        if (!tool_calls.empty() && calls.content.empty()) message["content"] = nullptr;  // as OpenAI
         if (!parsed.thoughts.empty()) message["reasoning_content"] = parsed.thoughts;
       }
       if (!tool_calls.empty()) message["tool_calls"] = tool_calls;

@@ -38,6 +38,11 @@ struct ServerOptions {
   size_t max_body_bytes = 4u << 20;    // larger bodies: 413
   int max_queue = 16;                  // requests waiting for a slot beyond this: 429
   int threads = 1;                     // CPU threads per session
+  exec::Device device = exec::Device::kCpu;
+  // Tests only: generation step i emits scripted_output[i] instead of a sampled token (the model
+  // still evaluates it), so a test can make a random-weight model "write" a thought or a tool call
+  // and check how the server turns that text into reasoning_content and tool_calls.
+  std::vector<int32_t> scripted_output;
 };
 
 // Counters behind /metrics and the responses' usage (all monotonic except the gauges).

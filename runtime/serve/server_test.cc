@@ -1,0 +1,3 @@
+#include "serve/server.h"
+#include "gtest/gtest.h"
+TEST(Serve, Placeholder) {}
