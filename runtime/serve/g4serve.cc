@@ -25,6 +25,8 @@ ABSL_FLAG(int, queue, 16, "requests that may wait for a slot; more get 429");
 ABSL_FLAG(uint64_t, max_body, 4u << 20, "largest request body in bytes; larger get 413");
 ABSL_FLAG(int, threads, 1, "CPU threads per slot");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
+ABSL_FLAG(std::string, test_scripted_output, "",
+          "tests only: every generation writes this text (special tokens parsed) before sampling");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   options.max_queue = absl::GetFlag(FLAGS_queue);
   options.max_body_bytes = absl::GetFlag(FLAGS_max_body);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.scripted_text = absl::GetFlag(FLAGS_test_scripted_output);
   const std::string device = absl::GetFlag(FLAGS_device);
   if (device == "cuda") {
     options.device = g4::exec::Device::kCuda;

@@ -157,6 +157,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& opti
   // llama.cpp ends a Gemma 4 generation at <|tool_response> too: the model waits for the result.
   const int32_t tool_response = server->tokenizer_->FindToken("<|tool_response>");
   if (tool_response >= 0) server->stop_tokens_.push_back(tool_response);
+  if (!options.scripted_text.empty()) {
+    const std::vector<int32_t> ids = server->tokenizer_->Encode(options.scripted_text, false, true);
+    server->options_.scripted_output.insert(server->options_.scripted_output.end(), ids.begin(), ids.end());
+  }
   exec::SessionOptions session_options;
   session_options.threads = options.threads;
   session_options.device = options.device;

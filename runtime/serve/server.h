@@ -43,6 +43,8 @@ struct ServerOptions {
   // still evaluates it), so a test can make a random-weight model "write" a thought or a tool call
   // and check how the server turns that text into reasoning_content and tool_calls.
   std::vector<int32_t> scripted_output;
+  // The same as text (encoded with special tokens), appended to scripted_output at Create.
+  std::string scripted_text;
 };
 
 // Counters behind /metrics and the responses' usage (all monotonic except the gauges).
