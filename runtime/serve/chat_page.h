@@ -26,6 +26,8 @@ form{display:flex;gap:.5rem;margin-top:1rem}textarea{flex:1;height:3.5rem}
 <script>
 const messages = [];
 let controller = null;
+const params = new URLSearchParams(location.search);
+const maxTokens = params.get('max_tokens') ? Number(params.get('max_tokens')) : undefined;
 const $ = (id) => document.getElementById(id);
 function bubble(role) {
   const div = document.createElement('div');
@@ -51,7 +53,8 @@ async function send(text) {
   try {
     const res = await fetch('/v1/chat/completions', {method: 'POST', signal: controller.signal,
       headers: {'Content-Type': 'application/json'},
-      body: JSON.stringify({messages, stream: true, thinking: $('think').checked})});
+      body: JSON.stringify({messages, stream: true, thinking: $('think').checked,
+                            max_tokens: maxTokens})});
     if (!res.ok) { answer.textContent = (await res.json()).error.message; return; }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
@@ -90,6 +93,9 @@ $('form').addEventListener('submit', (e) => {
   if (text && !controller) { $('input').value = ''; send(text); }
 });
 $('stop').addEventListener('click', () => controller && controller.abort());
+// /?q=TEXT[&think=1] sends TEXT at once (links, and the headless-browser test);
+// &max_tokens=N caps every answer.
+if (params.get('q')) { $('think').checked = params.get('think') === '1'; send(params.get('q')); }
 </script></body></html>
 )html";
 
