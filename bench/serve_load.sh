@@ -8,7 +8,8 @@
 # once into ${BENCH_DIR:-/tmp/gemma4c-bench}. g4serve runs SLOTS sessions of one thread each;
 # llama-server runs -np SLOTS parallel sequences with -t SLOTS threads (its slots share one batch),
 # both with SLOTS * CTX positions of KV cache in all. llama-server: $LLAMA_SERVER, else on PATH, else
-# /opt/llama.cpp-build/bin/llama-server; absent: its row says so.
+# /opt/llama.cpp-build/bin/llama-server; absent: its row says so. It is given Gemma 4's chat template
+# ($LLAMA_TEMPLATE, default llama.cpp's google-gemma-4-31B-it.jinja from /opt/llp) when found.
 # Environment: BUILD_DIR (build), BENCH_DIR, CTX (positions per slot; 1024), PORT (18480; +1 for
 # llama-server).
 set -euo pipefail
@@ -27,6 +28,11 @@ if [ ! -d "$PLAN" ]; then
   "$BIN/gemma4c" compile "$SPEC" -o "$PLAN" > /dev/null
 fi
 LLAMA_SERVER=${LLAMA_SERVER:-$(command -v llama-server || echo /opt/llama.cpp-build/bin/llama-server)}
+# The synthetic GGUF has no tokenizer.chat_template; llama-server gets Gemma 4's (the one
+# runtime/text renders) so both servers see the same prompts.
+LLAMA_TEMPLATE=${LLAMA_TEMPLATE:-$(ls /opt/llp/llama_cpp_python-*/vendor/llama.cpp/models/templates/google-gemma-4-31B-it.jinja 2> /dev/null | head -1)}
+TEMPLATE_ARGS=()
+[ -n "$LLAMA_TEMPLATE" ] && TEMPLATE_ARGS=(--jinja --chat-template-file "$LLAMA_TEMPLATE")
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "model: $MODEL; $SLOTS slots x $CTX positions; $CLIENTS clients, $REQUESTS requests, max_tokens $MAX_TOKENS"
@@ -55,7 +61,7 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" || true
 if [ -x "$LLAMA_SERVER" ]; then
   LPORT=$((PORT + 1))
   LD_LIBRARY_PATH=$(dirname "$LLAMA_SERVER"):${LD_LIBRARY_PATH:-} "$LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 \
-    --port "$LPORT" -np "$SLOTS" -t "$SLOTS" -c $((SLOTS * CTX)) 2> "$DIR/llama-server.log" &
+    --port "$LPORT" -np "$SLOTS" -t "$SLOTS" -c $((SLOTS * CTX)) "${TEMPLATE_ARGS[@]}" 2> "$DIR/llama-server.log" &
   PIDS+=($!)
   if wait_up "http://127.0.0.1:$LPORT" "${PIDS[-1]}"; then
     /usr/bin/python3 bench/serve_load.py "http://127.0.0.1:$LPORT" --clients "$CLIENTS" --requests "$REQUESTS" \
