@@ -286,12 +286,19 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
   text::DecodeStream stream(tokenizer_.get(), /*render_special=*/false);
   // Text is released to the client only up to where a stop string or marker could still begin.
   std::vector<std::string> watched = r.stop;
-  for (const char* marker : {"<|channel>thought\n", "<channel|>", "<|tool_call>"}) watched.push_back(marker);
+  if (r.chat) {
+    for (const char* marker : {"<|channel>thought\n", "<channel|>", "<|tool_call>"}) watched.push_back(marker);
+  }
   std::string sent_thoughts, sent_content;
   bool cancelled = false;
   auto emit = [&](size_t upto) {
     upto = Utf8Boundary(out->text, upto);
-    text::ModelOutput parsed = text::ParseModelOutput(out->text.substr(0, upto));
+    text::ModelOutput parsed;
+    if (r.chat) {
+      parsed = text::ParseModelOutput(out->text.substr(0, upto));
+    } else {  // a raw completion is sent as written, markers and all
+      parsed.content = out->text.substr(0, upto);
+    }
     if (r.tools) {  // calls are sent whole at the end, never as text
       const size_t call = parsed.content.find("<|tool_call>");
       if (call != std::string::npos) parsed.content.resize(call);
@@ -659,7 +666,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
         };
         if (r->chat && !send(chunk(json{{"role", "assistant"}, {"content", ""}}))) return false;
         r->on_text = [&](const std::string& thoughts, const std::string& content) {
-          if (!r->chat) return send(chunk(json(thoughts + content)));
+          if (!r->chat) return send(chunk(json(content)));
           json delta = json::object();
           if (!thoughts.empty()) delta["reasoning_content"] = thoughts;
           if (!content.empty()) delta["content"] = content;

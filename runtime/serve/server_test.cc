@@ -605,6 +605,16 @@ TEST(Serve, ThoughtsBecomeReasoningContent) {
   }
   EXPECT_EQ(thoughts, "The user greets me.");
   EXPECT_EQ(content, "Hello! How can I help?");
+
+  // /v1/completions is raw: the text comes back as written, markers included, streamed or not.
+  const std::string raw = "<|channel>thought\nThe user greets me.<channel|>Hello! How can I help?";
+  const Reply c = Post(s, "/v1/completions", json{{"prompt", "Hi"}, {"max_tokens", 100}});
+  EXPECT_EQ(c.body["choices"][0]["text"], raw) << c.raw;
+  const Stream cs = PostStream(s, json{{"prompt", "Hi"}, {"max_tokens", 100}, {"stream", true}}, "/v1/completions");
+  ASSERT_TRUE(cs.complete);
+  std::string streamed;
+  for (size_t i = 0; i + 1 < cs.events.size(); ++i) streamed += json::parse(cs.events[i])["choices"][0]["text"].get<std::string>();
+  EXPECT_EQ(streamed, raw);
 }
 
 const json kWeatherTool = {{"type", "function"},
