@@ -28,6 +28,7 @@ const messages = [];
 let controller = null;
 const params = new URLSearchParams(location.search);
 const maxTokens = params.get('max_tokens') ? Number(params.get('max_tokens')) : undefined;
+const ignoreEos = params.get('ignore_eos') === '1' ? true : undefined;
 const $ = (id) => document.getElementById(id);
 function bubble(role) {
   const div = document.createElement('div');
@@ -54,7 +55,7 @@ async function send(text) {
     const res = await fetch('/v1/chat/completions', {method: 'POST', signal: controller.signal,
       headers: {'Content-Type': 'application/json'},
       body: JSON.stringify({messages, stream: true, thinking: $('think').checked,
-                            max_tokens: maxTokens})});
+                            max_tokens: maxTokens, ignore_eos: ignoreEos})});
     if (!res.ok) { answer.textContent = (await res.json()).error.message; return; }
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
@@ -94,7 +95,7 @@ $('form').addEventListener('submit', (e) => {
 });
 $('stop').addEventListener('click', () => controller && controller.abort());
 // /?q=TEXT[&think=1] sends TEXT at once (links, and the headless-browser test);
-// &max_tokens=N caps every answer.
+// &max_tokens=N caps every answer; &ignore_eos=1 never ends one early (the stop-button test).
 if (params.get('q')) { $('think').checked = params.get('think') === '1'; send(params.get('q')); }
 </script></body></html>
 )html";

@@ -151,7 +151,7 @@ def main():
 
         # 2. The stop button: a long answer from the random model is aborted after its first text,
         # and the server cancels that generation and frees the slot.
-        browser.open(plain_url + "/?q=Talk%20for%20a%20long%20time&max_tokens=1000")
+        browser.open(plain_url + "/?q=Talk%20for%20a%20long%20time&max_tokens=1000&ignore_eos=1")
         browser.wait("(document.querySelector('.assistant > div') || {}).textContent", "the first streamed text")
         browser.js("document.getElementById('stop').click()")
         browser.wait("document.getElementById('status').textContent === 'stopped'", "the page to say stopped")

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -120,10 +121,13 @@ struct Server::Request {
   std::vector<std::string> stop;
   bool tools = false;
   bool thinking = false;
+  bool ignore_eos = false;  // llama-server's: the end-of-generation tokens are never sampled
   std::string id;
   int64_t created = 0;
   // Called with each new piece of (thought, answer) text; false: the client is gone.
   std::function<bool(const std::string& thoughts, const std::string& content)> on_text;
+  // Asked before every decode step; false: the client is gone (the generation is cancelled).
+  std::function<bool()> alive;
 };
 
 // What generation produced.
@@ -316,12 +320,20 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
   const int64_t limit = r.max_tokens < 0 ? std::min<int64_t>(room, 256) : std::min(r.max_tokens, room);
   out->finish_reason = "length";
   bool cut_at_stop_string = false;
+  std::vector<float> masked;  // [vocab] float32: this step's logits without the stop tokens
   for (int64_t i = 0; i < limit; ++i) {
-    if (stopping_ || cancelled) {
+    if (stopping_ || cancelled || (r.alive && !r.alive())) {
       out->finish_reason = "cancelled";
       break;
     }
     const float* logits = session.logits() + (session.logits_rows() - 1) * session.vocab();
+    if (r.ignore_eos) {  // a copy with the stop tokens at -inf (the session's logits are const)
+      masked.assign(logits, logits + session.vocab());
+      for (int32_t id : stop_tokens_) {
+        if (id >= 0 && id < session.vocab()) masked[size_t(id)] = -std::numeric_limits<float>::infinity();
+      }
+      logits = masked.data();
+    }
     const int32_t next = size_t(i) < options_.scripted_output.size()
                              ? options_.scripted_output[size_t(i)]
                              : sampler.Sample(absl::MakeConstSpan(logits, size_t(session.vocab())));
@@ -492,7 +504,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
       !Field(body, "max_tokens", &r->max_tokens, &error) || !Field(body, "temperature", &temperature, &error) ||
       !Field(body, "top_p", &top_p, &error) || !Field(body, "top_k", &top_k, &error) ||
       !Field(body, "min_p", &min_p, &error) || !Field(body, "seed", &seed, &error) ||
-      !Field(body, "repeat_penalty", &repeat, &error)) {
+      !Field(body, "repeat_penalty", &repeat, &error) || !Field(body, "ignore_eos", &r->ignore_eos, &error)) {
     return fail(error);
   }
   if (body.contains("max_completion_tokens") && !Field(body, "max_completion_tokens", &r->max_tokens, &error)) return fail(error);
@@ -639,17 +651,31 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
     return out;
   };
 
+  // Generation runs inside a chunked content provider, on this request's thread, for both kinds
+  // of response: that is where httplib lets the handler see the connection. DataSink::is_writable
+  // (Debian's 0.11.4: select for write and a MSG_PEEK probe) turns false once the client has
+  // closed, which cancels the generation and frees the slot. The price for the non-streaming
+  // kind: the 200 status is sent before generation, so a runtime failure during it arrives as an
+  // error object in a 200 body (failures found before, such as a prompt over the context, keep
+  // their own status).
+  std::shared_ptr<Lease> held(std::move(*lease));
   if (!r->stream) {
-    Generation g;
-    absl::Status s = Generate((*lease)->slot(), *r, &g);
-    if (!s.ok()) return fail(FromStatus(s));
-    res.set_content(Dump(finish_body(g, false)), "application/json");
+    res.set_chunked_content_provider(
+        "application/json", [this, r, held, finish_body](size_t, httplib::DataSink& sink) {
+          r->alive = [&sink] { return sink.is_writable(); };
+          Generation g;
+          absl::Status s = Generate(held->slot(), *r, &g);
+          if (!s.ok()) ++metrics_.errors;
+          const std::string body = s.ok() ? Dump(finish_body(g, false)) : ErrorBody(FromStatus(s)).dump();
+          if (sink.is_writable()) sink.write(body.data(), body.size());
+          sink.done();
+          return true;
+        });
     return;
   }
 
   // Streaming: generation runs inside the content provider, on this request's thread; a write
   // that fails (the client went away) cancels it and the lease frees the slot.
-  std::shared_ptr<Lease> held(std::move(*lease));
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
@@ -665,6 +691,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
                       {"model", model_id_}, {"choices", json::array({choice})}};
         };
         if (r->chat && !send(chunk(json{{"role", "assistant"}, {"content", ""}}))) return false;
+        r->alive = [&sink] { return sink.is_writable(); };
         r->on_text = [&](const std::string& thoughts, const std::string& content) {
           if (!r->chat) return send(chunk(json(content)));
           json delta = json::object();

@@ -504,7 +504,7 @@ struct Holder {
   Holder(const LiveServer& s) {
     thread = std::thread([this, &s] {
       bool first = true;
-      result = PostStream(s, json{{"messages", UserTurn("Go on and on")}, {"max_tokens", 900}, {"stream", true}},
+      result = PostStream(s, json{{"messages", UserTurn("Go on and on")}, {"max_tokens", 900}, {"ignore_eos", true}, {"stream", true}},
                           "/v1/chat/completions", [this, &first](const std::string&) {
                             if (first) started.set_value();
                             first = false;
@@ -534,6 +534,19 @@ TEST(Serve, ClientDisconnectCancelsAndFreesTheSlot) {
   EXPECT_LT(Metric(s, "g4serve_completion_tokens_total"), 900) << "generation went on after the disconnect";
   const Reply r = Post(s, "/v1/chat/completions", json{{"messages", UserTurn("Hi")}, {"max_tokens", 2}});
   EXPECT_EQ(r.status, 200) << r.raw;
+}
+
+TEST(Serve, NonStreamingClientThatGoesAwayCancelsToo) {
+  LiveServer s({});
+  httplib::Client client("127.0.0.1", s.port());
+  client.set_read_timeout(0, 100000);  // gives up after 0.1 s; a 900-token answer takes seconds
+  auto r = client.Post("/v1/chat/completions", json{{"messages", UserTurn("Go on and on")}, {"max_tokens", 900}, {"ignore_eos", true}}.dump(),
+                       "application/json");
+  EXPECT_FALSE(r) << "the answer came within 0.1 s; the test needs a slower generation";
+  client.stop();
+  EXPECT_TRUE(WaitFor([&] { return Metric(s, "g4serve_cancelled_total") == 1; }));
+  EXPECT_TRUE(WaitFor([&] { return Metric(s, "g4serve_slots_busy") == 0; }));
+  EXPECT_LT(Metric(s, "g4serve_completion_tokens_total"), 900);
 }
 
 TEST(Serve, FullQueueIs429AndAQueuedRequestRunsWhenTheSlotFrees) {
