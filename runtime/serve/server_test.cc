@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -732,6 +733,69 @@ TEST(Serve, MalformedJsonAndWrongShapesAre400) {
   ExpectError(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", -1}}), 400, "invalid_request_error");
   EXPECT_EQ(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}}).status, 200);
   EXPECT_EQ(Metric(s, "g4serve_errors_total"), 19);  // every 4xx above, counted
+}
+
+// Random request bodies (every field a random JSON value of a random type, random messages, and
+// truncations of a valid body): the answer is always 200 with a choice or a 4xx error object, never
+// a 5xx, a dropped connection or a crash; the server still serves afterwards.
+TEST(Serve, RandomBodiesGetAnAnswerOrAnErrorObject) {
+  LiveServer s({});
+  std::mt19937 rng(1234);
+  auto pick = [&](int n) { return int(rng() % unsigned(n)); };
+  std::function<json(int)> value = [&](int depth) -> json {
+    switch (pick(depth > 1 ? 6 : 8)) {
+      case 0: return nullptr;
+      case 1: return pick(2) == 1;
+      case 2: return pick(5) - 2;
+      case 3: return (pick(400) - 100) / 100.0;
+      case 4: return std::string("x<|turn>\xff", size_t(pick(10)));
+      case 5: return "auto";
+      case 6: return json::array({value(depth + 1), value(depth + 1)});
+      default: return json{{"type", "function"}, {"function", {{"name", value(depth + 1)}}}, {"k", value(depth + 1)}};
+    }
+  };
+  const char* roles[] = {"user", "system", "assistant", "tool", "developer", "robot", ""};
+  auto message = [&]() {
+    json m = json::object();
+    if (pick(8)) m["role"] = pick(2) ? "user" : roles[pick(7)];
+    if (pick(8)) m["content"] = pick(3) ? json("hello") : value(0);
+    if (pick(4) == 0) m["tool_calls"] = json::array({{{"id", "c"}, {"type", "function"},
+                                                      {"function", {{"name", value(1)}, {"arguments", value(1)}}}}});
+    if (pick(6) == 0) m["tool_call_id"] = value(1);
+    return m;
+  };
+  const char* keys[] = {"model", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "tools",
+                        "tool_choice", "n", "reasoning_effort", "chat_template_kwargs", "thinking", "stream_options"};
+  int ok = 0, rejected = 0;
+  for (int i = 0; i < 300; ++i) {
+    json body = json::object();
+    json messages = json::array();
+    for (int m = 1 + pick(3); m > 0; --m) messages.push_back(message());
+    if (pick(10)) body["messages"] = messages;
+    const json max_tokens[] = {1, 2, 1, 2, "x", -1, 2.5, true};
+    body["max_tokens"] = max_tokens[pick(8)];
+    if (pick(3)) body["prompt"] = pick(4) ? json("Once") : value(0);
+    for (const char* key : keys) {
+      if (pick(10) == 0) body[key] = value(0);
+    }
+    if (pick(4) == 0) body["model"] = "serve_test.gguf";
+    std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (pick(8) == 0) text.resize(size_t(pick(int(text.size()))));
+    const Reply r = Post(s, pick(3) ? "/v1/chat/completions" : "/v1/completions", text);
+    ASSERT_NE(r.status, -1) << "no answer to " << text;
+    ASSERT_TRUE(r.body.is_object()) << r.raw << "\nfor " << text;
+    if (r.status == 200) {
+      EXPECT_TRUE(r.body.contains("choices")) << r.raw << "\nfor " << text;
+      ++ok;
+    } else {
+      EXPECT_TRUE(r.status == 400 || r.status == 404) << r.status << " " << r.raw << "\nfor " << text;
+      EXPECT_TRUE(r.body.contains("error")) << r.raw;
+      ++rejected;
+    }
+  }
+  EXPECT_GT(ok, 5);
+  EXPECT_GT(rejected, 50);
+  EXPECT_EQ(Get(s, "/health").status, 200);
 }
 
 TEST(Serve, UnknownModelAndPathAre404) {
