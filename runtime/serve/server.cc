@@ -152,6 +152,7 @@ class Server::Lease {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerOptions& options) {
   if (options.slots < 1) return absl::InvalidArgumentError("--slots must be at least 1");
+  if (options.max_queue < 0) return absl::InvalidArgumentError("--queue must not be negative");
   auto server = std::unique_ptr<Server>(new Server());
   server->options_ = options;
   server->model_id_ = std::filesystem::path(options.model_path).filename().string();
@@ -204,15 +205,16 @@ void Server::Shutdown() {
 absl::StatusOr<std::unique_ptr<Server::Lease>> Server::Acquire(const std::vector<int32_t>& prompt) {
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("the server is shutting down");
-  if (int(waiting_.size()) >= options_.max_queue) {
+  auto free_slot = [&] {
+    return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s->busy; });
+  };
+  // Only a request that has to wait takes a queue place (--queue 0: never wait).
+  if (!(waiting_.empty() && free_slot()) && int(waiting_.size()) >= options_.max_queue) {
     return absl::ResourceExhaustedError(absl::StrCat("the queue is full (", options_.max_queue, " waiting)"));
   }
   const uint64_t ticket = next_ticket_++;
   waiting_.push_back(ticket);
   metrics_.queue_depth = int(waiting_.size());
-  auto free_slot = [&] {
-    return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s->busy; });
-  };
   cv_.wait(lock, [&] { return stopping_ || (waiting_.front() == ticket && free_slot()); });
   waiting_.erase(std::find(waiting_.begin(), waiting_.end(), ticket));
   metrics_.queue_depth = int(waiting_.size());

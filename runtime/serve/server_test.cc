@@ -845,6 +845,33 @@ TEST(Serve, ApiKeyIsRequiredWhenSet) {
   EXPECT_EQ(Get(s, "/health").status, 200) << "health needs no key";
 }
 
+TEST(Serve, QueueZeroServesAFreeSlotAndRejectsWaiting) {
+  ServerOptions options;
+  options.max_queue = 0;
+  LiveServer s(options);
+  EXPECT_EQ(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}}).status, 200);
+  auto holder = std::make_unique<Holder>(s);
+  holder->started.get_future().wait();
+  ExpectError(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}}), 429, "rate_limit_error");
+}
+
+TEST(Serve, CreateNamesWhatIsWrong) {
+  ServerOptions options;
+  options.plan_dir = kPlan;
+  options.model_path = "/nonexistent/model.gguf";
+  auto missing = Server::Create(options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("/nonexistent/model.gguf"));
+  options.model_path = kModel;
+  options.plan_dir = "/nonexistent/plan";
+  auto no_plan = Server::Create(options);
+  ASSERT_FALSE(no_plan.ok());
+  EXPECT_THAT(std::string(no_plan.status().message()), HasSubstr("/nonexistent/plan"));
+  options.plan_dir = kPlan;
+  options.slots = 0;
+  EXPECT_EQ(Server::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The g4serve binary: serves, and exits 0 on SIGTERM.
 
@@ -885,6 +912,24 @@ TEST(Serve, BinaryServesAndStopsOnSigterm) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   fclose(in);
   posix_spawn_file_actions_destroy(&actions);
+}
+
+TEST(Serve, BinaryRefusesBadArgumentsWithAMessage) {
+  auto run = [](const std::string& args, std::string* out) {
+    FILE* p = popen((std::string(G4SERVE_BINARY) + " " + args + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+    const int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string usage, missing, device;
+  EXPECT_EQ(run("", &usage), 2);
+  EXPECT_THAT(usage, HasSubstr("usage: g4serve OUTDIR --model M.gguf"));
+  EXPECT_EQ(run(absl::StrCat(kPlan, " --model /nonexistent/m.gguf --port 0"), &missing), 1);
+  EXPECT_THAT(missing, HasSubstr("/nonexistent/m.gguf"));
+  EXPECT_EQ(run(absl::StrCat(kPlan, " --model ", kModel, " --device tpu"), &device), 2);
+  EXPECT_THAT(device, HasSubstr("--device must be cpu or cuda"));
 }
 
 }  // namespace
