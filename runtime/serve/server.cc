@@ -578,7 +578,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
         json chosen = json::array();
         for (const json& tool : t.tools.is_array() ? t.tools : json::array()) {
           if (tool.is_object() && tool.contains("function") && tool["function"].is_object() &&
-              tool["function"].value("name", "") == name) {
+              tool["function"].contains("name") && tool["function"]["name"] == name) {
             chosen.push_back(tool);
           }
         }

@@ -730,9 +730,17 @@ TEST(Serve, MalformedJsonAndWrongShapesAre400) {
     EXPECT_EQ(r.body["error"]["param"], key) << r.raw;
   }
   ExpectError(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"top_p", 0}}), 400, "invalid_request_error");
+  // A tool whose name is not a string, chosen by name: 400, not an exception.
+  ExpectError(Post(s, "/v1/chat/completions",
+                   json{{"messages", UserTurn("hi")}, {"tools", {{{"type", "function"}, {"function", {{"name", 5}}}}}},
+                        {"tool_choice", {{"type", "function"}, {"function", {{"name", "f"}}}}}}),
+              400, "invalid_request_error");
+  ExpectError(Post(s, "/v1/chat/completions",
+                   json{{"messages", UserTurn("hi")}, {"tools", {{{"type", "function"}, {"function", {{"name", 5}}}}}}}),
+              400, "invalid_request_error");
   ExpectError(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", -1}}), 400, "invalid_request_error");
   EXPECT_EQ(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}}).status, 200);
-  EXPECT_EQ(Metric(s, "g4serve_errors_total"), 19);  // every 4xx above, counted
+  EXPECT_EQ(Metric(s, "g4serve_errors_total"), 21);  // every 4xx above, counted
 }
 
 // Random request bodies (every field a random JSON value of a random type, random messages, and
