@@ -138,12 +138,19 @@ struct Server::Generation {
   std::string finish_reason = "stop";
 };
 
-// A slot held by one request; released (cache kept) when destroyed.
+// A slot held by one request; released (cache kept) by Release() or when destroyed. Responses
+// release it as soon as generation ends, before their last write: httplib destroys the content
+// provider (and this lease) only after the client has the whole response, and a client that sends
+// its next request at once must find the slot free.
 class Server::Lease {
  public:
   Lease(Server* server, Slot* slot) : server_(server), slot_(slot) {}
-  ~Lease() { server_->Release(slot_); }
+  ~Lease() { Release(); }
   Slot* slot() const { return slot_; }
+  void Release() {
+    if (slot_ != nullptr) server_->Release(slot_);
+    slot_ = nullptr;
+  }
 
  private:
   Server* server_;
@@ -258,6 +265,19 @@ void Server::Release(Slot* slot) {
   cv_.notify_all();
 }
 
+// Evaluates `tokens` at the slot's next positions and records them as cached. On failure the slot
+// is emptied: what its cache holds is unknown then.
+absl::Status Server::EvalInSlot(Slot* slot, const std::vector<int32_t>& tokens) {
+  absl::Status s = slot->session->Eval(tokens);
+  if (s.ok()) {
+    slot->cached.insert(slot->cached.end(), tokens.begin(), tokens.end());
+  } else {
+    slot->session->Reset();
+    slot->cached.clear();
+  }
+  return s;
+}
+
 absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
   exec::Session& session = *slot->session;
   const std::vector<int32_t>& prompt = r.prompt;
@@ -275,12 +295,7 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
   out->cached_tokens = int64_t(common);
   const std::vector<int32_t> fresh(prompt.begin() + common, prompt.end());
   auto t0 = Clock::now();
-  if (absl::Status s = session.Eval(fresh); !s.ok()) {
-    session.Reset();  // what the cache holds is unknown now
-    slot->cached.clear();
-    return s;
-  }
-  slot->cached.insert(slot->cached.end(), fresh.begin(), fresh.end());
+  G4_RETURN_IF_ERROR(EvalInSlot(slot, fresh));
   out->prefill_us = Micros(t0, Clock::now());
   metrics_.prompt_tokens += out->prompt_tokens;
   metrics_.prompt_tokens_evaluated += int64_t(fresh.size());
@@ -356,12 +371,7 @@ absl::Status Server::Generate(Slot* slot, Request& r, Generation* out) {
     }
     emit(SafeEnd(out->text, watched));
     if (i + 1 == limit) break;  // no logits needed after the last token
-    if (absl::Status s = session.Eval({next}); !s.ok()) {
-      session.Reset();
-      slot->cached.clear();
-      return s;
-    }
-    slot->cached.push_back(next);
+    G4_RETURN_IF_ERROR(EvalInSlot(slot, {next}));
   }
   if (!cut_at_stop_string) out->text += stream.Finish();
   if (out->finish_reason != "cancelled") emit(out->text.size());
@@ -667,6 +677,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
           r->alive = [&sink] { return sink.is_writable(); };
           Generation g;
           absl::Status s = Generate(held->slot(), *r, &g);
+        held->Release();
           if (!s.ok()) ++metrics_.errors;
           const std::string body = s.ok() ? Dump(finish_body(g, false)) : ErrorBody(FromStatus(s)).dump();
           if (sink.is_writable()) sink.write(body.data(), body.size());
@@ -703,6 +714,7 @@ void Server::HandleChat(const httplib::Request& req, httplib::Response& res, boo
         };
         Generation g;
         absl::Status s = Generate(held->slot(), *r, &g);
+        held->Release();
         if (!s.ok()) {
           ++metrics_.errors;
           const std::string line = "data: " + ErrorBody(FromStatus(s)).dump() + "\n\n";

@@ -93,6 +93,7 @@ class Server {
   absl::StatusOr<std::unique_ptr<Lease>> Acquire(const std::vector<int32_t>& prompt);
   void Release(Slot* slot);
   absl::Status Generate(Slot* slot, Request& request, Generation* out);
+  absl::Status EvalInSlot(Slot* slot, const std::vector<int32_t>& tokens);
 
   void HandleChat(const httplib::Request& req, httplib::Response& res, bool chat);
   void HandleModels(const httplib::Request& req, httplib::Response& res);

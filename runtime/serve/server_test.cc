@@ -857,7 +857,17 @@ TEST(Serve, QueueZeroServesAFreeSlotAndRejectsWaiting) {
   ServerOptions options;
   options.max_queue = 0;
   LiveServer s(options);
-  EXPECT_EQ(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}}).status, 200);
+  // Back to back on one connection, each request finds the slot its predecessor released (the
+  // lease goes before the response's last write, not when httplib drops the provider).
+  auto client = s.Client();
+  for (bool stream : {false, true, false, true}) {
+    for (int i = 0; i < 10; ++i) {
+      auto r = client->Post("/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}, {"stream", stream}}.dump(),
+                            "application/json");
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, 200) << "request " << i << (stream ? " (streamed): " : ": ") << r->body;
+    }
+  }
   auto holder = std::make_unique<Holder>(s);
   holder->started.get_future().wait();
   ExpectError(Post(s, "/v1/chat/completions", json{{"messages", UserTurn("hi")}, {"max_tokens", 1}}), 429, "rate_limit_error");
