@@ -13,6 +13,9 @@ PACKAGES=(
   # The sanitizer build and the fuzz targets (scripts/sanitize.sh, scripts/fuzz.sh): clang with
   # its ASan/UBSan/libFuzzer runtimes, the same LLVM release as the MLIR libraries.
   clang-22 libclang-rt-22-dev
+  # g4serve (docs/server.md): HTTP/1.1 server and JSON, header-only Debian libraries; headless
+  # Chromium for the chat page's browser test (skipped when absent).
+  libcpp-httplib-dev nlohmann-json3-dev chromium
 )
 
 missing=()

@@ -76,10 +76,10 @@ TEST(ChatTemplate, LaterSystemMessageIsAnOrdinaryTurn) {
 }
 
 TEST(ChatTemplate, UnknownRoleIsAnError) {
-  auto s = ApplyChatTemplate(std::vector<ChatMessage>{{"user", "Hi", ""}, {"tool", "x", ""}});
+  auto s = ApplyChatTemplate(std::vector<ChatMessage>{{"user", "Hi", ""}, {"robot", "x", ""}});
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(std::string(s.status().message()), HasSubstr("message 1"));
-  EXPECT_THAT(std::string(s.status().message()), HasSubstr("'tool'"));
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("'robot'"));
 }
 
 TEST(StripThinking, MatchesTheJinjaMacro) {
