@@ -526,7 +526,10 @@ absl::Status Attention(const AttentionParams& p, const KvView& kv, const float* 
   const int64_t tblocks = (n + nt_item - 1) / nt_item, hsplit = group / heads;
   Job job{p, kv, q, pos0, out, heads, loops};
   parallel(p.num_kv_heads * hsplit * tblocks, [&](int64_t b, int64_t e) {
-    SdpaScratch scratch;
+    // Per thread and kept across calls: S alone is 128 KiB at 64 rows x 512 keys, which malloc
+    // serves with a fresh mmap, so a per-range scratch page-faulted and cleared its pages on
+    // every range (12 % of an E2B prefill's samples in clear_page).
+    thread_local SdpaScratch scratch;
     for (int64_t i = b; i < e; ++i) {
       const int64_t tb = i % tblocks, hs = (i / tblocks) % hsplit, g = i / (tblocks * hsplit);
       const int64_t t0 = tb * nt_item;

@@ -20,12 +20,12 @@ ActivationBuffers::ActivationBuffers(const plan::Plan& plan, bool own_buffers, s
     head_[i].width = tail_[i].width = width;
     if (t->slot() >= 0 && !own_buffers) {
       auto [it, fresh] = buffer_of_slot.try_emplace({t->slot(), tail}, int32_t(buffers_.size()));
-      if (fresh) buffers_.push_back({width, tail, {}});
+      if (fresh) buffers_.push_back({width, tail, nullptr, 0});
       buffers_[it->second].width = std::max(buffers_[it->second].width, width);
       buffer_of_[i] = it->second;
     } else {
       buffer_of_[i] = int32_t(buffers_.size());
-      buffers_.push_back({width, tail, {}});
+      buffers_.push_back({width, tail, nullptr, 0});
     }
   }
 }
@@ -41,10 +41,16 @@ void ActivationBuffers::Prepare(int64_t n, int64_t k) {
   if (n > rows_ || k > tail_rows_) {
     rows_ = std::max(rows_, n);
     tail_rows_ = std::max(tail_rows_, k);
-    for (Buffer& b : buffers_) b.data.resize(size_t(b.tail ? tail_rows_ : rows_) * size_t(b.width));
+    for (Buffer& b : buffers_) {
+      const size_t floats = size_t(b.tail ? tail_rows_ : rows_) * size_t(b.width);
+      if (floats > b.floats) {
+        b.data.reset(new float[floats]);  // default-initialized: no pass over the memory
+        b.floats = floats;
+      }
+    }
   }
   for (size_t i = 0; i < head_.size(); ++i) {
-    float* base = buffers_[buffer_of_[i]].data.data();
+    float* base = buffers_[buffer_of_[i]].data.get();
     head_[i].data = base;
     tail_[i].data = tail_tensor_[i] ? base : base + (n - k) * head_[i].width;
   }
