@@ -31,7 +31,7 @@ typedef struct g4k_tensor {
 
 typedef struct g4k_weight {
   const void* data;    /* in the mapped GGUF, in its own dtype */
-  uint32_t ggml_type;  /* ggml type id (0 f32, 1 f16, 30 bf16, 8 q8_0, 2 q4_0, 12 q4_k, 14 q6_k) */
+  uint32_t ggml_type;  /* ggml type id, any of the 16 in runtime/gguf/ggml_types.h (0 f32, 8 q8_0, ...) */
   int32_t n_dims;
   int64_t ne[4];
   const float* f32;    /* the tensor as float32 for 1-D weights (norms, scales); else null */
