@@ -15,23 +15,13 @@
 #include <vector>
 
 #include "cpu/attention.h"
+#include "cpu/bench_util.h"
 
 namespace {
 
 using namespace g4::cpu;
 
-template <typename Fn>
-double MedianSeconds(int reps, Fn&& fn) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using g4::cpu::bench::MedianSeconds;
 
 uint16_t Bf16(float f) {
   uint32_t u;

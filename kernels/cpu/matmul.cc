@@ -25,6 +25,20 @@ using internal::Q8Act;
 constexpr int64_t kActivationBlockBytes = 512 * 1024;
 constexpr int64_t kMaxTokenBlock = 64;
 
+// The token-block heuristic's bytes per token of q8 activations: `in` int8 values and one float
+// (d) per 32-block. The block sums (another in / 8) and the panel's offset4 are not counted.
+int64_t Q8BytesPerToken(int64_t in) { return in + in / 8; }
+
+// fn(begin, end) over disjoint ranges covering [0, n): on `pool`, or inline without one.
+template <typename Fn>
+void ForRange(ThreadPool* pool, int64_t n, Fn&& fn) {
+  if (pool != nullptr) {
+    pool->ParallelFor(n, fn);
+  } else {
+    fn(0, n);
+  }
+}
+
 // Block-quantized weights (everything but F32/F16/BF16): these take the integer path.
 bool IsQuantized(GgmlType t) {
   return t != GgmlType::kF32 && t != GgmlType::kF16 && t != GgmlType::kBF16;
@@ -66,22 +80,15 @@ void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64
   auto quantize = [&](int64_t begin, int64_t end) {
     k->quantize_q8(X + begin * kQ8Block, end - begin, acts->q.data() + begin * kQ8Block,
                    acts->d.data() + begin, acts->sum.data() + begin);
-    for (int64_t b = begin; b < end; ++b) {
-      int8_t* q = acts->q.data() + b * kQ8Block;
-      if (panel_offset == 0) continue;
-      int32_t* offset4 = acts->offset4.data() + b * (kQ8Block / 4);
-      for (int g = 0; g < kQ8Block / 4; ++g) {
-        offset4[g] = -panel_offset * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
-      }
+    if (panel_offset == 0) return;
+    const int8_t* q = acts->q.data();
+    for (int64_t g = begin * (kQ8Block / 4); g < end * (kQ8Block / 4); ++g) {
+      acts->offset4[g] = -panel_offset * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
     }
   };
   // Cheap next to the product (O(tokens * in) vs O(tokens * in * out)): only worth threads
   // for prefill-sized batches.
-  if (pool != nullptr && tokens >= 8) {
-    pool->ParallelFor(blocks, quantize);
-  } else {
-    quantize(0, blocks);
-  }
+  ForRange(tokens >= 8 ? pool : nullptr, blocks, quantize);
 }
 
 // Everything one tile needs; shared read-only by all threads.
@@ -177,7 +184,7 @@ void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) 
 // Row tiles [tile_begin, tile_end): for each token block, every tile of the range, so the
 // block's activations stay in cache while the range's weights stream past once per block.
 void ComputeRowTiles(const Problem& p, int64_t tile_begin, int64_t tile_end) {
-  const int64_t bytes_per_token = p.acts != nullptr ? p.in + p.in / 8 : p.in * 4;
+  const int64_t bytes_per_token = p.acts != nullptr ? Q8BytesPerToken(p.in) : p.in * 4;
   const int64_t token_block = std::clamp<int64_t>(
       kActivationBlockBytes / bytes_per_token / kTokenTile * kTokenTile, kTokenTile,
       kMaxTokenBlock);
@@ -234,10 +241,11 @@ void ComputePanel(const Problem& p, int64_t row0, int64_t t0, int64_t nt) {
 
 // Panels [begin, end), token block by token block as ComputeRowTiles.
 void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
-  // Activation bytes per token: q, d and sum, offset4. The blocks are balanced (70 tokens: 35 +
-  // 35, not 60 + 10): every block repacks the weights, a short one for few tokens.
-  const int64_t max_block = std::clamp<int64_t>(
-      2 * kActivationBlockBytes / (2 * p.in + p.in / 4), kMinPanelTokens, kMaxTokenBlock);
+  // Sized as the row tiles' blocks (the 64-token cap binds below in ~ 7300). The blocks are
+  // balanced (70 tokens: 35 + 35, not 60 + 10): every block repacks the weights, a short one
+  // for few tokens.
+  const int64_t max_block = std::clamp<int64_t>(kActivationBlockBytes / Q8BytesPerToken(p.in),
+                                                kMinPanelTokens, kMaxTokenBlock);
   const int64_t blocks = (p.tokens + max_block - 1) / max_block;
   const int64_t token_block = (p.tokens + blocks - 1) / blocks;
   for (int64_t t0 = 0; t0 < p.tokens; t0 += token_block) {
@@ -347,19 +355,11 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
                   integer_path ? &acts : nullptr,
                   Y};
   if (panel_path) {
-    const int64_t panels = (out + kPanelRows - 1) / kPanelRows;
-    if (options.pool != nullptr) {
-      options.pool->ParallelFor(panels, [&](int64_t b, int64_t e) { ComputePanels(p, b, e); });
-    } else {
-      ComputePanels(p, 0, panels);
-    }
-    return absl::OkStatus();
-  }
-  const int64_t tiles = (out + kRowTile - 1) / kRowTile;
-  if (options.pool != nullptr) {
-    options.pool->ParallelFor(tiles, [&](int64_t b, int64_t e) { ComputeRowTiles(p, b, e); });
+    ForRange(options.pool, (out + kPanelRows - 1) / kPanelRows,
+             [&](int64_t b, int64_t e) { ComputePanels(p, b, e); });
   } else {
-    ComputeRowTiles(p, 0, tiles);
+    ForRange(options.pool, (out + kRowTile - 1) / kRowTile,
+             [&](int64_t b, int64_t e) { ComputeRowTiles(p, b, e); });
   }
   return absl::OkStatus();
 }

@@ -25,6 +25,7 @@
 #include <sstream>
 #include <vector>
 
+#include "cpu/bench_util.h"
 #include "cpu/matmul.h"
 
 namespace {
@@ -39,18 +40,7 @@ int64_t kIn = 4096, kOut = 4096;  // --shape=IN,OUT
 }  // namespace
 namespace {
 
-template <typename Fn>
-double MedianSeconds(int reps, Fn&& fn) {
-  fn();  // warm-up (page faults, caches, worker wake-up)
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
+using g4::cpu::bench::MedianSeconds;
 
 double MemcpyGBs() {
   const size_t bytes = size_t{256} << 20;

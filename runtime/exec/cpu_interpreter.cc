@@ -247,6 +247,8 @@ void CpuInterpreter::ExpertFfn() {
   float* out = T(Out(0));       // [n][H]
   std::fill(out, out + n_ * H, 0.0f);
 
+  // One expert group's rows (m <= kExpertTokenBlock * k): resized per group, allocated once.
+  std::vector<float> xg, gu, act, y;  // [m][H], [m][2 ff], [m][ff], [m][H]
   for (int64_t t0 = 0; t0 < n_; t0 += kExpertTokenBlock) {
     const int64_t nt = std::min(kExpertTokenBlock, n_ - t0);
     // slots[e]: the (token, j) slots of this block routed to expert e, as t * k + j, ascending.
@@ -270,7 +272,7 @@ void CpuInterpreter::ExpertFfn() {
       gw.n_dims = 2, gw.ne[1] = 2 * ff;
       dw.data = static_cast<const uint8_t*>(down.data) + uint64_t(e) * dn_expert_bytes;
       dw.n_dims = 2, dw.ne[1] = H;
-      std::vector<float> xg(size_t(m * H)), gu(size_t(m * 2 * ff)), act(size_t(m * ff)), y(size_t(m * H));
+      xg.resize(size_t(m * H)), gu.resize(size_t(m * 2 * ff)), act.resize(size_t(m * ff)), y.resize(size_t(m * H));
       for (int64_t i = 0; i < m; ++i) {
         std::memcpy(&xg[size_t(i * H)], x + slots[size_t(i)] / k * H, size_t(H) * sizeof(float));
       }
