@@ -118,6 +118,50 @@ G4_AVX2 inline void AddPanelLanes(const __m256 (&s)[8], double* acc8) {
   }
 }
 
+// ---- Packed panels (packed_matmul.h) ----------------------------------------------------------
+
+// One packed block as 8 vectors of unsigned bytes: out[g] = group g (elements 4g..4g+3) of rows
+// 0..7, row r in lane r. Q8_0: w + 128 as stored; Q4_0: the nibbles, vector j's low ones are
+// group j and its high ones group j + 4.
+template <bool kIsQ8>
+G4_AVX2 inline void LoadPackedBlock(const uint8_t* block, __m256i (&out)[8]) {
+  if constexpr (kIsQ8) {
+    for (int g = 0; g < 8; ++g) out[g] = LoadU256(block + 32 * g);
+  } else {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    for (int j = 0; j < 4; ++j) {
+      const __m256i v = LoadU256(block + 32 * j);
+      out[j] = _mm256_and_si256(v, low);
+      out[j + 4] = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+    }
+  }
+}
+
+// The 4 activation bytes of group g at q (q + 4g), in every 32-bit lane.
+G4_AVX2 inline __m256i BroadcastGroup(const int8_t* q) {
+  int32_t v;
+  std::memcpy(&v, q, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// A packed chunk's 8 f16 scales of block b (rows 0..7) as fp32, exact.
+G4_AVX2 inline __m256 LoadPackedScales(const uint8_t* scales, int b) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 16 * b)));
+}
+
+// s = fma(float(dot), dw * d, s) for rows 0..7: the packed numerics' one step per block.
+G4_AVX2 inline __m256 AddScaledBlock(__m256i dot, __m256 dw, float d, __m256 s) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(d)), s);
+}
+
+// acc8[r] += double(lane r of s).
+G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
+  _mm256_storeu_pd(acc8, _mm256_add_pd(_mm256_loadu_pd(acc8),
+                                       _mm256_cvtps_pd(_mm256_castps256_ps128(s))));
+  _mm256_storeu_pd(acc8 + 4, _mm256_add_pd(_mm256_loadu_pd(acc8 + 4),
+                                           _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
+}
+
 }  // namespace
 }  // namespace g4::cpu::internal
 

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cpu/matmul_internal.h"
+#include "cpu/packed_matmul.h"
 
 namespace g4::cpu {
 namespace {
@@ -53,6 +54,9 @@ struct Q8Activations {
   // type's PanelOffset (the offset the unsigned weights carry, taken back out per group).
   std::vector<int32_t> offset4;
   bool has_offset4 = false;  // offset4 belongs to this call (not a stale one of this thread)
+  // Packed panels only: [tokens][blocks] sum of each block's q (Q8Act::isum).
+  std::vector<int32_t> isum;
+  bool has_isum = false;
 
   const int32_t* Offset4At(int64_t token, int64_t group) const {
     if (!has_offset4) return nullptr;
@@ -61,15 +65,18 @@ struct Q8Activations {
 
   Q8Act At(int64_t token, int64_t block) const {
     const int64_t b = token * blocks_per_token + block;
-    return {q.data() + b * kQ8Block, d.data() + b, sum.data() + b};
+    return {q.data() + b * kQ8Block, d.data() + b, sum.data() + b,
+            has_isum ? isum.data() + b : nullptr};
   }
 };
 
 // The activations' quantization rule (d kept in fp32, sum of the QUANTIZED x) is
 // KernelTable::quantize_q8's; why it is that rule: matmul_portable.cc, QuantizeQ8.
 // panel_offset: the K of Q8Activations::offset4, 0 when no panel GEMM follows.
+// with_isum: also the blocks' integer sums (Q8Activations::isum), for the packed panels.
 void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64_t tokens,
-                         int32_t panel_offset, ThreadPool* pool, Q8Activations* acts) {
+                         int32_t panel_offset, bool with_isum, ThreadPool* pool,
+                         Q8Activations* acts) {
   acts->blocks_per_token = in / kQ8Block;
   const int64_t blocks = tokens * acts->blocks_per_token;
   acts->q.resize(static_cast<size_t>(blocks * kQ8Block));
@@ -77,9 +84,19 @@ void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64
   acts->sum.resize(static_cast<size_t>(blocks));
   acts->has_offset4 = panel_offset != 0;
   if (acts->has_offset4) acts->offset4.resize(static_cast<size_t>(blocks * kQ8Block / 4));
+  acts->has_isum = with_isum;
+  if (with_isum) acts->isum.resize(static_cast<size_t>(blocks));
   auto quantize = [&](int64_t begin, int64_t end) {
     k->quantize_q8(X + begin * kQ8Block, end - begin, acts->q.data() + begin * kQ8Block,
                    acts->d.data() + begin, acts->sum.data() + begin);
+    if (with_isum) {
+      for (int64_t b = begin; b < end; ++b) {
+        const int8_t* q = acts->q.data() + b * kQ8Block;
+        int32_t s = 0;
+        for (int j = 0; j < kQ8Block; ++j) s += q[j];
+        acts->isum[b] = s;
+      }
+    }
     if (panel_offset == 0) return;
     const int8_t* q = acts->q.data();
     for (int64_t g = begin * (kQ8Block / 4); g < end * (kQ8Block / 4); ++g) {
@@ -254,6 +271,49 @@ void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
   }
 }
 
+// ---- Packed panels (packed_matmul.h) ----------------------------------------------------------
+
+// Panels [begin, end) of W x every token, token block by token block (the block's activations
+// stay in cache while the range's panels stream past once per block); within a block, up to
+// kPackedTokenTile tokens per pass over a panel, whose bytes stay in L1/L2 between passes.
+void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Activations& acts,
+                         int64_t tokens, float* Y, int64_t begin, int64_t end) {
+  using internal::kPackedRows;
+  using internal::kPackedTokenTile;
+  const int64_t nb = W.in() / kQ8Block;
+  const int64_t chunk_blocks = kChunk / kQ8Block;
+  const int64_t token_block = std::clamp<int64_t>(
+      kActivationBlockBytes / Q8BytesPerToken(W.in()) / kPackedTokenTile * kPackedTokenTile,
+      kPackedTokenTile, kMaxTokenBlock);
+  for (int64_t t0 = 0; t0 < tokens; t0 += token_block) {
+    const int64_t t_end = std::min(tokens, t0 + token_block);
+    for (int64_t p = begin; p < end; ++p) {
+      const int rows = static_cast<int>(std::min<int64_t>(kPackedRows, W.out() - p * kPackedRows));
+      // The first token tile streams the panel in: it prefetches the next panel's chunk.
+      const int64_t next_panel = p + 1 < end ? W.Panel(p + 1) - W.Panel(p) : 0;
+      for (int64_t tt = t0; tt < t_end; tt += kPackedTokenTile) {
+        const int T = static_cast<int>(std::min<int64_t>(kPackedTokenTile, t_end - tt));
+        double acc[kPackedTokenTile][kPackedRows] = {};
+        const uint8_t* chunk = W.Panel(p);
+        for (int64_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
+          const int nbc = static_cast<int>(std::min(chunk_blocks, nb - b0));
+          Q8Act x[kPackedTokenTile];
+          for (int t = 0; t < T; ++t) x[t] = acts.At(tt + t, b0);
+          const int64_t chunk_bytes = internal::PackedChunkBytes(W.type(), nbc);
+          if (tt == t0 && next_panel > 0) internal::PrefetchSpan(chunk + next_panel, chunk_bytes);
+          k->dot_packed(W.type(), chunk, nbc, x, T, &acc[0][0]);
+          chunk += chunk_bytes;
+        }
+        for (int t = 0; t < T; ++t) {
+          for (int r = 0; r < rows; ++r) {
+            Y[(tt + t) * W.out() + p * kPackedRows + r] = static_cast<float>(acc[t][r]);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool CpuHasAvx2() {
@@ -339,7 +399,8 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
           : -1;
   const bool panel_path = panel_offset >= 0;
   if (integer_path) {
-    QuantizeActivations(kernels, X, in, tokens, std::max(panel_offset, 0), options.pool, &acts);
+    QuantizeActivations(kernels, X, in, tokens, std::max(panel_offset, 0), /*with_isum=*/false,
+                        options.pool, &acts);
   }
 
   const Problem p{kernels,
@@ -361,6 +422,26 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
     ForRange(options.pool, (out + kRowTile - 1) / kRowTile,
              [&](int64_t b, int64_t e) { ComputeRowTiles(p, b, e); });
   }
+  return absl::OkStatus();
+}
+
+absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens, float* Y,
+                          const MatMulOptions& options) {
+  if (tokens < 0) return absl::InvalidArgumentError(absl::StrCat("MatMulPacked: tokens=", tokens));
+  if (W.empty()) return absl::InvalidArgumentError("MatMulPacked: empty (moved-from) matrix");
+  if (tokens == 0) return absl::OkStatus();
+  if (X == nullptr || Y == nullptr) return absl::InvalidArgumentError("MatMulPacked: null pointer");
+  const absl::StatusOr<const KernelTable*> selected = SelectKernels(options.isa);
+  if (!selected.ok()) return selected.status();
+  const KernelTable* kernels = *selected;
+  thread_local Q8Activations acts;  // as MatMul's: no allocation per decode step
+  QuantizeActivations(kernels, X, W.in(), tokens, /*panel_offset=*/0, /*with_isum=*/true,
+                      options.pool, &acts);
+  // By pointer: inside the lambda, on a worker, the name would be the worker's own instance.
+  const Q8Activations* quantized = &acts;
+  ForRange(options.pool, W.panels(), [&](int64_t b, int64_t e) {
+    ComputePackedPanels(kernels, W, *quantized, tokens, Y, b, e);
+  });
   return absl::OkStatus();
 }
 

@@ -480,6 +480,63 @@ G4_AVX2 void DotPanel(const PanelChunk& w, int64_t n, const Q8Act& x, const int3
   AddPanelLanes(s, acc8);
 }
 
+// ---- Packed panels (packed_matmul.h) ----------------------------------------------------------
+
+// Token x's exact integer dot with rows 0..7 of one packed block (wg from LoadPackedBlock), in
+// the lanes. Q4_0: the nibbles (0..15) meet x by maddubs; 8 groups of pairs sum to at most
+// 8 * 2 * 15 * 127 = 30480, so they add in int16 before one madd; the nibbles' offset of 8 comes
+// back out as -8 * (the block's sum of x). Q8_0: w + 128 would overflow maddubs' int16 pairs, so
+// the stored bytes are made signed again and multiplied as |w| * sign(x, w) (<= 2 * 128 * 127).
+template <bool kIsQ8>
+G4_AVX2 __m256i PackedBlockDot(const __m256i (&wg)[8], const int8_t* q, int32_t isum) {
+  if constexpr (kIsQ8) {
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    __m256i dot = _mm256_setzero_si256();
+    for (int g = 0; g < 8; ++g) {
+      const __m256i w = _mm256_xor_si256(wg[g], flip);
+      dot = _mm256_add_epi32(dot, DotU8I8(_mm256_abs_epi8(w),
+                                          _mm256_sign_epi8(BroadcastGroup(q + 4 * g), w)));
+    }
+    return dot;
+  } else {
+    __m256i pairs = _mm256_maddubs_epi16(wg[0], BroadcastGroup(q));
+    for (int g = 1; g < 8; ++g) {
+      pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(wg[g], BroadcastGroup(q + 4 * g)));
+    }
+    return _mm256_add_epi32(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)),
+                            _mm256_set1_epi32(-8 * isum));
+  }
+}
+
+template <bool kIsQ8, int T>
+G4_AVX2 void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {
+  const int64_t block_bytes = kIsQ8 ? 256 : 128;
+  const uint8_t* scales = chunk + nblocks * block_bytes;
+  __m256 s[T];
+  for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
+  for (int b = 0; b < nblocks; ++b) {
+    __m256i wg[8];
+    LoadPackedBlock<kIsQ8>(chunk + b * block_bytes, wg);
+    const __m256 dw = LoadPackedScales(scales, b);
+    for (int t = 0; t < T; ++t) {
+      s[t] = AddScaledBlock(PackedBlockDot<kIsQ8>(wg, x[t].q + 32 * b, x[t].isum[b]), dw,
+                            x[t].d[b], s[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);
+}
+
+using DotPackedFn = void (*)(const uint8_t*, int, const Q8Act*, double*);
+static_assert(kPackedTokenTile == 4, "update the instantiation table");
+constexpr DotPackedFn kDotPacked[2][kPackedTokenTile] = {
+    {DotPackedTile<false, 1>, DotPackedTile<false, 2>, DotPackedTile<false, 3>, DotPackedTile<false, 4>},
+    {DotPackedTile<true, 1>, DotPackedTile<true, 2>, DotPackedTile<true, 3>, DotPackedTile<true, 4>}};
+
+void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
+               double* acc) {
+  kDotPacked[type == GgmlType::kQ8_0][T - 1](chunk, nblocks, x, acc);
+}
+
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation tables");
 
 using DotF32Fn = void (*)(const float* const*, const float* const*, int64_t, double*, int64_t);
@@ -506,7 +563,8 @@ void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
 }  // namespace
 
 const KernelTable* Avx2Kernels() {
-  static const KernelTable table{QuantizeQ8, Decode, DotF32, DotQ8, PanelOffset, PackPanel, DotPanel};
+  static const KernelTable table{QuantizeQ8, Decode, DotF32,   DotQ8,
+                                 PanelOffset, PackPanel, DotPanel, DotPacked};
   return &table;
 }
 

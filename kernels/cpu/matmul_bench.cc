@@ -2,7 +2,7 @@
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
 //   matmul_bench [--isa=auto|avx2|avxvnni|portable] [--tokens=64] [--reps=N]
-//                [--shape=IN,OUT] [--types=q4_k,q5_0,...] [--decode=DTYPE]
+//                [--shape=IN,OUT] [--types=q4_k,q5_0,...] [--decode=DTYPE] [--packed]
 // (default types: the first seven; a type without a quantizer would be filled with random
 // blocks, which times the same code)
 //
@@ -10,6 +10,9 @@
 // 30 E2B-shaped layers (q 1536->2048, k/v 1536->256, o 2048->1536, gate/up 1536->6144,
 // down 6144->1536; ~1.1 GB at q8_0, far more than the last-level cache) run one after another as
 // GEMVs on 2 threads, next to a 2-thread read-only sweep of the same bytes (the floor).
+//
+// Q8_0 and Q4_0 also get a `packed` row (cpu::PackedMatrix, the layout the runtime packs them
+// into at load); --packed makes --decode run the packed matrices.
 //
 // GEMV GB/s counts the weight bytes read once per call (the activations are 16 KiB); GEMM
 // GFLOP/s counts 2 * in * out * tokens. Each figure is the median of several timed calls after a
@@ -27,6 +30,7 @@
 
 #include "cpu/bench_util.h"
 #include "cpu/matmul.h"
+#include "cpu/packed_matmul.h"
 
 namespace {
 
@@ -73,7 +77,7 @@ std::vector<uint8_t> MakeWeights(GgmlType type, int64_t kIn = ::kIn, int64_t kOu
 
 // One decode step's matrix products over `layers` E2B-shaped layers on `pool`, against a
 // read-only sweep of the same weight bytes by the same threads. Prints GB/s of both.
-int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers) {
+int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers, bool packed) {
   struct Shape { int64_t in, out; };
   const Shape kLayer[] = {{1536, 2048}, {1536, 256}, {1536, 256}, {2048, 1536},
                           {1536, 6144}, {1536, 6144}, {6144, 1536}};
@@ -98,12 +102,24 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers)
   MatMulOptions options;
   options.isa = isa;
   options.pool = pool;
+  std::vector<g4::cpu::PackedMatrix> pw;
+  if (packed) {
+    for (size_t i = 0; i < w.size(); ++i) {
+      auto m = g4::cpu::PackedMatrix::Pack(type, w[i].data(), shapes[i].in, shapes[i].out, pool);
+      if (!m.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(m.status().message()).c_str());
+        return 2;
+      }
+      pw.push_back(*std::move(m));
+    }
+  }
   const double gemv = MedianSeconds(reps, [&] {
     for (size_t i = 0; i < w.size(); ++i) {
-      if (!g4::cpu::MatMul(type, w[i].data(), shapes[i].in, shapes[i].out, x.data(), 1, y.data(),
-                           options).ok()) {
-        std::abort();
-      }
+      const absl::Status st =
+          packed ? g4::cpu::MatMulPacked(pw[i], x.data(), 1, y.data(), options)
+                 : g4::cpu::MatMul(type, w[i].data(), shapes[i].in, shapes[i].out, x.data(), 1,
+                                   y.data(), options);
+      if (!st.ok()) std::abort();
     }
   });
   // The floor: each thread sums its half of every matrix with 256-bit loads (no compute to
@@ -123,9 +139,9 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers)
       });
     }
   });
-  std::printf("decode sweep %s: %d layers, %.2f GB: GEMV %.1f GB/s (%.1f ms), read floor %.1f GB/s "
+  std::printf("decode sweep %s%s: %d layers, %.2f GB: GEMV %.1f GB/s (%.1f ms), read floor %.1f GB/s "
               "(%.1f ms), %.0f%% of floor\n",
-              g4::gguf::Traits(type).name, kLayers, bytes / 1e9, bytes / gemv / 1e9, gemv * 1e3,
+              g4::gguf::Traits(type).name, packed ? " (packed)" : "", kLayers, bytes / 1e9, bytes / gemv / 1e9, gemv * 1e3,
               bytes / sweep / 1e9, sweep * 1e3, 100.0 * sweep / gemv);
   return sink[0] == 42 ? 1 : 0;
 }
@@ -136,6 +152,8 @@ int main(int argc, char** argv) {
   Isa isa = Isa::kAuto;
   int64_t tokens = 64;
   int reps = 9;
+  bool packed = false;
+  std::optional<GgmlType> decode;
   std::vector<GgmlType> types = {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ8_0,
                                  GgmlType::kQ4_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
   for (int i = 1; i < argc; ++i) {
@@ -149,16 +167,13 @@ int main(int argc, char** argv) {
       kIn = std::stoll(a.substr(8));
       kOut = std::stoll(a.substr(a.find(',') + 1));
     }
+    else if (a == "--packed") packed = true;
     else if (a.rfind("--decode=", 0) == 0) {
-      const auto type = g4::gguf::ParseTypeName(a.substr(9));
-      if (!type) {
+      decode = g4::gguf::ParseTypeName(a.substr(9));
+      if (!decode) {
         std::fprintf(stderr, "unknown dtype %s\n", a.c_str() + 9);
         return 2;
       }
-      const char* layers = std::getenv("DECODE_LAYERS");  // 1: the working set fits in L3
-      const char* threads = std::getenv("DECODE_THREADS");
-      ThreadPool pool(threads ? std::atoi(threads) : 2);
-      return DecodeSweep(*type, isa, reps, &pool, layers ? std::atoi(layers) : 30);
     }
     else if (a.rfind("--types=", 0) == 0) {
       types.clear();
@@ -175,10 +190,16 @@ int main(int argc, char** argv) {
     else if (a != "--isa=auto") {
       std::fprintf(stderr,
                    "usage: %s [--isa=auto|avx2|avxvnni|portable] [--tokens=N] [--reps=N] "
-                   "[--shape=IN,OUT] [--types=T,...] [--decode=DTYPE]\n",
+                   "[--shape=IN,OUT] [--types=T,...] [--decode=DTYPE] [--packed]\n",
                    argv[0]);
       return 2;
     }
+  }
+  if (decode) {
+    const char* layers = std::getenv("DECODE_LAYERS");  // 1: the working set fits in L3
+    const char* threads = std::getenv("DECODE_THREADS");
+    ThreadPool pool(threads ? std::atoi(threads) : 2);
+    return DecodeSweep(*decode, isa, reps, &pool, layers ? std::atoi(layers) : 30, packed);
   }
   std::printf("isa: %s, matrix %lld x %lld, GEMM tokens %lld\n",
               isa == Isa::kPortable ? "portable"
@@ -224,6 +245,24 @@ int main(int argc, char** argv) {
                   w.size() / 1e6, gbs[0], gbs[1], gflops[0], gflops[1]);
       std::fflush(stdout);
     }
+    if (!g4::cpu::PackedMatrix::Supports(type)) continue;
+    auto pm = g4::cpu::PackedMatrix::Pack(type, w.data(), kIn, kOut);
+    if (!pm.ok()) std::abort();
+    double gbs[2], gflops[2];
+    for (int threads = 1; threads <= 2; ++threads) {
+      MatMulOptions options;
+      options.isa = isa;
+      options.pool = threads == 2 ? &pool2 : nullptr;
+      auto run = [&](int64_t n) {
+        if (!g4::cpu::MatMulPacked(*pm, x.data(), n, y.data(), options).ok()) std::abort();
+      };
+      gbs[threads - 1] = pm->bytes() / MedianSeconds(reps * 3, [&] { run(1); }) / 1e9;
+      gflops[threads - 1] =
+          2.0 * kIn * kOut * tokens / MedianSeconds(reps, [&] { run(tokens); }) / 1e9;
+    }
+    std::printf("%-6s %-6s %7.1f | %12.1f %12.1f | %14.1f %14.1f\n", g4::gguf::Traits(type).name,
+                "packed", pm->bytes() / 1e6, gbs[0], gbs[1], gflops[0], gflops[1]);
+    std::fflush(stdout);
   }
   return 0;
 }

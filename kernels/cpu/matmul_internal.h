@@ -26,7 +26,18 @@ struct Q8Act {
   const int8_t* q;
   const float* d;
   const float* sum;  // d[b] * sum_j q[32b + j]: block b's sum of the quantized x (Q4_K mins)
+  const int32_t* isum = nullptr;  // sum_j q[32b + j] (packed panels only; else null)
 };
+
+// Packed panels (packed_matmul.h): rows per panel, tokens per kernel call, the bytes of one
+// block of a panel's weights (its 8 f16 scales are kept after the chunk's weight blocks), and of
+// a chunk of nb blocks.
+constexpr int kPackedRows = 8;
+constexpr int kPackedTokenTile = 4;
+inline int64_t PackedBlockBytes(GgmlType type) { return type == GgmlType::kQ8_0 ? 256 : 128; }
+inline int64_t PackedChunkBytes(GgmlType type, int64_t nb) {
+  return nb * (PackedBlockBytes(type) + 2 * kPackedRows);
+}
 
 // One kChunk of kPanelRows weight rows, packed for the panel GEMM: for block b and 4-element
 // group g, w[b][g] holds the group of rows 0..7 side by side (row r at bytes 4r..4r+3), so one
@@ -76,6 +87,13 @@ struct KernelTable {
   // same float64 lane sum).
   void (*dot_panel)(const PanelChunk& w, int64_t n, const Q8Act& x, const int32_t* offset4,
                     double* acc8);
+
+  // Packed panels (packed_matmul.h; every table has it): acc[t * 8 + r] += row r's products
+  // with token t over the `nblocks` (<= 8) blocks of the chunk at `chunk`, x[t] positioned at the
+  // chunk's first block with isum set, T <= kPackedTokenTile. Type Q8_0 or Q4_0. Bit-identical
+  // on every ISA (packed_matmul.h, "Numerics").
+  void (*dot_packed)(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
+                     double* acc);
 };
 
 // A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).

@@ -170,10 +170,39 @@ void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
   DotQ8ByChunks(DotQ8Chunk, type, w, R, x, T, n, acc, acc_stride, prefetch);
 }
 
+// ---- Packed panels (packed_matmul.h): the layout read byte by byte, the numerics spelled out.
+
+// Row r's weight j (0..31) of a packed block, as the signed value it stands for.
+int32_t PackedWeight(GgmlType type, const uint8_t* block, int r, int j) {
+  const int g = j / 4, k = j % 4;
+  if (type == GgmlType::kQ8_0) return int32_t(block[32 * g + 4 * r + k]) - 128;
+  const uint8_t byte = block[32 * (g % 4) + 4 * r + k];
+  return int32_t(g < 4 ? byte & 0x0F : byte >> 4) - 8;
+}
+
+void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
+               double* acc) {
+  const int64_t block_bytes = PackedBlockBytes(type);
+  const uint8_t* scales = chunk + nblocks * block_bytes;
+  for (int t = 0; t < T; ++t) {
+    for (int r = 0; r < kPackedRows; ++r) {
+      float s = 0.0f;
+      for (int b = 0; b < nblocks; ++b) {
+        const uint8_t* block = chunk + b * block_bytes;
+        int32_t dot = 0;
+        for (int j = 0; j < 32; ++j) dot += PackedWeight(type, block, r, j) * x[t].q[32 * b + j];
+        const float scale = LoadHalf(scales + 2 * (kPackedRows * b + r)) * x[t].d[b];
+        s = std::fma(static_cast<float>(dot), scale, s);
+      }
+      acc[t * kPackedRows + r] += s;
+    }
+  }
+}
+
 }  // namespace
 
 const KernelTable& PortableKernels() {
-  static const KernelTable table{QuantizeQ8, Decode, DotF32, DotQ8, nullptr, nullptr, nullptr};
+  static const KernelTable table{QuantizeQ8, Decode, DotF32, DotQ8, nullptr, nullptr, nullptr, DotPacked};
   return table;
 }
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cpu/matmul_internal.h"
+#include "cpu/packed_matmul.h"
 #include "gtest/gtest.h"
 
 namespace g4::cpu {
@@ -563,6 +564,134 @@ TEST(MatMulArgs, ActivationsAreNotRoundedToBf16) {
     ASSERT_TRUE(MatMul(GgmlType::kF32, w, 1, 1, x, 1, &y, options).ok());
     EXPECT_EQ(y, x[0]);
   }
+}
+
+// ---- Packed panels (packed_matmul.h) ---------------------------------------------------------
+
+std::vector<float> RunPacked(const PackedMatrix& m, const std::vector<float>& x, int64_t tokens,
+                             Isa isa, ThreadPool* pool) {
+  std::vector<float> y(static_cast<size_t>(tokens * m.out()), std::nanf(""));
+  MatMulOptions options;
+  options.isa = isa;
+  options.pool = pool;
+  const absl::Status status = MatMulPacked(m, x.data(), tokens, y.data(), options);
+  EXPECT_TRUE(status.ok()) << status;
+  return y;
+}
+
+std::vector<Isa> PackedIsas() {
+  std::vector<Isa> isas = {Isa::kPortable};
+  if (CpuHasAvx2()) isas.push_back(Isa::kAvx2);
+  if (CpuHasAvxVnni()) isas.push_back(Isa::kAvxVnni);
+  return isas;
+}
+
+// The packed numerics (packed_matmul.h) spelled out from the GGUF bytes, without the layout:
+// exact integer block dots of the stored quants with the quantized activations, one fp32 FMA
+// per block, float64 per 256-chunk.
+std::vector<float> PackedNumerics(GgmlType type, const Weights& w, const std::vector<float>& x,
+                                  const Shape& s) {
+  const int64_t nb = s.in / 32, block_bytes = type == GgmlType::kQ8_0 ? 34 : 18;
+  std::vector<int8_t> q(static_cast<size_t>(s.in * s.tokens));
+  std::vector<float> d(static_cast<size_t>(nb * s.tokens)), sum(d.size());
+  internal::PortableKernels().quantize_q8(x.data(), nb * s.tokens, q.data(), d.data(), sum.data());
+  std::vector<float> y(static_cast<size_t>(s.tokens * s.out));
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    for (int64_t o = 0; o < s.out; ++o) {
+      double acc = 0;
+      float chunk = 0;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* block = w.bytes.data() + (o * nb + b) * block_bytes;
+        int32_t dot = 0;
+        for (int j = 0; j < 32; ++j) {
+          const int32_t wq = type == GgmlType::kQ8_0
+                                 ? int32_t(static_cast<int8_t>(block[2 + j]))
+                                 : int32_t(j < 16 ? block[2 + j] & 0x0F : block[2 + j - 16] >> 4) - 8;
+          dot += wq * q[static_cast<size_t>(t * s.in + b * 32 + j)];
+        }
+        const float scale = LoadHalfAt(block) * d[static_cast<size_t>(t * nb + b)];
+        chunk = std::fma(static_cast<float>(dot), scale, chunk);
+        if (b % 8 == 7 || b == nb - 1) acc += chunk, chunk = 0;
+      }
+      y[static_cast<size_t>(t * s.out + o)] = static_cast<float>(acc);
+    }
+  }
+  return y;
+}
+
+class PackedMatMulTest : public ::testing::TestWithParam<GgmlType> {};
+
+// Every ISA gives the spelled-out numerics bit for bit, for any thread count, and within the
+// q8 path's bound of the float64 product.
+TEST_P(PackedMatMulTest, EveryIsaEqualsSpelledOutNumericsForAnyThreadCount) {
+  const GgmlType type = GetParam();
+  ThreadPool pool2(2), pool3(3);
+  uint32_t seed = 11;
+  for (const Shape& s : ShapesFor(type)) {
+    SCOPED_TRACE(testing::Message() << "in=" << s.in << " out=" << s.out << " tokens=" << s.tokens);
+    const Weights w = MakeWeights(type, s.in, s.out, seed++);
+    const std::vector<float> x = MakeActivations(s.in * s.tokens, seed++);
+    const std::vector<float> want = PackedNumerics(type, w, x, s);
+    const Reference ref = ComputeReference(w, x, s, /*q8=*/true);
+    for (size_t k = 0; k < want.size(); ++k) {
+      ASSERT_LE(std::fabs(want[k] - ref.y[k]), ref.bound[k]) << "element " << k;
+    }
+    absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(type, w.bytes.data(), s.in, s.out, &pool2);
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (Isa isa : PackedIsas()) {
+      for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
+        const std::vector<float> got = RunPacked(*m, x, s.tokens, isa, pool);
+        ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+            << "isa " << static_cast<int>(isa) << ", "
+            << (pool ? pool->num_threads() : 1) << " threads";
+      }
+    }
+  }
+}
+
+TEST_P(PackedMatMulTest, BatchedTokensEqualOneTokenAtATime) {
+  const GgmlType type = GetParam();
+  const Shape s{800, 21, 70};
+  const Weights w = MakeWeights(type, s.in, s.out, 5);
+  const std::vector<float> x = MakeActivations(s.in * s.tokens, 6);
+  absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(type, w.bytes.data(), s.in, s.out);
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<float> all = RunPacked(*m, x, s.tokens, Isa::kAuto, nullptr);
+  for (int64_t t = 0; t < s.tokens; ++t) {
+    const std::vector<float> xt(x.begin() + t * s.in, x.begin() + (t + 1) * s.in);
+    const std::vector<float> one = RunPacked(*m, xt, 1, Isa::kAuto, nullptr);
+    ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * s.out, one.size() * sizeof(float)))
+        << "token " << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, PackedMatMulTest,
+                         testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0),
+                         [](const testing::TestParamInfo<GgmlType>& info) {
+                           return std::string(gguf::Traits(info.param).name);
+                         });
+
+TEST(PackedMatMulArgs, RejectsOtherTypesBadShapesAndNulls) {
+  std::vector<uint8_t> w(4096);
+  EXPECT_FALSE(PackedMatrix::Supports(GgmlType::kQ4_K));
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ4_K, w.data(), 256, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ8_0, w.data(), 40, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ8_0, w.data(), 32, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ4_0, nullptr, 32, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(GgmlType::kQ4_0, w.data(), 64, 3);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->bytes(), 320u);  // one panel: 2 blocks x (128 + 16 bytes), padded to 64
+  std::vector<float> x(64), y(3);
+  EXPECT_FALSE(MatMulPacked(*m, nullptr, 1, y.data()).ok());
+  EXPECT_FALSE(MatMulPacked(*m, x.data(), -1, y.data()).ok());
+  EXPECT_TRUE(MatMulPacked(*m, nullptr, 0, nullptr).ok());
+  PackedMatrix moved = *std::move(m);
+  EXPECT_FALSE(MatMulPacked(*m, x.data(), 1, y.data()).ok());  // NOLINT: moved-from on purpose
+  EXPECT_TRUE(MatMulPacked(moved, x.data(), 1, y.data()).ok());
 }
 
 }  // namespace
