@@ -24,6 +24,7 @@ namespace g4::exec {
 struct BackendContext {
   const plan::Plan* plan = nullptr;
   std::string plan_dir;                           // OUTDIR: the kernel libraries live there
+  std::string gguf_path;                          // the weights' file (packed copies are shared by it)
   const std::vector<g4k_weight>* weights = nullptr;  // host views by plan weight id (weights.h)
   SessionOptions options;
 };

@@ -41,6 +41,9 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendCont
   for (const plan::KvLayer* l : *p.kv_cache())
     b->kv_.AddLayer(l->layer(), l->owns_kv(), l->source(), l->window(), int64_t(l->kv_heads()) * l->head_dim());
   if (b->options_.threads > 1) b->pool_ = std::make_unique<cpu::ThreadPool>(b->options_.threads);
+  if (o.repack_weights && !o.exact_quantized_matmul) {
+    G4_ASSIGN_OR_RETURN(b->packed_, PackedWeights::Make(p, *context.weights, context.gguf_path, b->pool_.get()));
+  }
   b->api_.abi_version = G4K_ABI_VERSION;
   b->api_.linear = &CpuBackend::ApiLinear;
   b->api_.parallel_rows = &CpuBackend::ApiParallelRows;
@@ -79,7 +82,9 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
   o.pool = b->pool_.get();
   o.activations = b->options_.exact_quantized_matmul ? cpu::ActivationPrecision::kF32
                                                      : cpu::ActivationPrecision::kQ8;
-  absl::Status st = cpu::MatMul(gguf::GgmlType(w->ggml_type), w->data, w->ne[0], w->ne[1], x, tokens, y, o);
+  const cpu::PackedMatrix* packed = b->packed_ ? b->packed_->Find(w->data, w->ne[0], w->ne[1]) : nullptr;
+  absl::Status st = packed ? cpu::MatMulPacked(*packed, x, tokens, y, o)
+                           : cpu::MatMul(gguf::GgmlType(w->ggml_type), w->data, w->ne[0], w->ne[1], x, tokens, y, o);
   if (!st.ok()) {
     if (b->linear_status_.ok()) b->linear_status_ = st;
     return;

@@ -18,6 +18,7 @@
 #include "exec/backend.h"
 #include "exec/kernel_library.h"
 #include "exec/kv_cache.h"
+#include "exec/packed_weights.h"
 
 namespace g4::exec {
 
@@ -51,6 +52,7 @@ class CpuBackend : public Backend {
   ActivationBuffers buffers_;
   KvCache kv_;
   std::unique_ptr<cpu::ThreadPool> pool_;
+  std::unique_ptr<PackedWeights> packed_;  // null: every matrix in its GGUF layout
   KernelLibrary library_;
   std::vector<g4k_fn> kernel_of_step_;  // by top-level step index; null: interpreted
   g4k_api api_{};

@@ -38,6 +38,7 @@ absl::StatusOr<g4::exec::SessionOptions> ToSessionOptions(const g4rt_options& o)
   s.force_interpreted = o.force_interpreted != 0;
   s.keep_intermediates = o.keep_intermediates != 0;
   s.portable_kernels = o.portable_kernels != 0;
+  s.repack_weights = o.gguf_layout == 0;
   s.cuda_device = o.cuda_device;
   s.max_context = o.max_context;
   s.all_logits = o.all_logits != 0;

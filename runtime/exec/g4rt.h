@@ -69,6 +69,8 @@ typedef struct g4rt_options {
   int64_t memory_limit;       /* CPU: bytes the KV cache (at max_context) and activations may
                                  take, checked at open (G4RT_RESOURCE_EXHAUSTED, the bytes
                                  named); 0: the memory available (MemAvailable) */
+  int gguf_layout;            /* CPU, 1: multiply Q8_0/Q4_0 weights in their GGUF layout;
+                                 0: repack them into 8-row panels at open (faster) */
 } g4rt_options;
 
 /* Fills `options` with the defaults: one thread, CPU, emitted kernels, 8-bit activations. */

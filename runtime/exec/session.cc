@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Open(const std::string& plan_d
   BackendContext context;
   context.plan = &s->plan();
   context.plan_dir = plan_dir;
+  context.gguf_path = gguf_path;
   context.weights = &s->weights_.views();
   context.options = options;
   G4_ASSIGN_OR_RETURN(s->backend_, CreateBackend(context));
