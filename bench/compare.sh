@@ -19,7 +19,8 @@
 # say "absent".
 #
 # Environment: BUILD_DIR (build), BENCH_DIR, REPS (g4run repetitions per test, best kept; 1),
-# LLAMA_REPS (llama-bench -r; 2), PP (prompt length; 512), TG (generated tokens; 128).
+# LLAMA_REPS (llama-bench -r; 2), PP (prompt length; 512), TG (generated tokens; 128),
+# G4RUN_FLAGS (extra g4run flags, e.g. --norepack for the GGUF-layout products).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}; shift || true
@@ -143,10 +144,10 @@ g4_run() {  # PLAN MODEL prefill|decode
   local best="" line v i
   for ((i = 0; i < REPS; ++i)); do
     if [ "$3" = prefill ]; then
-      line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens "$(seq -s, 2 $((PP + 1)))" -n 1 | grep '^prefill:') || { echo failed; return; }
+      line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens "$(seq -s, 2 $((PP + 1)))" -n 1 ${G4RUN_FLAGS:-} | grep '^prefill:') || { echo failed; return; }
       v=$(sed -E 's/.* = ([0-9.]+) tok\/s.*/\1/' <<< "$line")
     else
-      line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens 2,3,4,5 -n $((TG + 1)) | grep '^decode:') || { echo failed; return; }
+      line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens 2,3,4,5 -n $((TG + 1)) ${G4RUN_FLAGS:-} | grep '^decode:') || { echo failed; return; }
       v=$(sed -E 's/.* = ([0-9.]+) tok\/s; ([0-9.]+) GB .* = ([0-9.]+) GB\/s/\1 \2 \3/' <<< "$line")
     fi
     if [ -z "$best" ] || awk -v a="${v%% *}" -v b="${best%% *}" 'BEGIN { exit !(a > b) }'; then best=$v; fi
