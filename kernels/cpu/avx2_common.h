@@ -162,6 +162,41 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
                                            _mm256_cvtps_pd(_mm256_extractf128_ps(s, 1))));
 }
 
+// The packed kernels' loop and dispatch (KernelTable::dot_packed), defined once and instantiated
+// per ISA: the loop must carry the target of the block dot it inlines (a VNNI helper cannot be
+// inlined into an AVX2-only function, and the AVX2 table must not contain VNNI code), so each
+// kernel file expands this with its attribute and its `BLOCK_DOT<kIsQ8>(wg, q, isum)` (the exact
+// integer dot of token q with rows 0..7 of one block). Defines DotPackedTile and DotPacked.
+#define G4_DEFINE_DOT_PACKED(ATTR, BLOCK_DOT)                                                   \
+  template <bool kIsQ8, int T>                                                                  \
+  ATTR void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {     \
+    const int64_t block_bytes = kIsQ8 ? 256 : 128;                                              \
+    const uint8_t* scales = chunk + nblocks * block_bytes;                                      \
+    __m256 s[T];                                                                                \
+    for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();                                     \
+    for (int b = 0; b < nblocks; ++b) {                                                         \
+      __m256i wg[8];                                                                            \
+      LoadPackedBlock<kIsQ8>(chunk + b * block_bytes, wg);                                      \
+      const __m256 dw = LoadPackedScales(scales, b);                                            \
+      for (int t = 0; t < T; ++t) {                                                             \
+        s[t] = AddScaledBlock(BLOCK_DOT<kIsQ8>(wg, x[t].q + 32 * b, x[t].isum[b]), dw,          \
+                              x[t].d[b], s[t]);                                                 \
+      }                                                                                         \
+    }                                                                                           \
+    for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);                   \
+  }                                                                                             \
+  static_assert(kPackedTokenTile == 4, "update the instantiation table");                       \
+  void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,       \
+                 double* acc) {                                                                 \
+    using Fn = void (*)(const uint8_t*, int, const Q8Act*, double*);                            \
+    static constexpr Fn kTiles[2][kPackedTokenTile] = {                                         \
+        {DotPackedTile<false, 1>, DotPackedTile<false, 2>, DotPackedTile<false, 3>,             \
+         DotPackedTile<false, 4>},                                                              \
+        {DotPackedTile<true, 1>, DotPackedTile<true, 2>, DotPackedTile<true, 3>,                \
+         DotPackedTile<true, 4>}};                                                              \
+    kTiles[type == GgmlType::kQ8_0][T - 1](chunk, nblocks, x, acc);                             \
+  }
+
 }  // namespace
 }  // namespace g4::cpu::internal
 

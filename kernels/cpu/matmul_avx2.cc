@@ -508,34 +508,7 @@ G4_AVX2 __m256i PackedBlockDot(const __m256i (&wg)[8], const int8_t* q, int32_t 
   }
 }
 
-template <bool kIsQ8, int T>
-G4_AVX2 void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {
-  const int64_t block_bytes = kIsQ8 ? 256 : 128;
-  const uint8_t* scales = chunk + nblocks * block_bytes;
-  __m256 s[T];
-  for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
-  for (int b = 0; b < nblocks; ++b) {
-    __m256i wg[8];
-    LoadPackedBlock<kIsQ8>(chunk + b * block_bytes, wg);
-    const __m256 dw = LoadPackedScales(scales, b);
-    for (int t = 0; t < T; ++t) {
-      s[t] = AddScaledBlock(PackedBlockDot<kIsQ8>(wg, x[t].q + 32 * b, x[t].isum[b]), dw,
-                            x[t].d[b], s[t]);
-    }
-  }
-  for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);
-}
-
-using DotPackedFn = void (*)(const uint8_t*, int, const Q8Act*, double*);
-static_assert(kPackedTokenTile == 4, "update the instantiation table");
-constexpr DotPackedFn kDotPacked[2][kPackedTokenTile] = {
-    {DotPackedTile<false, 1>, DotPackedTile<false, 2>, DotPackedTile<false, 3>, DotPackedTile<false, 4>},
-    {DotPackedTile<true, 1>, DotPackedTile<true, 2>, DotPackedTile<true, 3>, DotPackedTile<true, 4>}};
-
-void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
-               double* acc) {
-  kDotPacked[type == GgmlType::kQ8_0][T - 1](chunk, nblocks, x, acc);
-}
+G4_DEFINE_DOT_PACKED(G4_AVX2, PackedBlockDot)
 
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation tables");
 

@@ -158,36 +158,7 @@ G4_VNNI __m256i PackedBlockDotVnni(const __m256i (&wg)[8], const int8_t* q, int3
   return _mm256_add_epi32(lo, hi);
 }
 
-template <bool kIsQ8, int T>
-G4_VNNI void DotPackedTileVnni(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {
-  const int64_t block_bytes = kIsQ8 ? 256 : 128;
-  const uint8_t* scales = chunk + nblocks * block_bytes;
-  __m256 s[T];
-  for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
-  for (int b = 0; b < nblocks; ++b) {
-    __m256i wg[8];
-    LoadPackedBlock<kIsQ8>(chunk + b * block_bytes, wg);
-    const __m256 dw = LoadPackedScales(scales, b);
-    for (int t = 0; t < T; ++t) {
-      s[t] = AddScaledBlock(PackedBlockDotVnni<kIsQ8>(wg, x[t].q + 32 * b, x[t].isum[b]), dw,
-                            x[t].d[b], s[t]);
-    }
-  }
-  for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);
-}
-
-using DotPackedFn = void (*)(const uint8_t*, int, const Q8Act*, double*);
-static_assert(kPackedTokenTile == 4, "update the instantiation table");
-constexpr DotPackedFn kDotPacked[2][kPackedTokenTile] = {
-    {DotPackedTileVnni<false, 1>, DotPackedTileVnni<false, 2>, DotPackedTileVnni<false, 3>,
-     DotPackedTileVnni<false, 4>},
-    {DotPackedTileVnni<true, 1>, DotPackedTileVnni<true, 2>, DotPackedTileVnni<true, 3>,
-     DotPackedTileVnni<true, 4>}};
-
-void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
-               double* acc) {
-  kDotPacked[type == GgmlType::kQ8_0][T - 1](chunk, nblocks, x, acc);
-}
+G4_DEFINE_DOT_PACKED(G4_VNNI, PackedBlockDotVnni)
 
 }  // namespace
 
