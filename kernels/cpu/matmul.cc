@@ -30,6 +30,13 @@ constexpr int64_t kMaxTokenBlock = 64;
 // (d) per 32-block. The block sums (another in / 8) and the panel's offset4 are not counted.
 int64_t Q8BytesPerToken(int64_t in) { return in + in / 8; }
 
+// Tokens per block for activations of `bytes_per_token`: about kActivationBlockBytes of them, a
+// multiple of `tile`, at least one tile and at most kMaxTokenBlock.
+int64_t TokenBlock(int64_t bytes_per_token, int64_t tile) {
+  return std::clamp<int64_t>(kActivationBlockBytes / bytes_per_token / tile * tile, tile,
+                             kMaxTokenBlock);
+}
+
 // fn(begin, end) over disjoint ranges covering [0, n): on `pool`, or inline without one.
 template <typename Fn>
 void ForRange(ThreadPool* pool, int64_t n, Fn&& fn) {
@@ -69,6 +76,15 @@ struct Q8Activations {
             has_isum ? isum.data() + b : nullptr};
   }
 };
+
+// The calling thread's activation buffers, shared by MatMul and MatMulPacked: a decode step
+// makes hundreds of calls, none should allocate, and one buffer per thread is enough (a call
+// quantizes into it and uses it before returning). Workers read it through the caller's pointer:
+// inside a lambda run on a worker the thread_local's name would be the worker's own instance.
+Q8Activations& CallerActivations() {
+  thread_local Q8Activations acts;
+  return acts;
+}
 
 // The activations' quantization rule (d kept in fp32, sum of the QUANTIZED x) is
 // KernelTable::quantize_q8's; why it is that rule: matmul_portable.cc, QuantizeQ8.
@@ -202,9 +218,7 @@ void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) 
 // block's activations stay in cache while the range's weights stream past once per block.
 void ComputeRowTiles(const Problem& p, int64_t tile_begin, int64_t tile_end) {
   const int64_t bytes_per_token = p.acts != nullptr ? Q8BytesPerToken(p.in) : p.in * 4;
-  const int64_t token_block = std::clamp<int64_t>(
-      kActivationBlockBytes / bytes_per_token / kTokenTile * kTokenTile, kTokenTile,
-      kMaxTokenBlock);
+  const int64_t token_block = TokenBlock(bytes_per_token, kTokenTile);
   for (int64_t t0 = 0; t0 < p.tokens; t0 += token_block) {
     const int64_t nt = std::min(token_block, p.tokens - t0);
     for (int64_t tile = tile_begin; tile < tile_end; ++tile) {
@@ -282,9 +296,7 @@ void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Ac
   using internal::kPackedTokenTile;
   const int64_t nb = W.in() / kQ8Block;
   const int64_t chunk_blocks = kChunk / kQ8Block;
-  const int64_t token_block = std::clamp<int64_t>(
-      kActivationBlockBytes / Q8BytesPerToken(W.in()) / kPackedTokenTile * kPackedTokenTile,
-      kPackedTokenTile, kMaxTokenBlock);
+  const int64_t token_block = TokenBlock(Q8BytesPerToken(W.in()), kPackedTokenTile);
   for (int64_t t0 = 0; t0 < tokens; t0 += token_block) {
     const int64_t t_end = std::min(tokens, t0 + token_block);
     for (int64_t p = begin; p < end; ++p) {
@@ -389,8 +401,7 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
   if (!selected.ok()) return selected.status();
   const KernelTable* kernels = *selected;
 
-  // Reused per calling thread: a decode step makes hundreds of calls, none should allocate.
-  thread_local Q8Activations acts;
+  Q8Activations& acts = CallerActivations();
   const bool integer_path =
       IsQuantized(wtype) && options.activations == ActivationPrecision::kQ8;
   const int32_t panel_offset =
@@ -434,13 +445,11 @@ absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens,
   const absl::StatusOr<const KernelTable*> selected = SelectKernels(options.isa);
   if (!selected.ok()) return selected.status();
   const KernelTable* kernels = *selected;
-  thread_local Q8Activations acts;  // as MatMul's: no allocation per decode step
+  Q8Activations& acts = CallerActivations();
   QuantizeActivations(kernels, X, W.in(), tokens, /*panel_offset=*/0, /*with_isum=*/true,
                       options.pool, &acts);
-  // By pointer: inside the lambda, on a worker, the name would be the worker's own instance.
-  const Q8Activations* quantized = &acts;
   ForRange(options.pool, W.panels(), [&](int64_t b, int64_t e) {
-    ComputePackedPanels(kernels, W, *quantized, tokens, Y, b, e);
+    ComputePackedPanels(kernels, W, acts, tokens, Y, b, e);
   });
   return absl::OkStatus();
 }

@@ -146,6 +146,25 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
   return sink[0] == 42 ? 1 : 0;
 }
 
+// One table row: GEMV GB/s (`bytes` read per call) and GEMM GFLOP/s (`tokens` tokens) on 1 and
+// 2 threads; run(n, options) multiplies n tokens.
+template <typename Run>
+void PrintRow(const char* dtype, const char* acts, uint64_t bytes, Isa isa, ThreadPool* pool2,
+              int reps, int64_t tokens, Run&& run) {
+  double gbs[2], gflops[2];
+  for (int threads = 1; threads <= 2; ++threads) {
+    MatMulOptions options;
+    options.isa = isa;
+    options.pool = threads == 2 ? pool2 : nullptr;
+    gbs[threads - 1] = bytes / MedianSeconds(reps * 3, [&] { run(1, options); }) / 1e9;
+    gflops[threads - 1] =
+        2.0 * kIn * kOut * tokens / MedianSeconds(reps, [&] { run(tokens, options); }) / 1e9;
+  }
+  std::printf("%-6s %-6s %7.1f | %12.1f %12.1f | %14.1f %14.1f\n", dtype, acts, bytes / 1e6, gbs[0],
+              gbs[1], gflops[0], gflops[1]);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -223,46 +242,22 @@ int main(int argc, char** argv) {
   for (GgmlType type : types) {
     const std::vector<uint8_t> w = MakeWeights(type);
     const bool quantized = g4::gguf::Traits(type).block_elems > 1;
+    const char* name = g4::gguf::Traits(type).name;
     for (ActivationPrecision act : {ActivationPrecision::kQ8, ActivationPrecision::kF32}) {
       if (!quantized && act == ActivationPrecision::kQ8) continue;
-      double gbs[2], gflops[2];
-      for (int threads = 1; threads <= 2; ++threads) {
-        MatMulOptions options;
-        options.isa = isa;
-        options.activations = act;
-        options.pool = threads == 2 ? &pool2 : nullptr;
-        auto run = [&](int64_t n) {
-          if (!g4::cpu::MatMul(type, w.data(), kIn, kOut, x.data(), n, y.data(), options).ok()) {
-            std::abort();
-          }
-        };
-        gbs[threads - 1] = w.size() / MedianSeconds(reps * 3, [&] { run(1); }) / 1e9;
-        gflops[threads - 1] =
-            2.0 * kIn * kOut * tokens / MedianSeconds(reps, [&] { run(tokens); }) / 1e9;
-      }
-      std::printf("%-6s %-6s %7.1f | %12.1f %12.1f | %14.1f %14.1f\n", g4::gguf::Traits(type).name,
-                  quantized ? (act == ActivationPrecision::kQ8 ? "q8" : "f32") : "f32",
-                  w.size() / 1e6, gbs[0], gbs[1], gflops[0], gflops[1]);
-      std::fflush(stdout);
+      const char* label = quantized && act == ActivationPrecision::kQ8 ? "q8" : "f32";
+      PrintRow(name, label, w.size(), isa, &pool2, reps, tokens, [&](int64_t n, MatMulOptions o) {
+        o.activations = act;
+        if (!g4::cpu::MatMul(type, w.data(), kIn, kOut, x.data(), n, y.data(), o).ok()) std::abort();
+      });
     }
     if (!g4::cpu::PackedMatrix::Supports(type)) continue;
     auto pm = g4::cpu::PackedMatrix::Pack(type, w.data(), kIn, kOut);
     if (!pm.ok()) std::abort();
-    double gbs[2], gflops[2];
-    for (int threads = 1; threads <= 2; ++threads) {
-      MatMulOptions options;
-      options.isa = isa;
-      options.pool = threads == 2 ? &pool2 : nullptr;
-      auto run = [&](int64_t n) {
-        if (!g4::cpu::MatMulPacked(*pm, x.data(), n, y.data(), options).ok()) std::abort();
-      };
-      gbs[threads - 1] = pm->bytes() / MedianSeconds(reps * 3, [&] { run(1); }) / 1e9;
-      gflops[threads - 1] =
-          2.0 * kIn * kOut * tokens / MedianSeconds(reps, [&] { run(tokens); }) / 1e9;
-    }
-    std::printf("%-6s %-6s %7.1f | %12.1f %12.1f | %14.1f %14.1f\n", g4::gguf::Traits(type).name,
-                "packed", pm->bytes() / 1e6, gbs[0], gbs[1], gflops[0], gflops[1]);
-    std::fflush(stdout);
+    PrintRow(name, "packed", pm->bytes(), isa, &pool2, reps, tokens,
+             [&](int64_t n, const MatMulOptions& o) {
+               if (!g4::cpu::MatMulPacked(*pm, x.data(), n, y.data(), o).ok()) std::abort();
+             });
   }
   return 0;
 }

@@ -80,9 +80,10 @@ std::string FileKey(const std::string& path) {
 }
 
 absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
-    const plan::Plan& plan, const std::vector<g4k_weight>& views, cpu::ThreadPool* pool) {
+    const plan::Plan& plan, const absl::flat_hash_set<uint32_t>& ids,
+    const std::vector<g4k_weight>& views, cpu::ThreadPool* pool) {
   auto set = std::make_shared<PackedWeights::Set>();
-  for (uint32_t id : MatrixWeightIds(plan)) {
+  for (uint32_t id : ids) {
     const g4k_weight& w = views[id];
     if (!Packable(w)) continue;
     const std::string name = plan.weights()->Get(id)->name()->str();
@@ -107,25 +108,11 @@ absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
 
 }  // namespace
 
-uint64_t PackedWeights::BytesNeeded(const plan::Plan& plan, const std::vector<g4k_weight>& views) {
-  uint64_t total = 0;
-  absl::flat_hash_set<std::string> seen;
-  for (uint32_t id : MatrixWeightIds(plan)) {
-    const g4k_weight& w = views[id];
-    if (!Packable(w) || !seen.insert(plan.weights()->Get(id)->name()->str()).second) continue;
-    // As PackedMatrix: panels of 8 rows of nb * (block + 2 bytes of scale), padded to 64 bytes.
-    const uint64_t nb = uint64_t(w.ne[0] / 32);
-    const uint64_t block = w.ggml_type == uint32_t(gguf::GgmlType::kQ8_0) ? 256 : 128;
-    const uint64_t panel = (nb * (block + 16) + 63) / 64 * 64;
-    total += panel * uint64_t((w.ne[1] + 7) / 8) * uint64_t(Matrices(w));
-  }
-  return total;
-}
-
 absl::StatusOr<std::unique_ptr<PackedWeights>> PackedWeights::Make(
     const plan::Plan& plan, const std::vector<g4k_weight>& views, const std::string& gguf_path,
     cpu::ThreadPool* pool) {
   auto packed = std::unique_ptr<PackedWeights>(new PackedWeights());
+  const absl::flat_hash_set<uint32_t> ids = MatrixWeightIds(plan);
   const std::string key = FileKey(gguf_path);
   {
     // Held while packing, so a second session on the same file waits and shares.
@@ -134,14 +121,14 @@ absl::StatusOr<std::unique_ptr<PackedWeights>> PackedWeights::Make(
       if (auto it = Registry().find(key); it != Registry().end()) packed->set_ = it->second.lock();
     }
     if (packed->set_ == nullptr) {
-      auto set = PackAll(plan, views, pool);
+      auto set = PackAll(plan, ids, views, pool);
       if (!set.ok()) return set.status();
       packed->set_ = *std::move(set);
       if (!key.empty()) Registry()[key] = packed->set_;
     }
   }
   // This session's bytes of each packed matrix (its own mapping of the file).
-  for (uint32_t id : MatrixWeightIds(plan)) {
+  for (uint32_t id : ids) {
     const g4k_weight& w = views[id];
     auto it = packed->set_->by_name.find(plan.weights()->Get(id)->name()->str());
     if (it == packed->set_->by_name.end()) continue;

@@ -35,8 +35,6 @@ class PackedWeights {
                                                              const std::vector<g4k_weight>& views,
                                                              const std::string& gguf_path,
                                                              cpu::ThreadPool* pool);
-  // Bytes the packed copies take (anonymous memory), before any is made: for the memory budget.
-  static uint64_t BytesNeeded(const plan::Plan& plan, const std::vector<g4k_weight>& views);
 
   // The packed matrix of the `in` x `out` matrix whose GGUF bytes start at `data` (a weight's
   // view, or one expert of it), or nullptr.
