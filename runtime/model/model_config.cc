@@ -459,6 +459,8 @@ absl::Status ModelConfig::Validate() const {
   if (!(rms_eps > 0)) return fail("rms_eps", "must be positive");
   if (!(final_softcap >= 0)) return fail("final_softcap", "must not be negative");
   if (context_length <= 0) return fail("context_length", "must be positive");
+  // GGUF stores it as a u32 (gemma4.context_length).
+  if (context_length > int64_t{0xFFFFFFFF}) return fail("context_length", "must fit in 32 bits");
   return absl::OkStatus();
 }
 

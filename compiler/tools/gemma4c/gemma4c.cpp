@@ -115,6 +115,10 @@ cl::opt<int> synthLayers("layers",
                          cl::desc("keep this many layers of the preset, same widths (0: all); the "
                                   "KV-shared tail shrinks in proportion"),
                          cl::init(0), cl::sub(synthCmd));
+cl::opt<int64_t> synthContext("context",
+                              cl::desc("context length (positions) the model declares instead of "
+                                       "the preset's (long-prompt tests on tiny models)"),
+                              cl::init(0), cl::sub(synthCmd));
 cl::opt<std::string> synthOut("o", cl::desc("output GGUF"), cl::Required, cl::sub(synthCmd));
 
 // plan-info
@@ -143,7 +147,10 @@ absl::Status runSynth() {
   G4_ASSIGN_OR_RETURN(g4::ModelConfig config, g4::PresetConfig(synthLike));
   if (synthHeadDimSliding > 0) config.head_dim_sliding = synthHeadDimSliding;
   if (synthHeadDimFull > 0) config.head_dim_full = synthHeadDimFull;
-  if (synthHeadDimSliding > 0 || synthHeadDimFull > 0) G4_RETURN_IF_ERROR(config.Validate());
+  if (synthContext != 0) config.context_length = synthContext;
+  if (synthHeadDimSliding > 0 || synthHeadDimFull > 0 || synthContext != 0) {
+    G4_RETURN_IF_ERROR(config.Validate());
+  }
   if (synthLayers != 0) {
     G4_ASSIGN_OR_RETURN(config, g4::WithLayers(config, synthLayers));
   }
