@@ -7,6 +7,7 @@
 // --dump: every named intermediate of the prompt evaluation (DIR/<name>.bin + DIR/index.json).
 #include <algorithm>
 #include <chrono>
+#include <sys/resource.h>
 #include <memory>
 #include <cstdio>
 #include <string>
@@ -30,6 +31,11 @@ ABSL_FLAG(int, n, -1, "tokens to generate after the prompt (0: none; default: no
                        "up to 256 in text mode)");
 ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 = token by token); "
                          "0 = one batch. --logits-out then holds every prompt position's row");
+ABSL_FLAG(int64_t, depth, 0, "evaluate this many tokens (the prompt repeated) before the prompt, "
+                             "timed apart: the prefill figures are then those at depth D, as "
+                             "llama-bench -d D");
+ABSL_FLAG(bool, chunk_times, false, "print each prompt chunk's position, tokens/s and the "
+                                    "process's peak RSS to stderr (long prompts)");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda (the CUDA backend; an error when built without CUDA)");
 ABSL_FLAG(bool, interpret, false, "ignore emitted kernels (the runtime interprets every step)");
@@ -92,6 +98,25 @@ std::vector<std::string> DashesToUnderscores(int argc, char** argv) {
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
+}
+
+// Peak resident set of this process so far, in MB (Linux reports ru_maxrss in KiB).
+double PeakRssMb() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;
+}
+
+// `depth` tokens of the prompt repeated, evaluated before the timed prompt (llama-bench -d):
+// the KV cache then holds them, so the prompt's figures are those at that depth.
+g4rt_status* FillDepth(g4rt_session* session, const std::vector<int32_t>& prompt, int64_t depth) {
+  std::vector<int32_t> fill(static_cast<size_t>(depth));
+  for (int64_t i = 0; i < depth; ++i) fill[i] = prompt[size_t(i) % prompt.size()];
+  auto t0 = Clock::now();
+  if (g4rt_status* st = g4rt_eval(session, fill.data(), depth)) return st;
+  std::printf("depth: %lld tokens in %.3f s = %.2f tok/s\n", static_cast<long long>(depth),
+              Seconds(t0, Clock::now()), depth / Seconds(t0, Clock::now()));
+  return nullptr;
 }
 
 }  // namespace
@@ -159,14 +184,27 @@ int main(int argc, char** argv) {
   // The prompt in one call (the runtime chunks what exceeds the plan's max batch) or in the
   // --chunk batches asked for; prompt_logits collects every position's row over the chunks.
   const int64_t chunk = absl::GetFlag(FLAGS_chunk) > 0 ? absl::GetFlag(FLAGS_chunk) : int64_t(prompt.size());
+  const int64_t depth = absl::GetFlag(FLAGS_depth);
+  if (depth < 0) {
+    std::fprintf(stderr, "g4run: --depth must not be negative\n");
+    return 2;
+  }
+  if (depth > 0)
+    if (g4rt_status* st = FillDepth(session, prompt, depth)) return Fail(st);
   std::vector<float> prompt_logits;
   const float* logits = nullptr;
   int64_t rows = 0, vocab = 0;
   auto t0 = Clock::now();
   for (int64_t at = 0; at < int64_t(prompt.size()); at += chunk) {
     int64_t n = std::min<int64_t>(chunk, int64_t(prompt.size()) - at);
+    auto c0 = Clock::now();
     if (g4rt_status* st = g4rt_eval(session, prompt.data() + at, n)) return Fail(st);
     if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
+    if (absl::GetFlag(FLAGS_chunk_times)) {
+      std::fprintf(stderr, "chunk at %lld: %lld tokens in %.3f s = %.2f tok/s; peak RSS %.0f MB\n",
+                   static_cast<long long>(depth + at), static_cast<long long>(n),
+                   Seconds(c0, Clock::now()), n / Seconds(c0, Clock::now()), PeakRssMb());
+    }
     if (all_logits && chunk < int64_t(prompt.size()))
       prompt_logits.insert(prompt_logits.end(), logits, logits + rows * vocab);
   }
@@ -207,6 +245,7 @@ int main(int argc, char** argv) {
     std::printf("\n");
     std::printf("prefill: %zu tokens in %.3f s = %.2f tok/s\n", prompt.size(), Seconds(t0, t1),
                 prompt.size() / Seconds(t0, t1));
+    std::printf("peak RSS: %.0f MB\n", PeakRssMb());
     if (n > 1) {
       const double tps = (n - 1) / Seconds(d0, d1);
       const double gb = g4rt_decode_weight_bytes(session) / 1e9;
