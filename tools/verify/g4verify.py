@@ -193,6 +193,7 @@ class Stages:
         self.torch = torch
         self.tm, self.lm_head, self.cfg = text_parts(model)
         self.dump, self.tokens = dump, tokens
+        self.ties = []
         self.T = len(tokens)
         self.ids = torch.tensor([tokens], dtype=torch.long)
         self.pos = torch.arange(self.T).unsqueeze(0)
@@ -289,6 +290,30 @@ class Stages:
         h = layer.post_feedforward_layernorm(h)
         return residual + h
 
+    def router_ties(self, il, attn_out):
+        """Tokens of a MoE layer whose expert sets differ because the k-th and (k+1)-th router
+        probabilities are exactly equal (torch.topk's choice among equals is implementation-defined;
+        g4run takes the lower expert id). Recorded in self.ties and left out of the ffn row; any
+        other difference in the expert sets stays in (and fails the stage). Returns the rows kept."""
+        layer = self.tm.layers[il]
+        if not layer.enable_moe_block:
+            return None
+        probs, _, idx = layer.router(attn_out.reshape(-1, attn_out.shape[-1]))
+        p = probs.float().numpy()
+        hf = np.sort(idx.numpy(), axis=1)
+        k = hf.shape[1]
+        # g4run's choice: its own dumped router probabilities, the lower id among equals
+        gp = self.dump.get("softmax-%d" % il, p)
+        g4 = np.sort(np.argsort(-gp.astype(np.float64), axis=1, kind="stable")[:, :k], axis=1)
+        keep = np.ones(len(hf), dtype=bool)
+        for t in np.nonzero((hf != g4).any(axis=1))[0]:
+            srt = np.sort(p[t])[::-1]
+            if k < len(srt) and srt[k - 1] == srt[k]:
+                keep[t] = False
+                self.ties.append({"layer": il, "token": int(t), "transformers": hf[t].tolist(),
+                                  "g4run": g4[t].tolist(), "tied_probability": float(srt[k])})
+        return keep
+
     def ple_scalar(self, il, ffn_out, per_layer_inp):
         layer = self.tm.layers[il]
         h = ffn_out
@@ -319,7 +344,7 @@ class Stages:
         def inp(name):
             return own[name] if chained else self.D(name)
 
-        def cmp(stage, layer, name, ref):
+        def cmp(stage, layer, name, ref, keep=None):
             own[name] = ref
             if name in self.dump:
                 x = self.dump[name].reshape(-1, self.dump[name].shape[-1])
@@ -327,6 +352,8 @@ class Stages:
                 if x.shape != r.shape:
                     raise VerifyError("dump %s has shape %s, transformers computes %s: the GGUF does not "
                                       "match the checkpoint" % (name, list(x.shape), list(r.shape)))
+                if keep is not None:
+                    x, r = x[keep], r[keep]
                 rows.append((stage, layer, nmse(x, r), differ(x, r)))
 
         L = self.cfg.num_hidden_layers
@@ -349,7 +376,8 @@ class Stages:
             cmp("attention", il, "kqv_out-%d" % il,
                 self.attention(il, inp("Qcur-%d" % il), inp("Kcur-%d" % s), inp("Vcur-%d" % s)))
             cmp("attn_out", il, "attn_out-%d" % il, self.attn_out(il, inp("kqv_out-%d" % il), inp(l_in)))
-            cmp("ffn", il, "ffn_out-%d" % il, self.ffn(il, inp("attn_out-%d" % il)))
+            keep = None if chained else self.router_ties(il, inp("attn_out-%d" % il))
+            cmp("ffn", il, "ffn_out-%d" % il, self.ffn(il, inp("attn_out-%d" % il)), keep)
             pin = inp("per_layer_inp-%d" % il) if P else None
             cmp("ple_scalar", il, "l_out-%d" % il, self.ple_scalar(il, inp("ffn_out-%d" % il), pin))
         cmp("final_norm", "-", "result_norm", self.final_norm(inp("l_out-%d" % (L - 1))))
@@ -507,6 +535,7 @@ def verify(a):
         _, own = st.compare_all(chained=True)
         chained = st.np(own["result_output"])
         self_check = bool(np.array_equal(chained, ref_bf))
+    st_ties = st.ties
     del st, model
     if not a.no_float64:
         m64 = load_model(ckpt, torch.float64, a.attention)
@@ -520,6 +549,10 @@ def verify(a):
     header = ("gemma4c verify: %s vs %s, %d tokens, attention %s (transformers %s, torch %s)"
               % (gguf, ckpt, T, a.attention, transformers.__version__, torch.__version__))
     print_table(table, logit_rows, header)
+    for t in st_ties:
+        print("note: ffn layer %d token %d: exact router tie at the top-%d boundary (p = %.6g); experts "
+              "transformers %s, g4run %s; this token is left out of the ffn row"
+              % (t["layer"], t["token"], len(t["g4run"]), t["tied_probability"], t["transformers"], t["g4run"]))
     if self_check is not None:
         print("self-check (stages chained = transformers forward, bit for bit): %s" % ("yes" if self_check else "NO"))
         failed |= not self_check
@@ -527,7 +560,7 @@ def verify(a):
               "transformers": transformers.__version__, "torch": torch.__version__, "stages": table,
               "per_layer": [{"stage": s, "layer": l, "nmse": n, "differ": d} for s, l, n, d in rows],
               "logits": [{"against": n, "nmse": v, "top1": t} for n, v, t in logit_rows],
-              "self_check": self_check, "ok": not failed}
+              "self_check": self_check, "router_ties": st_ties, "ok": not failed}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1)
