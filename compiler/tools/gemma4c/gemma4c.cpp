@@ -4,20 +4,29 @@
 //   gemma4c spec (--from-gguf MODEL.gguf | --like PRESET) -o SPEC.mlir
 //   gemma4c synth --like PRESET [--dtype T] [--seed N] [--layers N] -o MODEL.gguf
 //   gemma4c plan-info OUTDIR
+//   gemma4c verify --checkpoint HF_DIR --gguf MODEL.gguf [...]   (tools/verify/g4verify.py)
 //
 // Exit codes: 0 success, 1 a diagnosed failure (message on stderr), 2 bad usage.
 //
 //===----------------------------------------------------------------------===//
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "common/status_macros.h"
 #include "g4/Compile/Compile.h"
 #include "g4/Spec/SpecWriter.h"
 #include "gguf/gguf.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
 #include "model/model_config.h"
@@ -33,6 +42,9 @@ cl::SubCommand compileCmd("compile", "Compile a spec to OUTDIR (plan, IR, precis
 cl::SubCommand specCmd("spec", "Write the spec of a model (from a GGUF file or a preset)");
 cl::SubCommand synthCmd("synth", "Write a random-weight Gemma 4 GGUF following llama.cpp's conventions");
 cl::SubCommand planInfoCmd("plan-info", "Summarize a compiled plan");
+// Listed for --help only: main() hands `gemma4c verify ARGS` to the Python tool before parsing.
+cl::SubCommand verifyCmd("verify",
+                         "Compare g4run with transformers stage by stage (Python + torch; verify --help)");
 
 // compile
 cl::opt<std::string> compileInput(cl::Positional, cl::desc("<spec.mlir>"), cl::Required,
@@ -237,9 +249,64 @@ absl::Status runPlanInfo() {
   return absl::OkStatus();
 }
 
+bool isExecutable(const std::string &path) { return !path.empty() && access(path.c_str(), X_OK) == 0; }
+
+/// `gemma4c verify ARGS`: runs tools/verify/g4verify.py with the first Python that has torch and
+/// transformers ($G4_PYTHON, else /opt/venv/bin/python, else python3), passing the directory of this
+/// binary (where g4run sits) as --bin. Returns the tool's exit code.
+int runVerify(int argc, char **argv) {
+  std::string script = GEMMA4C_VERIFY_SCRIPT;
+  if (const char *env = std::getenv("G4_VERIFY_SCRIPT")) script = env;
+  if (access(script.c_str(), R_OK) != 0) {
+    llvm::errs() << "gemma4c: " << script << ": the verify tool is missing (set G4_VERIFY_SCRIPT)\n";
+    return 1;
+  }
+  std::vector<std::string> pythons;
+  if (const char *env = std::getenv("G4_PYTHON")) pythons.push_back(env);
+  pythons.push_back("/opt/venv/bin/python");
+  pythons.push_back("python3");
+  std::string python;
+  std::string tried;
+  for (const std::string &p : pythons) {
+    if (p.find('/') != std::string::npos && !isExecutable(p)) continue;
+    std::string probe = "'" + p + "' -c 'import torch, transformers.models.gemma4' >/dev/null 2>&1";
+    tried += (tried.empty() ? "" : ", ") + p;
+    if (std::system(probe.c_str()) == 0) {
+      python = p;
+      break;
+    }
+  }
+  if (python.empty()) {
+    llvm::errs() << "gemma4c: verify needs a Python with torch and transformers (Gemma 4); none of "
+                 << tried << " has them (scripts/verify_setup.sh makes /opt/venv; or set G4_PYTHON)\n";
+    return 1;
+  }
+  std::string binDir = llvm::sys::path::parent_path(
+                           llvm::sys::fs::getMainExecutable(argv[0], (void *)&runVerify))
+                           .str();
+  std::vector<std::string> args = {python, script};
+  bool hasBin = false;
+  for (int i = 2; i < argc; ++i) {
+    args.push_back(argv[i]);
+    if (std::strcmp(argv[i], "--bin") == 0 || std::strncmp(argv[i], "--bin=", 6) == 0) hasBin = true;
+  }
+  if (!hasBin && !binDir.empty()) {
+    args.push_back("--bin");
+    args.push_back(binDir);
+  }
+  std::vector<char *> cargs;
+  for (std::string &a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  std::fflush(nullptr);
+  execvp(cargs[0], cargs.data());
+  llvm::errs() << "gemma4c: cannot run " << python << ": " << std::strerror(errno) << "\n";
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "verify") == 0) return runVerify(argc, argv);
   llvm::InitLLVM init(argc, argv);
   if (!cl::ParseCommandLineOptions(argc, argv, "gemma4c: ahead-of-time compiler for Gemma 4\n",
                                    &llvm::errs()))
@@ -248,6 +315,6 @@ int main(int argc, char **argv) {
   if (specCmd) return exitCode(runSpec());
   if (synthCmd) return exitCode(runSynth());
   if (planInfoCmd) return exitCode(runPlanInfo());
-  llvm::errs() << "gemma4c: give a command: compile, spec, synth or plan-info (--help)\n";
+  llvm::errs() << "gemma4c: give a command: compile, spec, synth, plan-info or verify (--help)\n";
   return 2;
 }
