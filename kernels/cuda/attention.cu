@@ -169,23 +169,217 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-template <int kDpl, bool kEager>
-cudaError_t Launch(const AttentionParams& p, const KvLayerView& c, const float* q,
-                   const int32_t* positions, int64_t n_tokens, float* out, cudaStream_t stream) {
+// ---- kSdpa: torch's CPU flash-attention arithmetic (attention.cuh, kernels/cpu/attention.h) ----
+//
+// The same block of 8 warps, one (token, head) row each, as AttentionKernel. Per key block of
+// kv_block keys at absolute positions, three phases separated by block barriers:
+//   1. scores: a 16-key tile of K staged in shared memory; a warp's lanes 8w + c (w = 0..3) run
+//      the fp32 FMA chain of lane c (elements c, c + 8, ...) for key 4s + w of the tile, and
+//      shuffles 4, 2, 1 inside each group of 8 lanes give exactly the CPU's reduction order;
+//      S = scale * dot lands in the warp's row of scores in shared memory;
+//   2. per warp: block max, then lane l < 16 takes keys l, l + 16, ... of the block in order:
+//      e = fexp_u20(S - m'), its lane sum, P = bf16(e) in place of S; shuffles 8, 4, 2, 1 are
+//      torch's vec_reduce_all; a, l, m and acc *= a as on the CPU;
+//   3. P.V: 16-key tiles of V staged; acc[i] = fma(P_j, V_j[i], acc[i]) key by key, lane owning
+//      elements lane + 32 i (the CPU's per-element order: keys ascending).
+// The file is compiled with --fmad=false: every multiply-add that is not written as fmaf rounds
+// twice, as on the CPU (-ffp-contract=off there).
+
+constexpr float kFexpC0 = 0.00010703434948458272f, kFexpC1 = 0.30354260500649682f;
+constexpr float kFexpC2 = static_cast<float>(-0.22433836478672356);
+constexpr float kFexpC3 = static_cast<float>(-0.079204240219773236);
+constexpr float kFexpA = 8388608.0f, kFexpB = 8388608.0f * 127.0f;
+
+// torch's Vectorized<float>::fexp_u20, as cpu::FexpU20 (attention.cc).
+__device__ __forceinline__ float FexpU20(float x) {
+  if (!(x >= __uint_as_float(0xc2aeac50u))) return 0.0f;  // below ln(FLT_MIN), -inf, NaN
+  if (x > __uint_as_float(0x42b17218u)) return INFINITY;  // above ln(FLT_MAX)
+  float src = __fmul_rn(x, __uint_as_float(0x3fb8aa3bu));  // x * log2(e)
+  const float frac = __fsub_rn(src, floorf(src));
+  float res = fmaf(frac, kFexpC3, kFexpC2);
+  res = fmaf(frac, res, kFexpC1);
+  res = fmaf(frac, res, kFexpC0);
+  src = __fsub_rn(src, res);
+  return __int_as_float(__float2int_rz(fmaf(kFexpA, src, kFexpB)));  // truncation, as cvttps
+}
+
+constexpr int kSdpaTile = 16;  // keys staged per tile (4 passes of 4 keys per warp)
+
+template <int kDpl>
+__global__ void __launch_bounds__(kWarps * 32)
+    SdpaKernel(AttentionParams p, KvLayerView c, Layout lay, const float* q,
+               const int32_t* positions, int64_t n_tokens, float* out) {
+  constexpr int kHd = 32 * kDpl;
+  constexpr int kStride = kHd + 8;  // padded tile rows: the 4 key groups hit other banks
+  constexpr int kChain = kHd / 8;   // elements of one lane chain
+  extern __shared__ float smem[];
+  float* tile = smem;                                 // [kSdpaTile][kStride], K then V
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t B = p.kv_block;
+  float* S = smem + kSdpaTile * kStride + warp * B;   // this warp's scores, then P
+  const int64_t hgroups = lay.group / lay.heads_per_block;
+  const int64_t g = blockIdx.y / hgroups;
+  const int64_t h0 = g * lay.group + (blockIdx.y % hgroups) * lay.heads_per_block;
+  const int64_t t0 = int64_t(blockIdx.x) * lay.tokens_per_block;
+  const int rows = lay.heads_per_block * lay.tokens_per_block;
+  const int64_t t = t0 + warp / lay.heads_per_block;
+  const int64_t h = h0 + warp % lay.heads_per_block;
+  const bool active = warp < rows && t < n_tokens;
+  const int64_t t_last = min(t0 + lay.tokens_per_block, n_tokens) - 1;
+  const int64_t first_pos = positions[t0], last_pos = positions[t_last];
+  const int64_t block_lo = p.window > 0 ? max(int64_t(0), first_pos - p.window + 1) : 0;
+  const int64_t my_pos = active ? positions[t] : -1;
+  const int64_t my_lo = p.window > 0 ? max(int64_t(0), my_pos - p.window + 1) : 0;
+
+  const int c8 = lane % 8, w4 = lane / 8;
+  float qc[kChain], acc[kDpl];
+  const float* qh = q + t * p.num_heads * kHd + h * kHd;
+#pragma unroll
+  for (int i = 0; i < kChain; ++i) qc[i] = active ? qh[c8 + 8 * i] : 0.0f;
+#pragma unroll
+  for (int i = 0; i < kDpl; ++i) acc[i] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+
+  for (int64_t bs = block_lo / B * B; bs <= last_pos; bs += B) {
+    const int64_t be = bs + B - 1;
+    const int64_t u0 = max(bs, block_lo), u1 = min(be, last_pos);  // keys any row needs
+    const int64_t a = max(bs, my_lo), b = min(be, my_pos);         // this row's keys
+    const bool row_in = active && a <= b;
+    // 1. Scores.
+    for (int64_t kt = u0; kt <= u1; kt += kSdpaTile) {
+      for (int idx = threadIdx.x; idx < kSdpaTile * kHd; idx += blockDim.x) {
+        const int j = idx / kHd, d = idx % kHd;
+        const int64_t pos = kt + j;
+        float kv = 0.0f;
+        if (pos <= u1) {
+          const int64_t slot = c.ring ? pos % c.capacity : pos;
+          kv = LoadElem(c.k, slot * c.row + g * kHd + d, c.bf16);
+        }
+        tile[j * kStride + d] = kv;
+      }
+      __syncthreads();
+      if (row_in) {
+#pragma unroll
+        for (int s4 = 0; s4 < kSdpaTile / 4; ++s4) {
+          const int j = 4 * s4 + w4;
+          const float* k = tile + j * kStride + c8;
+          float dot = 0.0f;
+#pragma unroll
+          for (int i = 0; i < kChain; ++i) dot = fmaf(qc[i], k[8 * i], dot);
+          dot = __fadd_rn(dot, __shfl_xor_sync(0xffffffffu, dot, 4));
+          dot = __fadd_rn(dot, __shfl_xor_sync(0xffffffffu, dot, 2));
+          dot = __fadd_rn(dot, __shfl_xor_sync(0xffffffffu, dot, 1));
+          const int64_t pos = kt + j;
+          if (c8 == 0 && pos >= a && pos <= b) S[pos - bs] = __fmul_rn(p.scale, dot);
+        }
+      }
+      __syncthreads();
+    }
+    // 2. Online max and sum; P = bf16(e) in place of S.
+    bool used = false;
+    if (row_in) {
+      float bm = -INFINITY;
+      for (int64_t k = a - bs + lane; k <= b - bs; k += 32) bm = fmaxf(bm, S[k]);
+#pragma unroll
+      for (int off = 16; off > 0; off /= 2) bm = fmaxf(bm, __shfl_xor_sync(0xffffffffu, bm, off));
+      const float m_new = fmaxf(m, bm);
+      if (m_new != -INFINITY) {
+        float lane_sum = 0.0f;
+        if (lane < 16) {
+          for (int64_t k = lane; k < B; k += 16) {
+            if (k < a - bs || k > b - bs) continue;
+            const float e = FexpU20(__fsub_rn(S[k], m_new));
+            lane_sum = __fadd_rn(lane_sum, e);
+            S[k] = ops::RoundBf16(e);
+          }
+        }
+        lane_sum = __fadd_rn(lane_sum, __shfl_xor_sync(0xffffffffu, lane_sum, 8));
+        lane_sum = __fadd_rn(lane_sum, __shfl_xor_sync(0xffffffffu, lane_sum, 4));
+        lane_sum = __fadd_rn(lane_sum, __shfl_xor_sync(0xffffffffu, lane_sum, 2));
+        lane_sum = __fadd_rn(lane_sum, __shfl_xor_sync(0xffffffffu, lane_sum, 1));
+        const float blocksum = __shfl_sync(0xffffffffu, lane_sum, 0);
+        const float alpha = float(exp(double(__fsub_rn(m, m_new))));  // exp(-inf) = 0
+        l = __fadd_rn(blocksum, __fmul_rn(alpha, l));
+        m = m_new;
+#pragma unroll
+        for (int i = 0; i < kDpl; ++i) acc[i] = __fmul_rn(acc[i], alpha);
+        used = true;
+      }
+      __syncwarp();
+    }
+    // 3. acc += P . V.
+    for (int64_t kt = u0; kt <= u1; kt += kSdpaTile) {
+      for (int idx = threadIdx.x; idx < kSdpaTile * kHd; idx += blockDim.x) {
+        const int j = idx / kHd, d = idx % kHd;
+        const int64_t pos = kt + j;
+        float vv = 0.0f;
+        if (pos <= u1) {
+          const int64_t slot = c.ring ? pos % c.capacity : pos;
+          vv = LoadElem(c.v, slot * c.row + g * kHd + d, c.bf16);
+        }
+        tile[j * kStride + d] = vv;
+      }
+      __syncthreads();
+      if (used) {
+        for (int j = 0; j < kSdpaTile; ++j) {
+          const int64_t pos = kt + j;
+          if (pos < a || pos > b) continue;  // warp-uniform
+          const float pj = S[pos - bs];
+#pragma unroll
+          for (int i = 0; i < kDpl; ++i) acc[i] = fmaf(pj, tile[j * kStride + lane + 32 * i], acc[i]);
+        }
+      }
+      __syncthreads();
+    }
+  }
+  if (active) {
+    float* oh = out + t * p.num_heads * kHd + h * kHd;
+    const float inv = __fdiv_rn(1.0f, l == 0.0f ? 1.0f : l);
+#pragma unroll
+    for (int i = 0; i < kDpl; ++i) oh[lane + 32 * i] = __fmul_rn(acc[i], inv);
+  }
+}
+
+Layout MakeLayout(const AttentionParams& p) {
   Layout lay;
   lay.group = p.num_heads / p.num_kv_heads;
   lay.heads_per_block = 1;
   for (int hb = kWarps; hb >= 1; --hb)
     if (lay.group % hb == 0) { lay.heads_per_block = hb; break; }
   lay.tokens_per_block = kWarps / lay.heads_per_block;
+  return lay;
+}
+
+// Opts a kernel in to `smem` bytes of dynamic shared memory (> 48 KiB needs it) once per size.
+template <typename Kernel>
+cudaError_t AllowSharedMemory(Kernel kernel, size_t smem, size_t* configured) {
+  if (*configured >= smem) return cudaSuccess;
+  cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  if (e == cudaSuccess) *configured = smem;
+  return e;
+}
+
+template <int kDpl>
+cudaError_t LaunchSdpa(const AttentionParams& p, const KvLayerView& c, const float* q,
+                       const int32_t* positions, int64_t n_tokens, float* out, cudaStream_t stream) {
+  const Layout lay = MakeLayout(p);
+  const size_t smem = (size_t(kSdpaTile) * (32 * kDpl + 8) + size_t(kWarps) * p.kv_block) * sizeof(float);
+  static size_t configured = 0;
+  if (cudaError_t e = AllowSharedMemory(SdpaKernel<kDpl>, smem, &configured); e != cudaSuccess) return e;
+  const dim3 grid(unsigned((n_tokens + lay.tokens_per_block - 1) / lay.tokens_per_block),
+                  unsigned(p.num_kv_heads * (lay.group / lay.heads_per_block)));
+  SdpaKernel<kDpl><<<grid, kWarps * 32, smem, stream>>>(p, c, lay, q, positions, n_tokens, out);
+  return cudaGetLastError();
+}
+
+template <int kDpl, bool kEager>
+cudaError_t Launch(const AttentionParams& p, const KvLayerView& c, const float* q,
+                   const int32_t* positions, int64_t n_tokens, float* out, cudaStream_t stream) {
+  const Layout lay = MakeLayout(p);
   const size_t smem = 2 * kTileKeys * 32 * kDpl * sizeof(float);
-  static bool configured = false;  // opt in to > 48 KiB once per instantiation
-  if (!configured) {
-    cudaError_t e = cudaFuncSetAttribute(AttentionKernel<kDpl, kEager>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-    if (e != cudaSuccess) return e;
-    configured = true;
-  }
+  static size_t configured = 0;
+  if (cudaError_t e = AllowSharedMemory(AttentionKernel<kDpl, kEager>, smem, &configured); e != cudaSuccess)
+    return e;
   const dim3 grid(unsigned((n_tokens + lay.tokens_per_block - 1) / lay.tokens_per_block),
                   unsigned(p.num_kv_heads * (lay.group / lay.heads_per_block)));
   AttentionKernel<kDpl, kEager><<<grid, kWarps * 32, smem, stream>>>(p, c, lay, q, positions,
@@ -193,13 +387,23 @@ cudaError_t Launch(const AttentionParams& p, const KvLayerView& c, const float* 
   return cudaGetLastError();
 }
 
-template <bool kEager>
+template <int kDpl>
+cudaError_t LaunchMode(const AttentionParams& p, const KvLayerView& c, const float* q,
+                       const int32_t* positions, int64_t n_tokens, float* out, cudaStream_t stream) {
+  switch (p.mode) {
+    case AttentionMode::kExact: return Launch<kDpl, false>(p, c, q, positions, n_tokens, out, stream);
+    case AttentionMode::kEager: return Launch<kDpl, true>(p, c, q, positions, n_tokens, out, stream);
+    case AttentionMode::kSdpa: return LaunchSdpa<kDpl>(p, c, q, positions, n_tokens, out, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
 cudaError_t LaunchHd(const AttentionParams& p, const KvLayerView& c, const float* q,
                      const int32_t* positions, int64_t n_tokens, float* out, cudaStream_t stream) {
   // Every multiple of 32 up to 512 (the verifier's range): head_dim / 32 values per lane.
   switch (p.head_dim / 32 * (p.head_dim % 32 == 0)) {
 #define G4_HEAD_DIM_CASE(k) \
-  case k: return Launch<k, kEager>(p, c, q, positions, n_tokens, out, stream);
+  case k: return LaunchMode<k>(p, c, q, positions, n_tokens, out, stream);
     G4_HEAD_DIM_CASE(1) G4_HEAD_DIM_CASE(2) G4_HEAD_DIM_CASE(3) G4_HEAD_DIM_CASE(4)
     G4_HEAD_DIM_CASE(5) G4_HEAD_DIM_CASE(6) G4_HEAD_DIM_CASE(7) G4_HEAD_DIM_CASE(8)
     G4_HEAD_DIM_CASE(9) G4_HEAD_DIM_CASE(10) G4_HEAD_DIM_CASE(11) G4_HEAD_DIM_CASE(12)
@@ -227,10 +431,9 @@ cudaError_t Attention(const AttentionParams& p, const KvLayerView& cache, const 
   if (n_tokens == 0) return cudaSuccess;
   if (p.num_kv_heads <= 0 || p.num_heads % p.num_kv_heads != 0 ||
       cache.row != p.num_kv_heads * p.head_dim || !q || !out || !positions || !cache.k ||
-      !cache.v)
+      !cache.v || (p.mode == AttentionMode::kSdpa && (p.kv_block < kSdpaTile || p.kv_block > 2048)))
     return cudaErrorInvalidValue;
-  return p.eager ? LaunchHd<true>(p, cache, q, positions, n_tokens, out, stream)
-                 : LaunchHd<false>(p, cache, q, positions, n_tokens, out, stream);
+  return LaunchHd(p, cache, q, positions, n_tokens, out, stream);
 }
 
 }  // namespace g4::cuda

@@ -31,20 +31,35 @@ struct KvLayerView {
 cudaError_t KvWrite(const KvLayerView& cache, const float* k, const float* v,
                     const int32_t* positions, int64_t n, cudaStream_t stream);
 
+// The plan's attention rounding (docs/attention.md): the same three modes as the CPU kernel.
+enum class AttentionMode {
+  kExact,  // one-pass online softmax in fp32 (plans without an attention rounding)
+  kEager,  // `attention_eager`: bf16-rounded scores and probabilities, three passes
+  kSdpa,   // `attention_sdpa`: torch's CPU flash kernel, the CPU kernel's arithmetic (below)
+};
+
 struct AttentionParams {
   int64_t num_heads = 0, num_kv_heads = 0;  // num_heads a multiple of num_kv_heads (GQA)
   int64_t head_dim = 0;                     // a multiple of 32 in [32, 512]
   int64_t window = 0;                       // 0: full causal; > 0: keys in (pos - window, pos]
   float scale = 1.0f;                       // applied to q.k
-  bool eager = false;                       // `attention_eager`: bf16-rounded scores and probs
+  AttentionMode mode = AttentionMode::kExact;
+  int64_t kv_block = 512;                   // kSdpa key block (torch's kv_split); in [16, 2048]
 };
 
 // out[t][h*hd + i] = sum_k softmax_k(scale * q[t][h].K[k]) V[k][i] over the keys visible from
 // position positions[t] (int32, device), head h reading kv head h / (num_heads / num_kv_heads).
 // q, out: [n_tokens][num_heads * head_dim] floats, device. Scores, softmax and the weighted
-// sum are fp32 (online softmax); with `eager` a three-pass form rounds each score and each
-// normalized probability to bf16 as the reference's eager attention does, the softmax sum
-// being accumulated in double as on the CPU.
+// sum are fp32 (online softmax, kExact); kEager is a three-pass form that rounds each score and
+// each normalized probability to bf16 as the reference's eager attention does, the softmax sum
+// being accumulated in double as on the CPU. kSdpa follows kernels/cpu/attention.h's kSdpa
+// operation for operation: key blocks of kv_block at absolute positions, S = scale * dot with
+// the dot in 8 lanes (element i in lane i mod 8, FMA, reduced ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7))),
+// per block max, e = torch's fexp_u20(S - m'), the 16-lane sum of the unrounded e reduced as
+// torch's vec_reduce_all, P = bf16(e), l = sum + a * l, acc = acc * a, acc = fma(P, V, acc) key
+// by key, out = acc * (1 / l). One point may differ from the CPU: a = exp(m - m') is
+// float(exp(double)) here and glibc's expf there (both round the exact value to nearest but for
+// glibc's last 0.002 ulp), so a row may differ by an fp32 ulp in rare blocks.
 cudaError_t Attention(const AttentionParams& p, const KvLayerView& cache, const float* q,
                       const int32_t* positions, int64_t n_tokens, float* out,
                       cudaStream_t stream);

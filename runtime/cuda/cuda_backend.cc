@@ -345,9 +345,11 @@ absl::Status CudaBackend::Impl::RunStep(const Step& step, g4kc_fn kernel) {
       ap.head_dim = a.head_dim();
       ap.window = a.window();
       ap.scale = float(a.scale());
-      // AttentionSdpa (torch's CPU flash blocks) is not implemented on the GPU yet: it runs the
-      // exact online softmax (docs/attention.md section 5).
-      ap.eager = a.rounding() == Rounding::AttentionEager;
+      // The CPU kernel's three modes (docs/attention.md section 5): sdpa is torch's CPU flash
+      // arithmetic, blocks of 512 keys at absolute positions as on the CPU.
+      ap.mode = a.rounding() == Rounding::AttentionEager ? AttentionMode::kEager
+                : a.rounding() == Rounding::AttentionSdpa ? AttentionMode::kSdpa
+                                                          : AttentionMode::kExact;
       return StepError(step, Attention(ap, kv[owns ? self : a.kv_layer()], T(in(0)), pos, n, T(out(0)), s));
     }
     case OpKind::GeluTanh: return map(MapOp::kGelu, 0, false, nullptr);
