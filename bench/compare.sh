@@ -21,6 +21,10 @@
 # Environment: BUILD_DIR (build), BENCH_DIR, REPS (g4run repetitions per test, best kept; 1),
 # LLAMA_REPS (llama-bench -r; 2), PP (prompt length; 512), TG (generated tokens; 128),
 # G4RUN_FLAGS (extra g4run flags, e.g. --norepack for the GGUF-layout products).
+#
+# DEPTHS="0 4096 16384 32768": the prefill sweep over context depth instead (issue 11): for each
+# model and depth D, llama-bench -p PP -n 0 -d D against g4run --depth D (the prompt timed on a
+# KV cache D deep), alternating, in a table of its own; no decode columns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${1:-2}; shift || true
@@ -140,11 +144,11 @@ r=json.load(sys.stdin)[0]; print("%.2f ± %.2f" % (r["avg_ts"], r["stddev_ts"]))
     { echo "llama-bench failed on $m: $(tail -3 "$DIR/llama.err" | tr '\n' ' ')" >&2; echo "failed"; }
 }
 # --- g4run: the best of REPS runs; prints "tok/s" for prefill, "tok/s GB/token GB/s" for decode.
-g4_run() {  # PLAN MODEL prefill|decode
+g4_run() {  # PLAN MODEL prefill|decode [DEPTH]
   local best="" line v i
   for ((i = 0; i < REPS; ++i)); do
     if [ "$3" = prefill ]; then
-      line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens "$(seq -s, 2 $((PP + 1)))" -n 1 ${G4RUN_FLAGS:-} | grep '^prefill:') || { echo failed; return; }
+      line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens "$(seq -s, 2 $((PP + 1)))" -n 1 --depth "${4:-0}" ${G4RUN_FLAGS:-} | grep '^prefill:') || { echo failed; return; }
       v=$(sed -E 's/.* = ([0-9.]+) tok\/s.*/\1/' <<< "$line")
     else
       line=$("$BIN/g4run" "$1" --model "$2" --threads "$THREADS" --tokens 2,3,4,5 -n $((TG + 1)) ${G4RUN_FLAGS:-} | grep '^decode:') || { echo failed; return; }
@@ -185,6 +189,15 @@ for spec in "${MODELS[@]}"; do
     "$BIN/gemma4c" compile "$DIR/$name.mlir" --precision=reference -o "$plan" > /dev/null
   fi
   cat "$model" > /dev/null  # warm the page cache for both runtimes
+  if [ -n "${DEPTHS:-}" ]; then
+    for d in $DEPTHS; do
+      lpp=absent
+      [ -z "$LLAMA" ] || { lpp=$(llama_run "$model" -p "$PP" -n 0 -d "$d"); echo "llama-bench pp$PP @ d$d: $lpp tok/s"; }
+      gpp=$(g4_run "$plan" "$model" prefill "$d"); echo "g4run       pp$PP @ d$d: $gpp tok/s"
+      ROWS+=("| $name | $dtype | $d | $gpp | $lpp | $(ratio "$gpp" "$lpp") |")
+    done
+    continue
+  fi
   # Alternate: llama pp, g4run pp, llama tg, g4run tg.
   lpp=absent; ltg=absent
   [ -z "$LLAMA" ] || { lpp=$(llama_run "$model" -p "$PP" -n 0); echo "llama-bench pp$PP: $lpp tok/s"; }
@@ -199,6 +212,12 @@ done
 echo
 echo "threads $THREADS, read floor $FLOOR GB/s; ratio = g4run / llama.cpp (below 1: gemma4c slower)"
 echo
+if [ -n "${DEPTHS:-}" ]; then
+  echo "| model | dtype | depth | g4run pp$PP tok/s | llama pp$PP tok/s | ratio |"
+  echo "|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  exit 0
+fi
 echo "| model | dtype | g4run pp$PP tok/s | llama pp$PP tok/s | ratio | g4run tg$TG tok/s | llama tg$TG tok/s | ratio | GB/token | g4run GB/s | llama GB/s | g4run % of floor |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
