@@ -31,9 +31,9 @@ ABSL_FLAG(int, n, -1, "tokens to generate after the prompt (0: none; default: no
                        "up to 256 in text mode)");
 ABSL_FLAG(int, chunk, 0, "evaluate the prompt in batches of this many tokens (1 = token by token); "
                          "0 = one batch. --logits-out then holds every prompt position's row");
-ABSL_FLAG(int64_t, depth, 0, "evaluate this many tokens (the prompt repeated) before the prompt, "
-                             "timed apart: the prefill figures are then those at depth D, as "
-                             "llama-bench -d D");
+ABSL_FLAG(int64_t, depth, 0, "evaluate this many tokens (the prompt repeated; in --chunk "
+                             "batches) before the prompt, timed apart: the prefill figures are "
+                             "then those at depth D, as llama-bench -d D");
 ABSL_FLAG(bool, chunk_times, false, "print each prompt chunk's position, tokens/s and the "
                                     "process's peak RSS to stderr (long prompts)");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
@@ -107,13 +107,28 @@ double PeakRssMb() {
   return double(u.ru_maxrss) / 1024.0;
 }
 
-// `depth` tokens of the prompt repeated, evaluated before the timed prompt (llama-bench -d):
-// the KV cache then holds them, so the prompt's figures are those at that depth.
-g4rt_status* FillDepth(g4rt_session* session, const std::vector<int32_t>& prompt, int64_t depth) {
+// Prints one chunk's figures (--chunk-times) to stderr.
+void PrintChunkTime(int64_t at, int64_t n, Clock::time_point c0) {
+  const double s = Seconds(c0, Clock::now());
+  std::fprintf(stderr, "chunk at %lld: %lld tokens in %.3f s = %.2f tok/s; peak RSS %.0f MB\n",
+               static_cast<long long>(at), static_cast<long long>(n), s, n / s, PeakRssMb());
+}
+
+// `depth` tokens of the prompt repeated, evaluated before the timed prompt (llama-bench -d), in
+// batches of `chunk` (0: one call, which the runtime chunks by the plan's max batch): the KV
+// cache then holds them, so the prompt's figures are those at that depth.
+g4rt_status* FillDepth(g4rt_session* session, const std::vector<int32_t>& prompt, int64_t depth,
+                       int64_t chunk, bool chunk_times) {
   std::vector<int32_t> fill(static_cast<size_t>(depth));
   for (int64_t i = 0; i < depth; ++i) fill[i] = prompt[size_t(i) % prompt.size()];
+  if (chunk <= 0) chunk = depth;
   auto t0 = Clock::now();
-  if (g4rt_status* st = g4rt_eval(session, fill.data(), depth)) return st;
+  for (int64_t at = 0; at < depth; at += chunk) {
+    const int64_t n = std::min(chunk, depth - at);
+    auto c0 = Clock::now();
+    if (g4rt_status* st = g4rt_eval(session, fill.data() + at, n)) return st;
+    if (chunk_times) PrintChunkTime(at, n, c0);
+  }
   std::printf("depth: %lld tokens in %.3f s = %.2f tok/s\n", static_cast<long long>(depth),
               Seconds(t0, Clock::now()), depth / Seconds(t0, Clock::now()));
   return nullptr;
@@ -190,7 +205,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (depth > 0)
-    if (g4rt_status* st = FillDepth(session, prompt, depth)) return Fail(st);
+    if (g4rt_status* st = FillDepth(session, prompt, depth, absl::GetFlag(FLAGS_chunk),
+                                    absl::GetFlag(FLAGS_chunk_times)))
+      return Fail(st);
   std::vector<float> prompt_logits;
   const float* logits = nullptr;
   int64_t rows = 0, vocab = 0;
@@ -200,11 +217,7 @@ int main(int argc, char** argv) {
     auto c0 = Clock::now();
     if (g4rt_status* st = g4rt_eval(session, prompt.data() + at, n)) return Fail(st);
     if (g4rt_status* st = g4rt_logits(session, &logits, &rows, &vocab)) return Fail(st);
-    if (absl::GetFlag(FLAGS_chunk_times)) {
-      std::fprintf(stderr, "chunk at %lld: %lld tokens in %.3f s = %.2f tok/s; peak RSS %.0f MB\n",
-                   static_cast<long long>(depth + at), static_cast<long long>(n),
-                   Seconds(c0, Clock::now()), n / Seconds(c0, Clock::now()), PeakRssMb());
-    }
+    if (absl::GetFlag(FLAGS_chunk_times)) PrintChunkTime(depth + at, n, c0);
     if (all_logits && chunk < int64_t(prompt.size()))
       prompt_logits.insert(prompt_logits.end(), logits, logits + rows * vocab);
   }
