@@ -341,17 +341,31 @@ bool CpuHasAvx2() {
 #endif
 }
 
-bool CpuHasAvxVnni() {
+namespace {
+
+// The 256-bit vpdpbusd table this CPU can run: the VEX form (AVX-VNNI), else the EVEX form
+// (AVX512-VNNI + AVX512VL: Zen 4, Ice Lake servers), the same bits; nullptr without either.
+const KernelTable* VnniKernels() {
 #if defined(__x86_64__) || defined(__i386__)
-  static const bool has = [] {
+  static const KernelTable* table = []() -> const KernelTable* {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avxvnni");
+    if (!CpuHasAvx2()) return nullptr;
+    if (__builtin_cpu_supports("avxvnni")) return internal::AvxVnniKernels();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512f")) {
+      return internal::Avx512VnniKernels();
+    }
+    return nullptr;
   }();
-  return has && CpuHasAvx2() && internal::AvxVnniKernels() != nullptr;
+  return table;
 #else
-  return false;
+  return nullptr;
 #endif
 }
+
+}  // namespace
+
+bool CpuHasAvxVnni() { return VnniKernels() != nullptr; }
 
 namespace {
 
@@ -369,9 +383,9 @@ absl::StatusOr<const KernelTable*> SelectKernels(Isa isa) {
         return absl::FailedPreconditionError(
             "MatMul: AVX-VNNI kernels requested on a CPU without AVX-VNNI");
       }
-      return internal::AvxVnniKernels();
+      return VnniKernels();
     case Isa::kAuto:
-      if (CpuHasAvxVnni()) return internal::AvxVnniKernels();
+      if (CpuHasAvxVnni()) return VnniKernels();
       if (CpuHasAvx2()) return internal::Avx2Kernels();
       return &internal::PortableKernels();
   }

@@ -37,9 +37,10 @@ namespace g4::cpu {
 
 using gguf::GgmlType;
 
-// Which implementation runs. kAuto picks AVX-VNNI when the CPU has it (and AVX2+FMA+F16C), else
-// AVX2 when it has AVX2+FMA+F16C, else portable. kAvxVnni gives the same results as kAvx2 bit
-// for bit (only the Q8_0/Q4_0 integer products differ in how they are computed).
+// Which implementation runs. kAuto picks the 256-bit vpdpbusd kernels when the CPU has them (VEX
+// AVX-VNNI, or AVX512-VNNI with AVX512VL, and AVX2+FMA+F16C), else AVX2 when it has
+// AVX2+FMA+F16C, else portable. kAvxVnni gives the same results as kAvx2 bit for bit (only the
+// Q8_0/Q4_0 integer products differ in how they are computed).
 enum class Isa { kAuto, kAvx2, kAvxVnni, kPortable };
 
 // How activations meet quantized weights (ignored for F32/F16/BF16 weights, which are exact).
@@ -56,7 +57,7 @@ struct MatMulOptions {
 
 // Whether this CPU can run the AVX2 kernels (AVX2, FMA and F16C).
 bool CpuHasAvx2();
-// Whether it can also run the AVX-VNNI ones (the VEX-encoded vpdpbusd).
+// Whether it can also run the vpdpbusd ones (VEX AVX-VNNI, or EVEX AVX512-VNNI + AVX512VL).
 bool CpuHasAvxVnni();
 
 // Y = X W^T as described above. InvalidArgument for bad shapes or null pointers;

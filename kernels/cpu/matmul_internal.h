@@ -132,6 +132,9 @@ const KernelTable* Avx2Kernels();
 // The AVX2 table with AVX-VNNI integer products for Q8_0/Q4_0 (bit-identical results);
 // nullptr on non-x86 builds. Callable only when the CPU has AVX-VNNI (CpuHasAvxVnni()).
 const KernelTable* AvxVnniKernels();
+// The same kernels with the EVEX vpdpbusd (AVX512-VNNI + AVX512VL), the same bits; nullptr on
+// non-x86 builds. Callable only when the CPU has AVX512-VNNI and AVX512VL.
+const KernelTable* Avx512VnniKernels();
 
 }  // namespace g4::cpu::internal
 

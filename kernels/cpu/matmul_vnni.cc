@@ -1,6 +1,11 @@
-// AVX-VNNI kernels (256-bit VEX vpdpbusd: Zen 4, Alder Lake and later) for Q8_0 and Q4_0 weights
-// against q8 activations; every other entry of the table is the AVX2 kernel's. Contracts in
-// matmul_internal.h.
+// AVX-VNNI kernels (256-bit vpdpbusd) for Q8_0 and Q4_0 weights against q8 activations; every
+// other entry of the table is the AVX2 kernel's. Contracts in matmul_internal.h.
+//
+// Two builds of this file: as itself, the VEX encoding (AVX-VNNI: Alder Lake, Zen 5 and later;
+// AvxVnniKernels), and from matmul_vnni512.cc the EVEX encoding of the same instruction on
+// 256-bit registers (AVX512-VNNI + AVX512VL: Ice Lake and Sapphire Rapids servers, Zen 4;
+// Avx512VnniKernels). vpdpbusd computes the same integers in both, so the two tables give the
+// same bits.
 //
 // The integers are those of the AVX2 path: each 32-bit lane holds the exact dot product of 4
 // consecutive elements, and the lanes are scaled and summed by the same FMAs in the same order,
@@ -23,7 +28,11 @@
 
 #include "cpu/avx2_common.h"
 
+#ifndef G4_VNNI
 #define G4_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define G4_DPBUSD _mm256_dpbusd_avx_epi32
+#define G4_VNNI_TABLE AvxVnniKernels
+#endif
 
 namespace g4::cpu::internal {
 namespace {
@@ -45,7 +54,7 @@ G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nbl
       __m256 dx[T];
       for (int t = 0; t < T; ++t) {
         xq[t] = LoadU256(x[t].q + 32 * b);
-        start[t] = _mm256_sub_epi32(zero, _mm256_dpbusd_avx_epi32(zero, offset, xq[t]));
+        start[t] = _mm256_sub_epi32(zero, G4_DPBUSD(zero, offset, xq[t]));
         dx[t] = _mm256_set1_ps(x[t].d[b]);
       }
       for (int r = 0; r < R; ++r) {
@@ -55,7 +64,7 @@ G4_VNNI void DotQ32TileVnni(const uint8_t* const* w, const Q8Act* x, int64_t nbl
         const __m256i wu = kIsQ8 ? _mm256_xor_si256(LoadU256(block + 2), offset)
                                  : LoadNibbles(block + 2);
         for (int t = 0; t < T; ++t) {
-          const __m256i p = _mm256_dpbusd_avx_epi32(start[t], wu, xq[t]);
+          const __m256i p = G4_DPBUSD(start[t], wu, xq[t]);
           s[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, dx[t]), _mm256_cvtepi32_ps(p), s[r][t]);
         }
       }
@@ -123,7 +132,7 @@ G4_VNNI void DotPanel(const PanelChunk& w, int64_t n, const Q8Act& x, const int3
       int32_t xg;
       std::memcpy(&xg, x.q + 32 * b + 4 * g, 4);
       const __m256i wg = _mm256_load_si256(reinterpret_cast<const __m256i*>(w.w[b][g]));
-      const __m256i v = _mm256_dpbusd_avx_epi32(_mm256_set1_epi32(offset4[8 * b + g]), wg,
+      const __m256i v = G4_DPBUSD(_mm256_set1_epi32(offset4[8 * b + g]), wg,
                                                 _mm256_set1_epi32(xg));
       s[g] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(v), s[g]);
     }
@@ -152,8 +161,8 @@ template <bool kIsQ8>
 G4_VNNI __m256i PackedBlockDotVnni(const __m256i (&wg)[8], const int8_t* q, int32_t isum) {
   __m256i lo = _mm256_set1_epi32(-(kIsQ8 ? 128 : 8) * isum), hi = _mm256_setzero_si256();
   for (int g = 0; g < 4; ++g) {
-    lo = _mm256_dpbusd_avx_epi32(lo, wg[g], BroadcastGroup(q + 4 * g));
-    hi = _mm256_dpbusd_avx_epi32(hi, wg[g + 4], BroadcastGroup(q + 4 * g + 16));
+    lo = G4_DPBUSD(lo, wg[g], BroadcastGroup(q + 4 * g));
+    hi = G4_DPBUSD(hi, wg[g + 4], BroadcastGroup(q + 4 * g + 16));
   }
   return _mm256_add_epi32(lo, hi);
 }
@@ -162,7 +171,7 @@ G4_DEFINE_DOT_PACKED(G4_VNNI, PackedBlockDotVnni)
 
 }  // namespace
 
-const KernelTable* AvxVnniKernels() {
+const KernelTable* G4_VNNI_TABLE() {
   static const KernelTable table = [] {
     KernelTable t = *Avx2Kernels();
     t.dot_q8 = DotQ8;
@@ -180,7 +189,7 @@ const KernelTable* AvxVnniKernels() {
 #else  // not x86-64 GCC/Clang
 
 namespace g4::cpu::internal {
-const KernelTable* AvxVnniKernels() { return nullptr; }
+const KernelTable* G4_VNNI_TABLE() { return nullptr; }
 }  // namespace g4::cpu::internal
 
 #endif
