@@ -152,6 +152,7 @@ LogicalResult buildCpuKernels(func::FuncOp forward, const PlanLayout &layout, St
           forward, srcDir,
           {{GEMMA4C_SOURCE_DIR "/kernels/common/fused_rows_cpu.h", "fused_rows_cpu.h"},
            {GEMMA4C_SOURCE_DIR "/kernels/common/row_ops.h", "row_ops.h"},
+           {GEMMA4C_SOURCE_DIR "/kernels/common/tanh_avx2.h", "tanh_avx2.h"},
            {GEMMA4C_SOURCE_DIR "/runtime/exec/kernel_abi.h", "kernel_abi.h"}})))
     return failure();
   llvm::SmallString<256> src(srcDir), so(outDir);
