@@ -97,7 +97,9 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
   }
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(6144), y(6144);
+  int64_t max_in = 0, max_out = 0;  // DECODE_SHAPE may be wider than E2B's layers
+  for (const Shape& s : shapes) max_in = std::max(max_in, s.in), max_out = std::max(max_out, s.out);
+  std::vector<float> x(static_cast<size_t>(max_in)), y(static_cast<size_t>(max_out));
   for (float& v : x) v = normal(rng);
   MatMulOptions options;
   options.isa = isa;
