@@ -156,14 +156,42 @@ void ComputeGemvTile(const Problem& p, int64_t row0, int R, int64_t t0) {
   const uint8_t* w[kRowTile];
   for (int r = 0; r < R; ++r) w[r] = p.w + (row0 + r) * p.row_bytes;
   const Q8Act x = p.acts->At(t0, 0);
-  p.k->dot_q8(p.type, w, R, &x, 1, p.in, acc, 1, NextTileDistance(p, row0));
+  // One row at a time, each whole: the tile's bytes are then one sequential run (the rows are
+  // adjacent), which the hardware prefetchers stream far better than 4 interleaved short rows
+  // (decode sweep on Zen 4: Q8_0 21.6 -> 32.1 GB/s, Q4_K 13.9 -> 16.4, Q6_K 15.1 -> 17.3). The
+  // sums are the same: a row's arithmetic never depends on the other rows of its tile.
+  for (int r = 0; r < R; ++r) {
+    p.k->dot_q8(p.type, w + r, 1, &x, 1, p.in, acc + r, 1, NextTileDistance(p, row0));
+  }
   for (int r = 0; r < R; ++r) p.y[t0 * p.out + row0 + r] = static_cast<float>(acc[r]);
+}
+
+// BF16 rows x up to kTokenTile tokens (decode): each row whole, chunk after chunk, widened in
+// registers (dot_bf16), so the tile's bytes are read as one sequential run; ComputeTile's
+// chunk-interleaved walk over 4 rows read 4 short streams and ran at half the bandwidth. Every
+// (row, token) pair gets the chunked walk's sums: the same FMAs per chunk, chunks in float64.
+void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
+  const float* x[kTokenTile];
+  for (int r = 0; r < R; ++r) {
+    double acc[kTokenTile] = {};
+    const uint8_t* row = p.w + (row0 + r) * p.row_bytes;
+    for (int64_t i0 = 0; i0 < p.in; i0 += kChunk) {
+      const int64_t n = std::min<int64_t>(kChunk, p.in - i0);
+      for (int64_t t = 0; t < nt; ++t) x[t] = p.x + (t0 + t) * p.in + i0;
+      const uint8_t* w = row + 2 * i0;
+      p.k->dot_bf16(&w, 1, x, static_cast<int>(nt), n, acc, 1);
+    }
+    for (int64_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[t]);
+  }
 }
 
 // Rows [row0, row0 + R) x tokens [t0, t0 + nt), nt <= kMaxTokenBlock: walks `in` chunk by chunk,
 // feeding each chunk of the R rows to all token tiles while it is hot in L1.
 void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
   if (p.acts != nullptr && nt == 1) return ComputeGemvTile(p, row0, R, t0);
+  if (p.type == GgmlType::kBF16 && p.k->dot_bf16 != nullptr && p.in % 8 == 0 && nt <= kTokenTile) {
+    return ComputeBf16GemvTile(p, row0, R, t0, nt);
+  }
   double acc[kRowTile][kMaxTokenBlock] = {};
   alignas(64) float decoded[kRowTile][kChunk];
   const uint8_t* rows[kRowTile];

@@ -94,6 +94,11 @@ struct KernelTable {
   // on every ISA (packed_matmul.h, "Numerics").
   void (*dot_packed)(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
                      double* acc);
+  // Optional (nullptr: decode + dot_f32): BF16 rows read in place, each 8 weights widened in
+  // registers, then exactly dot_f32's FMAs in dot_f32's lanes: the same result as decode into
+  // fp32 followed by dot_f32, without the round trip through L1. n a multiple of 8, <= kChunk.
+  void (*dot_bf16)(const uint8_t* const* w, int R, const float* const* x, int T, int64_t n,
+                   double* acc, int64_t acc_stride) = nullptr;
 };
 
 // A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).
