@@ -205,6 +205,23 @@ __device__ __forceinline__ float FexpU20(float x) {
 
 constexpr int kSdpaTile = 16;  // keys staged per tile (4 passes of 4 keys per warp)
 
+// Keys kt .. kt + kSdpaTile - 1 of kv head g of `base` (the cache's K or V) as fp32 rows of
+// kStride floats in shared memory, by the whole block; positions past u1 as zeros.
+template <int kHd, int kStride>
+__device__ __forceinline__ void StageTile(const KvLayerView& c, const void* base, int64_t g,
+                                          int64_t kt, int64_t u1, float* tile) {
+  for (int idx = threadIdx.x; idx < kSdpaTile * kHd; idx += blockDim.x) {
+    const int j = idx / kHd, d = idx % kHd;
+    const int64_t pos = kt + j;
+    float x = 0.0f;
+    if (pos <= u1) {
+      const int64_t slot = c.ring ? pos % c.capacity : pos;
+      x = LoadElem(base, slot * c.row + g * kHd + d, c.bf16);
+    }
+    tile[j * kStride + d] = x;
+  }
+}
+
 template <int kDpl>
 __global__ void __launch_bounds__(kWarps * 32)
     SdpaKernel(AttentionParams p, KvLayerView c, Layout lay, const float* q,
@@ -247,16 +264,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     const bool row_in = active && a <= b;
     // 1. Scores.
     for (int64_t kt = u0; kt <= u1; kt += kSdpaTile) {
-      for (int idx = threadIdx.x; idx < kSdpaTile * kHd; idx += blockDim.x) {
-        const int j = idx / kHd, d = idx % kHd;
-        const int64_t pos = kt + j;
-        float kv = 0.0f;
-        if (pos <= u1) {
-          const int64_t slot = c.ring ? pos % c.capacity : pos;
-          kv = LoadElem(c.k, slot * c.row + g * kHd + d, c.bf16);
-        }
-        tile[j * kStride + d] = kv;
-      }
+      StageTile<kHd, kStride>(c, c.k, g, kt, u1, tile);
       __syncthreads();
       if (row_in) {
 #pragma unroll
@@ -309,16 +317,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
     // 3. acc += P . V.
     for (int64_t kt = u0; kt <= u1; kt += kSdpaTile) {
-      for (int idx = threadIdx.x; idx < kSdpaTile * kHd; idx += blockDim.x) {
-        const int j = idx / kHd, d = idx % kHd;
-        const int64_t pos = kt + j;
-        float vv = 0.0f;
-        if (pos <= u1) {
-          const int64_t slot = c.ring ? pos % c.capacity : pos;
-          vv = LoadElem(c.v, slot * c.row + g * kHd + d, c.bf16);
-        }
-        tile[j * kStride + d] = vv;
-      }
+      StageTile<kHd, kStride>(c, c.v, g, kt, u1, tile);
       __syncthreads();
       if (used) {
         for (int j = 0; j < kSdpaTile; ++j) {
