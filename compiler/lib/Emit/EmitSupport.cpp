@@ -152,7 +152,8 @@ std::string RegionValues::define(Value result, ArrayRef<Value> inPlaceCandidates
   for (Value in : inPlaceCandidates)
     if (ownsScratch_.contains(in) && in.hasOneUse()) {
       ownsScratch_.insert(result);
-      return var_[result] = var_[in];
+      std::string var = var_.lookup(in);  // before var_[result] may rehash the map
+      return var_[result] = std::move(var);
     }
   std::string name = "s" + std::to_string(numScratch_++);
   newScratch_.push_back({name, scratch_});

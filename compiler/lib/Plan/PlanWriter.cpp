@@ -223,14 +223,20 @@ void nameOps(Block &block, TensorNamer &namer, llvm::DenseMap<Value, std::string
     if (isa<WeightOp, func::ReturnOp, YieldOp>(op)) continue;
     if (auto fused = dyn_cast<FusedOp>(op)) {
       nameOps(fused.getBlock(), namer, names);
-      for (auto [result, yielded] : llvm::zip(fused.getResults(), fused.getYield()->getOperands()))
-        names[result] = names[yielded];
+      // Copied out first: names[result] may grow the map, and C++17 evaluates the right side
+      // of `=` first, so `names[result] = names[yielded]` copied from freed buckets whenever
+      // that insertion rehashed (a plan lost a tensor's name depending on the heap layout).
+      for (auto [result, yielded] : llvm::zip(fused.getResults(), fused.getYield()->getOperands())) {
+        std::string name = names.lookup(yielded);
+        names[result] = std::move(name);
+      }
       continue;
     }
     // An unnamed rounding is its producer's value in bf16: "attn_q-3.bf16".
     auto round = dyn_cast<RoundBf16Op>(op);
     if (round && !op.hasAttr(G4Dialect::kNameAttrName) && names.count(round.getInput())) {
-      names[round.getResult()] = names[round.getInput()] + ".bf16";
+      std::string name = names.lookup(round.getInput()) + ".bf16";
+      names[round.getResult()] = std::move(name);
       continue;
     }
     for (OpResult r : op.getResults()) names[r] = namer.name(&op, r.getResultNumber());
