@@ -45,6 +45,35 @@ struct Layout {
   int64_t group;         // num_heads / num_kv_heads
 };
 
+// The (token, head) row a warp owns and the key range its block needs (both kernels).
+struct WarpRow {
+  int64_t g;                   // kv head
+  int64_t t, h;                // the warp's token and query head
+  bool active;                 // the warp has a row (t < n_tokens)
+  int64_t block_lo, last_pos;  // keys the block needs: first token's window start .. last token
+  int64_t my_pos, my_lo;       // the row's visible keys [my_lo, my_pos] (my_pos -1: inactive)
+};
+
+__device__ __forceinline__ WarpRow RowOfWarp(const AttentionParams& p, const Layout& lay,
+                                             const int32_t* positions, int64_t n_tokens) {
+  WarpRow w;
+  const int warp = threadIdx.x / 32;
+  const int64_t hgroups = lay.group / lay.heads_per_block;
+  w.g = blockIdx.y / hgroups;
+  const int64_t h0 = w.g * lay.group + (blockIdx.y % hgroups) * lay.heads_per_block;
+  const int64_t t0 = int64_t(blockIdx.x) * lay.tokens_per_block;
+  const int rows = lay.heads_per_block * lay.tokens_per_block;
+  w.t = t0 + warp / lay.heads_per_block;
+  w.h = h0 + warp % lay.heads_per_block;
+  w.active = warp < rows && w.t < n_tokens;
+  const int64_t t_last = min(t0 + lay.tokens_per_block, n_tokens) - 1;
+  w.last_pos = positions[t_last];
+  w.block_lo = p.window > 0 ? max(int64_t(0), int64_t(positions[t0]) - p.window + 1) : 0;
+  w.my_pos = w.active ? positions[w.t] : -1;
+  w.my_lo = p.window > 0 ? max(int64_t(0), w.my_pos - p.window + 1) : 0;
+  return w;
+}
+
 // Modes of a pass over the keys: online softmax (one pass), or the eager three passes.
 enum Mode { kMax = 0, kSum = 1, kEagerAccumulate = 2, kOnline = 3 };
 
@@ -56,22 +85,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   extern __shared__ float smem[];
   float* Ks = smem;                       // [kTileKeys][kHd]
   float* Vs = smem + kTileKeys * kHd;     // [kTileKeys][kHd]
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t hgroups = lay.group / lay.heads_per_block;
-  const int64_t g = blockIdx.y / hgroups;                                   // kv head
-  const int64_t h0 = g * lay.group + (blockIdx.y % hgroups) * lay.heads_per_block;
-  const int64_t t0 = int64_t(blockIdx.x) * lay.tokens_per_block;
-  const int rows = lay.heads_per_block * lay.tokens_per_block;
-  const int64_t t = t0 + warp / lay.heads_per_block;
-  const int64_t h = h0 + warp % lay.heads_per_block;
-  const bool active = warp < rows && t < n_tokens;
-  const int64_t t_last = min(t0 + lay.tokens_per_block, n_tokens) - 1;
-
-  // Keys the block needs: from the first token's window start to the last token's position.
-  const int64_t first_pos = positions[t0], last_pos = positions[t_last];
-  const int64_t block_lo = p.window > 0 ? max(int64_t(0), first_pos - p.window + 1) : 0;
-  const int64_t my_pos = active ? positions[t] : 0;
-  const int64_t my_lo = p.window > 0 ? max(int64_t(0), my_pos - p.window + 1) : 0;
+  const int lane = threadIdx.x % 32;
+  const WarpRow row = RowOfWarp(p, lay, positions, n_tokens);
+  const int64_t g = row.g, t = row.t, h = row.h, block_lo = row.block_lo, last_pos = row.last_pos;
+  const int64_t my_pos = row.my_pos, my_lo = row.my_lo;
+  const bool active = row.active;
 
   float qr[kDpl], acc[kDpl];
   if (active) {
@@ -234,19 +252,10 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t B = p.kv_block;
   float* S = smem + kSdpaTile * kStride + warp * B;   // this warp's scores, then P
-  const int64_t hgroups = lay.group / lay.heads_per_block;
-  const int64_t g = blockIdx.y / hgroups;
-  const int64_t h0 = g * lay.group + (blockIdx.y % hgroups) * lay.heads_per_block;
-  const int64_t t0 = int64_t(blockIdx.x) * lay.tokens_per_block;
-  const int rows = lay.heads_per_block * lay.tokens_per_block;
-  const int64_t t = t0 + warp / lay.heads_per_block;
-  const int64_t h = h0 + warp % lay.heads_per_block;
-  const bool active = warp < rows && t < n_tokens;
-  const int64_t t_last = min(t0 + lay.tokens_per_block, n_tokens) - 1;
-  const int64_t first_pos = positions[t0], last_pos = positions[t_last];
-  const int64_t block_lo = p.window > 0 ? max(int64_t(0), first_pos - p.window + 1) : 0;
-  const int64_t my_pos = active ? positions[t] : -1;
-  const int64_t my_lo = p.window > 0 ? max(int64_t(0), my_pos - p.window + 1) : 0;
+  const WarpRow row = RowOfWarp(p, lay, positions, n_tokens);
+  const int64_t g = row.g, t = row.t, h = row.h, block_lo = row.block_lo, last_pos = row.last_pos;
+  const int64_t my_pos = row.my_pos, my_lo = row.my_lo;
+  const bool active = row.active;
 
   const int c8 = lane % 8, w4 = lane / 8;
   float qc[kChain], acc[kDpl];
