@@ -129,8 +129,9 @@ g4rt_status* FillDepth(g4rt_session* session, const std::vector<int32_t>& prompt
     if (g4rt_status* st = g4rt_eval(session, fill.data() + at, n)) return st;
     if (chunk_times) PrintChunkTime(at, n, c0);
   }
-  std::printf("depth: %lld tokens in %.3f s = %.2f tok/s\n", static_cast<long long>(depth),
-              Seconds(t0, Clock::now()), depth / Seconds(t0, Clock::now()));
+  const double seconds = Seconds(t0, Clock::now());
+  std::printf("depth: %lld tokens in %.3f s = %.2f tok/s\n", static_cast<long long>(depth), seconds,
+              depth / seconds);
   return nullptr;
 }
 
