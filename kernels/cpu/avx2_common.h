@@ -149,6 +149,11 @@ G4_AVX2 inline __m256 LoadPackedScales(const uint8_t* scales, int b) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 16 * b)));
 }
 
+// 8 unsigned bytes (rows 0..7) as fp32, exact.
+G4_AVX2 inline __m256 LoadPackedBytes(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
 // s = fma(float(dot), dw * d, s) for rows 0..7: the packed numerics' one step per block.
 G4_AVX2 inline __m256 AddScaledBlock(__m256i dot, __m256 dw, float d, __m256 s) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(d)), s);
@@ -185,16 +190,46 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
     }                                                                                           \
     for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);                   \
   }                                                                                             \
+  /* One Q4_K superblock: per 64 elements 8 vectors, whose low nibbles are group 2j and high */ \
+  /* nibbles group 2j+1, each group's exact dot by BLOCK_DOT with no offset to take out. */     \
+  template <int T>                                                                              \
+  ATTR void DotPackedQ4KTile(const uint8_t* chunk, int, const Q8Act* x, double* acc) {          \
+    const uint8_t* tail = chunk + kPackedQ4KNibbleBytes;                                        \
+    const __m256 d = LoadPackedScales(tail, 0), dmin = LoadPackedScales(tail, 1);               \
+    const __m256i low = _mm256_set1_epi8(0x0F);                                                 \
+    __m256 s[T];                                                                                \
+    for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();                                     \
+    for (int j = 0; j < 4; ++j) {                                                               \
+      for (int h = 0; h < 2; ++h) { /* the vectors are read twice (L1), to spare registers */   \
+        const int g = 2 * j + h;                                                                \
+        __m256i nib[8];                                                                         \
+        for (int k = 0; k < 8; ++k) {                                                           \
+          const __m256i v = LoadU256(chunk + 256 * j + 32 * k);                                 \
+          nib[k] = _mm256_and_si256(h == 0 ? v : _mm256_srli_epi16(v, 4), low);                 \
+        }                                                                                       \
+        const __m256 dsc = _mm256_mul_ps(d, LoadPackedBytes(tail + 32 + 8 * g));                \
+        const __m256 dm = _mm256_mul_ps(dmin, LoadPackedBytes(tail + 96 + 8 * g));              \
+        for (int t = 0; t < T; ++t) {                                                           \
+          s[t] = AddScaledBlock(BLOCK_DOT<false>(nib, x[t].q + 32 * g, 0), dsc, x[t].d[g],      \
+                                s[t]);                                                          \
+          s[t] = _mm256_fnmadd_ps(dm, _mm256_set1_ps(x[t].sum[g]), s[t]);                       \
+        }                                                                                       \
+      }                                                                                         \
+    }                                                                                           \
+    for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);                   \
+  }                                                                                             \
   static_assert(kPackedTokenTile == 4, "update the instantiation table");                       \
   void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,       \
                  double* acc) {                                                                 \
     using Fn = void (*)(const uint8_t*, int, const Q8Act*, double*);                            \
-    static constexpr Fn kTiles[2][kPackedTokenTile] = {                                         \
+    static constexpr Fn kTiles[3][kPackedTokenTile] = {                                         \
         {DotPackedTile<false, 1>, DotPackedTile<false, 2>, DotPackedTile<false, 3>,             \
          DotPackedTile<false, 4>},                                                              \
         {DotPackedTile<true, 1>, DotPackedTile<true, 2>, DotPackedTile<true, 3>,                \
-         DotPackedTile<true, 4>}};                                                              \
-    kTiles[type == GgmlType::kQ8_0][T - 1](chunk, nblocks, x, acc);                             \
+         DotPackedTile<true, 4>},                                                               \
+        {DotPackedQ4KTile<1>, DotPackedQ4KTile<2>, DotPackedQ4KTile<3>, DotPackedQ4KTile<4>}};  \
+    const int kind = type == GgmlType::kQ4_K ? 2 : type == GgmlType::kQ8_0 ? 1 : 0;             \
+    kTiles[kind][T - 1](chunk, nblocks, x, acc);                                                \
   }
 
 }  // namespace

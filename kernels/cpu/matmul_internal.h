@@ -21,6 +21,11 @@ constexpr int kRowTile = 4;     // rows per tile: each activation load feeds 4 r
 constexpr int kTokenTile = 2;   // tokens per tile: each weight load feeds 2 tokens
 constexpr int kQ8Block = 32;    // activation quantization block
 
+// A packed Q4_K chunk (one 256-superblock of 8 rows, packed_matmul.h): 1024 nibble bytes, then
+// the tail: d[8] and dmin[8] (f16), sc[group][row] and m[group][row] (u8, unpacked).
+constexpr int64_t kPackedQ4KNibbleBytes = 1024;
+constexpr int64_t kPackedQ4KTailBytes = 16 + 16 + 64 + 64;
+
 // One token's int8 activations, positioned at some block: block b holds x ~ d[b] * q[32b + j].
 struct Q8Act {
   const int8_t* q;
@@ -30,13 +35,17 @@ struct Q8Act {
 };
 
 // Packed panels (packed_matmul.h): rows per panel, tokens per kernel call, the bytes of one
-// block of a panel's weights (its 8 f16 scales are kept after the chunk's weight blocks), and of
-// a chunk of nb blocks.
+// 32-block of a panel's weights, the bytes of its scales (kept after the chunk's weight blocks:
+// 8 f16; Q4_K: a fifth of its superblock's d, dmin, scales and mins), and of a chunk of nb
+// blocks.
 constexpr int kPackedRows = 8;
 constexpr int kPackedTokenTile = 4;
 inline int64_t PackedBlockBytes(GgmlType type) { return type == GgmlType::kQ8_0 ? 256 : 128; }
+inline int64_t PackedScaleBytes(GgmlType type) {
+  return type == GgmlType::kQ4_K ? kPackedQ4KTailBytes / 8 : 2 * kPackedRows;
+}
 inline int64_t PackedChunkBytes(GgmlType type, int64_t nb) {
-  return nb * (PackedBlockBytes(type) + 2 * kPackedRows);
+  return nb * (PackedBlockBytes(type) + PackedScaleBytes(type));
 }
 
 // One kChunk of kPanelRows weight rows, packed for the panel GEMM: for block b and 4-element
@@ -90,8 +99,8 @@ struct KernelTable {
 
   // Packed panels (packed_matmul.h; every table has it): acc[t * 8 + r] += row r's products
   // with token t over the `nblocks` (<= 8) blocks of the chunk at `chunk`, x[t] positioned at the
-  // chunk's first block with isum set, T <= kPackedTokenTile. Type Q8_0 or Q4_0. Bit-identical
-  // on every ISA (packed_matmul.h, "Numerics").
+  // chunk's first block with isum set, T <= kPackedTokenTile. Type Q8_0 or Q4_0, or Q4_K with
+  // nblocks = 8 (one superblock). Bit-identical on every ISA (packed_matmul.h, "Numerics").
   void (*dot_packed)(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
                      double* acc);
   // Optional (nullptr: decode + dot_f32): BF16 rows read in place, each 8 weights widened in

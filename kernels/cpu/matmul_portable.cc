@@ -180,8 +180,36 @@ int32_t PackedWeight(GgmlType type, const uint8_t* block, int r, int j) {
   return int32_t(g < 4 ? byte & 0x0F : byte >> 4) - 8;
 }
 
+// Row r's nibble e (0..255) of a packed Q4_K superblock: element e is in the 64 at j = e / 64,
+// whose 4-byte vector k holds elements 4k..4k+3 of group 2j (low nibbles) and of 2j+1 (high).
+int32_t PackedQ4KWeight(const uint8_t* chunk, int r, int e) {
+  const int j = e / 64, i = e % 32, high = (e % 64) / 32;
+  const uint8_t byte = chunk[256 * j + 32 * (i / 4) + 4 * r + i % 4];
+  return high ? byte >> 4 : byte & 0x0F;
+}
+
+void DotPackedQ4K(const uint8_t* chunk, const Q8Act* x, int T, double* acc) {
+  const uint8_t* tail = chunk + kPackedQ4KNibbleBytes;
+  for (int t = 0; t < T; ++t) {
+    for (int r = 0; r < kPackedRows; ++r) {
+      const float d = LoadHalf(tail + 2 * r), dmin = LoadHalf(tail + 16 + 2 * r);
+      float s = 0.0f;
+      for (int g = 0; g < 8; ++g) {
+        int32_t dot = 0;
+        for (int e = 32 * g; e < 32 * g + 32; ++e) dot += PackedQ4KWeight(chunk, r, e) * x[t].q[e];
+        const float dsc = d * static_cast<float>(tail[32 + kPackedRows * g + r]);
+        const float dm = dmin * static_cast<float>(tail[96 + kPackedRows * g + r]);
+        s = std::fma(static_cast<float>(dot), dsc * x[t].d[g], s);
+        s = std::fma(-dm, x[t].sum[g], s);
+      }
+      acc[t * kPackedRows + r] += s;
+    }
+  }
+}
+
 void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
                double* acc) {
+  if (type == GgmlType::kQ4_K) return DotPackedQ4K(chunk, x, T, acc);
   const int64_t block_bytes = PackedBlockBytes(type);
   const uint8_t* scales = chunk + nblocks * block_bytes;
   for (int t = 0; t < T; ++t) {

@@ -589,6 +589,25 @@ std::vector<Isa> PackedIsas() {
 // The packed numerics (packed_matmul.h) spelled out from the GGUF bytes, without the layout:
 // exact integer block dots of the stored quants with the quantized activations, one fp32 FMA
 // per block, float64 per 256-chunk.
+// Q4_K (one fp32 chain per 256-superblock): per group g, s = fma(dot_g, (d * sc_g) * dx_g, s),
+// then s = fma(-(dmin * m_g), xsum_g, s).
+float PackedQ4KSuperblock(const uint8_t* block, const int8_t* q, const float* d, const float* sum) {
+  const float dw = LoadHalfAt(block), dmin = LoadHalfAt(block + 2);
+  float s = 0;
+  for (int g = 0; g < 8; ++g) {
+    uint8_t sc, m;
+    gguf::GetScaleMinK4(g, block + 4, &sc, &m);
+    int32_t dot = 0;
+    for (int j = 0; j < 32; ++j) {
+      const uint8_t byte = block[16 + 32 * (g / 2) + j];
+      dot += int32_t(g % 2 == 0 ? byte & 0x0F : byte >> 4) * q[32 * g + j];
+    }
+    s = std::fma(static_cast<float>(dot), (dw * static_cast<float>(sc)) * d[g], s);
+    s = std::fma(-(dmin * static_cast<float>(m)), sum[g], s);
+  }
+  return s;
+}
+
 std::vector<float> PackedNumerics(GgmlType type, const Weights& w, const std::vector<float>& x,
                                   const Shape& s) {
   const int64_t nb = s.in / 32, block_bytes = type == GgmlType::kQ8_0 ? 34 : 18;
@@ -599,6 +618,15 @@ std::vector<float> PackedNumerics(GgmlType type, const Weights& w, const std::ve
   for (int64_t t = 0; t < s.tokens; ++t) {
     for (int64_t o = 0; o < s.out; ++o) {
       double acc = 0;
+      if (type == GgmlType::kQ4_K) {
+        for (int64_t c = 0; c < nb / 8; ++c) {
+          const size_t at = static_cast<size_t>(t * nb + 8 * c);
+          acc += PackedQ4KSuperblock(w.bytes.data() + (o * nb / 8 + c) * 144,
+                                     q.data() + 32 * at, d.data() + at, sum.data() + at);
+        }
+        y[static_cast<size_t>(t * s.out + o)] = static_cast<float>(acc);
+        continue;
+      }
       float chunk = 0;
       for (int64_t b = 0; b < nb; ++b) {
         const uint8_t* block = w.bytes.data() + (o * nb + b) * block_bytes;
@@ -651,7 +679,7 @@ TEST_P(PackedMatMulTest, EveryIsaEqualsSpelledOutNumericsForAnyThreadCount) {
 
 TEST_P(PackedMatMulTest, BatchedTokensEqualOneTokenAtATime) {
   const GgmlType type = GetParam();
-  const Shape s{800, 21, 70};
+  const Shape s{type == GgmlType::kQ4_K ? 1024 : 800, 21, 70};
   const Weights w = MakeWeights(type, s.in, s.out, 5);
   const std::vector<float> x = MakeActivations(s.in * s.tokens, 6);
   absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(type, w.bytes.data(), s.in, s.out);
@@ -666,16 +694,18 @@ TEST_P(PackedMatMulTest, BatchedTokensEqualOneTokenAtATime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, PackedMatMulTest,
-                         testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0),
+                         testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K),
                          [](const testing::TestParamInfo<GgmlType>& info) {
                            return std::string(gguf::Traits(info.param).name);
                          });
 
 TEST(PackedMatMulArgs, RejectsOtherTypesBadShapesAndNulls) {
   std::vector<uint8_t> w(4096);
-  EXPECT_FALSE(PackedMatrix::Supports(GgmlType::kQ4_K));
-  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ4_K, w.data(), 256, 1).status().code(),
+  EXPECT_FALSE(PackedMatrix::Supports(GgmlType::kQ6_K));
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ6_K, w.data(), 256, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ4_K, w.data(), 288, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);  // Q4_K rows are whole 256-superblocks
   EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ8_0, w.data(), 40, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ8_0, w.data(), 32, 0).status().code(),

@@ -32,62 +32,107 @@ void PackBlock(GgmlType type, const uint8_t* src, int r, uint8_t* dst, uint8_t* 
   }
 }
 
+// One Q4_K superblock (144 bytes: f16 d, f16 dmin, 12 scale bytes, 128 nibble bytes) of row r
+// into the packed chunk (packed_matmul.h, "Q4_K").
+void PackQ4KSuperblock(const uint8_t* src, int r, uint8_t* chunk) {
+  const uint8_t* qs = src + 16;
+  for (int j = 0; j < 4; ++j) {
+    for (int k = 0; k < 8; ++k) std::memcpy(chunk + 256 * j + 32 * k + 4 * r, qs + 32 * j + 4 * k, 4);
+  }
+  uint8_t* tail = chunk + internal::kPackedQ4KNibbleBytes;
+  std::memcpy(tail + 2 * r, src, 2);           // d
+  std::memcpy(tail + 16 + 2 * r, src + 2, 2);  // dmin
+  for (int g = 0; g < 8; ++g) {
+    gguf::GetScaleMinK4(g, src + 4, tail + 32 + kPackedRows * g + r, tail + 96 + kPackedRows * g + r);
+  }
+}
+
 // Rows 8p .. 8p+7 (those at or past `out` stay zero: zero scales) into `panel`.
 void PackPanel(GgmlType type, const uint8_t* W, int64_t in, int64_t out, int64_t p,
                uint8_t* panel) {
   const gguf::TypeTraits& traits = gguf::Traits(type);
-  const int64_t row_bytes = in / kBlockElems * traits.block_bytes;
+  const int64_t row_bytes = in / traits.block_elems * traits.block_bytes;
   const int64_t nb = in / kBlockElems;
   const int rows = static_cast<int>(std::min<int64_t>(kPackedRows, out - p * kPackedRows));
   uint8_t* chunk = panel;
   for (int64_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
     const int64_t nbc = std::min(kChunkBlocks, nb - b0);
-    uint8_t* scales = chunk + nbc * PackedBlockBytes(type);
-    for (int64_t b = 0; b < nbc; ++b) {
-      for (int r = 0; r < rows; ++r) {
-        const uint8_t* src = W + (p * kPackedRows + r) * row_bytes + (b0 + b) * traits.block_bytes;
-        PackBlock(type, src, r, chunk + b * PackedBlockBytes(type), scales + 16 * b);
+    for (int r = 0; r < rows; ++r) {
+      const uint8_t* row = W + (p * kPackedRows + r) * row_bytes;
+      if (type == GgmlType::kQ4_K) {  // nbc = 8: in is a multiple of 256
+        PackQ4KSuperblock(row + b0 / kChunkBlocks * traits.block_bytes, r, chunk);
+        continue;
+      }
+      uint8_t* scales = chunk + nbc * PackedBlockBytes(type);
+      for (int64_t b = 0; b < nbc; ++b) {
+        PackBlock(type, row + (b0 + b) * traits.block_bytes, r, chunk + b * PackedBlockBytes(type),
+                  scales + 16 * b);
       }
     }
     chunk += PackedChunkBytes(type, nbc);
   }
 }
 
+absl::Status CheckShape(GgmlType type, int64_t in, int64_t out) {
+  if (!PackedMatrix::Supports(type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PackedMatrix: no packed layout for ", gguf::Traits(type).name));
+  }
+  const int64_t multiple = gguf::Traits(type).block_elems;
+  if (in <= 0 || out <= 0 || in % multiple != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("PackedMatrix: bad shape in=", in, " out=", out,
+                                                   " (in must be a positive multiple of ",
+                                                   multiple, ")"));
+  }
+  return absl::OkStatus();
+}
+
+// Every chunk's bytes are nb * (block + scales) in total; rounded so each panel starts on a
+// cache line.
+int64_t PanelBytes(GgmlType type, int64_t in) {
+  return (PackedChunkBytes(type, in / kBlockElems) + 63) / 64 * 64;
+}
+
 }  // namespace
 
 bool PackedMatrix::Supports(GgmlType type) {
-  return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0;
+  return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0 || type == GgmlType::kQ4_K;
+}
+
+absl::StatusOr<uint64_t> PackedMatrix::BytesFor(GgmlType type, int64_t in, int64_t out) {
+  if (absl::Status st = CheckShape(type, in, out); !st.ok()) return st;
+  return uint64_t(PanelBytes(type, in)) * uint64_t((out + kPackedRows - 1) / kPackedRows);
 }
 
 absl::StatusOr<PackedMatrix> PackedMatrix::Pack(GgmlType type, const void* W, int64_t in,
                                                 int64_t out, ThreadPool* pool) {
-  if (!Supports(type)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("PackedMatrix: no packed layout for ", gguf::Traits(type).name));
+  absl::StatusOr<uint64_t> bytes = BytesFor(type, in, out);
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<HugePageBuffer> buffer =
+      HugePageBuffer::Allocate(*bytes, "PackedMatrix");  // zeroed: the padding rows
+  if (!buffer.ok()) return buffer.status();
+  absl::StatusOr<PackedMatrix> m = PackInto(type, W, in, out, buffer->data(), pool);
+  if (m.ok()) m->owned_ = *std::move(buffer);
+  return m;
+}
+
+absl::StatusOr<PackedMatrix> PackedMatrix::PackInto(GgmlType type, const void* W, int64_t in,
+                                                    int64_t out, uint8_t* storage,
+                                                    ThreadPool* pool) {
+  if (absl::Status st = CheckShape(type, in, out); !st.ok()) return st;
+  if (W == nullptr || storage == nullptr) {
+    return absl::InvalidArgumentError("PackedMatrix: null weights or storage");
   }
-  if (in <= 0 || out <= 0 || in % kBlockElems != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PackedMatrix: bad shape in=", in, " out=", out, " (in must be a positive multiple of 32)"));
-  }
-  if (W == nullptr) return absl::InvalidArgumentError("PackedMatrix: null weights");
   PackedMatrix m;
   m.type_ = type;
   m.in_ = in;
   m.out_ = out;
-  // Every chunk's bytes are nb * (block + scales) in total; rounded so each panel starts on a
-  // cache line.
-  m.panel_bytes_ = (PackedChunkBytes(type, in / kBlockElems) + 63) / 64 * 64;
-  const uint64_t bytes = m.bytes();
-  m.data_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, bytes)));
-  if (m.data_ == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("PackedMatrix: cannot allocate ", bytes, " bytes for ", out, " x ", in));
-  }
-  std::memset(m.data_.get(), 0, bytes);
+  m.panel_bytes_ = PanelBytes(type, in);
+  m.data_ = storage;
   const uint8_t* src = static_cast<const uint8_t*>(W);
   auto pack = [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
-      PackPanel(type, src, in, out, p, m.data_.get() + p * m.panel_bytes_);
+      PackPanel(type, src, in, out, p, storage + p * m.panel_bytes_);
     }
   };
   if (pool != nullptr) {
@@ -96,6 +141,16 @@ absl::StatusOr<PackedMatrix> PackedMatrix::Pack(GgmlType type, const void* W, in
     pack(0, m.panels());
   }
   return m;
+}
+
+PackedMatrix& PackedMatrix::operator=(PackedMatrix&& other) noexcept {
+  type_ = other.type_;
+  in_ = std::exchange(other.in_, 0);
+  out_ = std::exchange(other.out_, 0);
+  panel_bytes_ = std::exchange(other.panel_bytes_, 0);
+  data_ = std::exchange(other.data_, nullptr);
+  owned_ = std::move(other.owned_);
+  return *this;
 }
 
 }  // namespace g4::cpu

@@ -1,5 +1,5 @@
-// Q8_0 and Q4_0 matrices repacked once, at load, into 8-row panels for the integer path, and the
-// product against them (docs/kernels-cpu.md, "Packed panels").
+// Q8_0, Q4_0 and Q4_K matrices repacked once, at load, into 8-row panels for the integer path,
+// and the product against them (docs/kernels-cpu.md, "Packed panels").
 //
 // Why: in GGUF layout a block of one row is 34 (Q8_0) or 18 (Q4_0) bytes, so a GEMV handles
 // rows one at a time: per row and block one integer dot, one int->float conversion and one FMA
@@ -19,8 +19,13 @@
 //        w + 128 (unsigned, for vpdpbusd).
 //   Q4_0 (128 bytes/block): vector j = bytes 32j.. of rows 0..7 at 32j + 4r + k: row r's GGUF
 //        nibble bytes qs[4j + k] verbatim; low nibbles are group j, high nibbles group j + 4.
+//   Q4_K (a chunk is one superblock, 1184 bytes): for j = 0..3 (elements 64j..64j+63) and k =
+//        0..7, vector 8j + k at 32(8j + k) + 4r + i holds row r's GGUF qs[32j + 4k + i]: its low
+//        nibbles are group 2j's elements 4k..4k+3, its high nibbles group 2j+1's. Then the tail
+//        (1024 on): d of rows 0..7 (f16), dmin of rows 0..7 (f16), sc[g][r] and m[g][r] (the
+//        6-bit scales and mins unpacked to bytes, group-major).
 // Bytes: the same as the GGUF rows (Q8_0 34, Q4_0 18 bytes per 32 weights), panels padded to 8
-// rows and 64 bytes.
+// rows and 64 bytes; Q4_K 148 per 256 where GGUF has 144 (the scales unpacked, +2.8 %).
 //
 // Numerics (the same on every ISA, bit for bit; the thread count, the tile and the token count
 // do not change a result): activations are quantized to int8 per 32-block as MatMul's kQ8 path
@@ -28,15 +33,21 @@
 // s = fma(float(i_b), fp32(dw_b) * d_t,b, s) with i_b the exact integer dot of the block; the
 // chunk sums are added in float64, and Y = float(sum). Against MatMul's unpacked kQ8 path (8 fp32
 // lanes per pair) only the fp32 rounding of the scaled block sums differs (same bound).
+// Q4_K, per superblock c and group g (32 elements) in order: s = fma(float(i_g),
+// (fp32(d) * sc_g) * d_t,g, s); s = fma(-(fp32(dmin) * m_g), xsum_t,g, s) with i_g the exact dot
+// of the unsigned nibbles and xsum the activations' block sum (Q8Act::sum); d * sc_g and
+// dmin * m_g are exact in fp32. Where the GGUF-layout kernel keeps group g in fp32 lane g, this
+// is one chain per superblock: other rounding, the same bound.
 #ifndef GEMMA4C_KERNELS_CPU_PACKED_MATMUL_H_
 #define GEMMA4C_KERNELS_CPU_PACKED_MATMUL_H_
 
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "cpu/huge_pages.h"
 #include "cpu/matmul.h"
 #include "cpu/thread_pool.h"
 #include "gguf/ggml_types.h"
@@ -45,13 +56,23 @@ namespace g4::cpu {
 
 class PackedMatrix {
  public:
-  // Whether `type` has a packed layout (Q8_0, Q4_0).
+  // Whether `type` has a packed layout (Q8_0, Q4_0, Q4_K).
   static bool Supports(GgmlType type);
-  // Repacks `out` rows of `in` elements in GGUF layout at W (as MatMul's W). InvalidArgument for
-  // another type, a bad shape or `in` not a multiple of 32; ResourceExhausted when the buffer
-  // cannot be allocated. The pool, if any, packs panels in parallel.
+  // The bytes the packed layout of an `out` x `in` matrix of `type` takes (a multiple of 64);
+  // InvalidArgument as Pack for an unsupported type or a bad shape.
+  static absl::StatusOr<uint64_t> BytesFor(GgmlType type, int64_t in, int64_t out);
+  // Repacks `out` rows of `in` elements in GGUF layout at W (as MatMul's W) into a buffer of its
+  // own (huge pages where the kernel grants them: huge_pages.h). InvalidArgument for another
+  // type, a bad shape or `in` not a multiple of 32; ResourceExhausted when the buffer cannot be
+  // allocated. The pool, if any, packs panels in parallel.
   static absl::StatusOr<PackedMatrix> Pack(GgmlType type, const void* W, int64_t in, int64_t out,
                                            ThreadPool* pool = nullptr);
+  // The same into `storage`: BytesFor(type, in, out) bytes, 64-byte aligned, zeroed, owned by
+  // the caller and outliving the result (an arena holding many matrices, so that small ones
+  // share huge pages).
+  static absl::StatusOr<PackedMatrix> PackInto(GgmlType type, const void* W, int64_t in,
+                                               int64_t out, uint8_t* storage,
+                                               ThreadPool* pool = nullptr);
 
   GgmlType type() const { return type_; }
   int64_t in() const { return in_; }
@@ -59,16 +80,18 @@ class PackedMatrix {
   int64_t panels() const { return (out_ + 7) / 8; }
   bool empty() const { return data_ == nullptr; }  // default-constructed or moved from
   uint64_t bytes() const { return uint64_t(panel_bytes_) * uint64_t(panels()); }
-  const uint8_t* Panel(int64_t p) const { return data_.get() + p * panel_bytes_; }
+  const uint8_t* Panel(int64_t p) const { return data_ + p * panel_bytes_; }
+
+  PackedMatrix() = default;
+  PackedMatrix(PackedMatrix&& other) noexcept { *this = std::move(other); }
+  PackedMatrix& operator=(PackedMatrix&& other) noexcept;
 
  private:
-  struct Free {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
   GgmlType type_ = GgmlType::kQ8_0;
   int64_t in_ = 0, out_ = 0;
   int64_t panel_bytes_ = 0;
-  std::unique_ptr<uint8_t[], Free> data_;  // panels() * panel_bytes_ bytes, 64-byte aligned
+  const uint8_t* data_ = nullptr;  // panels() * panel_bytes_ bytes, 64-byte aligned
+  HugePageBuffer owned_;           // data_'s buffer when Pack made it; empty after PackInto
 };
 
 // Y = X W^T for the packed W (shapes and Y as MatMul's). options.activations is ignored (the

@@ -29,6 +29,13 @@ struct BackendContext {
   SessionOptions options;
 };
 
+// One plan step's wall time over the runs since the backend was made or its times were reset
+// (SessionOptions::profile_steps).
+struct StepTime {
+  int64_t calls = 0;
+  double seconds = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -48,6 +55,11 @@ class Backend {
   // Positions of context the KV cache can hold (the model's, or fewer where a device
   // allocates its cache up front).
   virtual int64_t context_capacity() const = 0;
+  // With SessionOptions::profile_steps: each top-level step's time, by step index; nullptr when
+  // not asked for or when the device does not time its steps (CUDA: its steps are
+  // asynchronous, and timing each would serialize them).
+  virtual const std::vector<StepTime>* step_times() const { return nullptr; }
+  virtual void ResetStepTimes() {}
 };
 
 // The backend of context.options.device. Errors: a device this build lacks, or the device's

@@ -1,6 +1,7 @@
 #include "exec/cpu_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -48,6 +49,7 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendCont
   b->api_.linear = &CpuBackend::ApiLinear;
   b->api_.parallel_rows = &CpuBackend::ApiParallelRows;
   b->kernel_of_step_.assign(p.steps()->size(), nullptr);
+  b->ResetStepTimes();
   if (!b->options_.force_interpreted) G4_RETURN_IF_ERROR(b->LoadKernels(context.plan_dir));
   return b;
 }
@@ -84,7 +86,9 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
                                                      : cpu::ActivationPrecision::kQ8;
   const cpu::PackedMatrix* packed = b->packed_ ? b->packed_->Find(w->data, w->ne[0], w->ne[1]) : nullptr;
   absl::Status st = packed ? cpu::MatMulPacked(*packed, x, tokens, y, o)
-                           : cpu::MatMul(gguf::GgmlType(w->ggml_type), w->data, w->ne[0], w->ne[1], x, tokens, y, o);
+                           : cpu::MatMul(gguf::GgmlType(w->ggml_type),
+                                         b->packed_ ? b->packed_->Resident(w->data) : w->data,
+                                         w->ne[0], w->ne[1], x, tokens, y, o);
   if (!st.ok()) {
     if (b->linear_status_.ok()) b->linear_status_ = st;
     return;
@@ -112,6 +116,20 @@ absl::Status CpuBackend::RunStep(uint32_t index, const plan::Step& step) {
   return absl::OkStatus();
 }
 
+absl::Status CpuBackend::RunTimedStep(uint32_t index) {
+  const plan::Step& step = *plan_.steps()->Get(index);
+  if (!options_.profile_steps) return RunStep(index, step);
+  const auto t0 = std::chrono::steady_clock::now();
+  absl::Status st = RunStep(index, step);
+  // The pool's workers have joined when a step returns: its wall time is the step's.
+  StepTime& t = step_times_[index];
+  t.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ++t.calls;
+  return st;
+}
+
+void CpuBackend::ResetStepTimes() { step_times_.assign(plan_.steps()->size(), StepTime{}); }
+
 absl::Status CpuBackend::Run(const int32_t* tokens, const int32_t* positions, int64_t n, int64_t logits_rows) {
   buffers_.Prepare(n, logits_rows);
   // Token ids and positions are i32 in the 4-byte slots of their tensors.
@@ -123,11 +141,11 @@ absl::Status CpuBackend::Run(const int32_t* tokens, const int32_t* positions, in
   positions_ = positions;
   views_ = buffers_.head_views();
   const uint32_t steps = plan_.steps()->size();
-  for (uint32_t i = 0; i < tail_start_; ++i) G4_RETURN_IF_ERROR(RunStep(i, *plan_.steps()->Get(i)));
+  for (uint32_t i = 0; i < tail_start_; ++i) G4_RETURN_IF_ERROR(RunTimedStep(i));
   n_tokens_ = logits_rows;
   positions_ = positions + (n - logits_rows);
   views_ = buffers_.tail_views();
-  for (uint32_t i = tail_start_; i < steps; ++i) G4_RETURN_IF_ERROR(RunStep(i, *plan_.steps()->Get(i)));
+  for (uint32_t i = tail_start_; i < steps; ++i) G4_RETURN_IF_ERROR(RunTimedStep(i));
   return absl::OkStatus();
 }
 

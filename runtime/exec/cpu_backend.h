@@ -30,6 +30,10 @@ class CpuBackend : public Backend {
   const float* logits() const override;
   absl::Status ReadTensor(uint32_t id, int64_t n, float* out) const override;
   int64_t context_capacity() const override { return context_; }
+  const std::vector<StepTime>* step_times() const override {
+    return options_.profile_steps ? &step_times_ : nullptr;
+  }
+  void ResetStepTimes() override;
 
  private:
   friend class CpuInterpreter;
@@ -38,6 +42,8 @@ class CpuBackend : public Backend {
   // build when this CPU runs it); steps without one stay interpreted.
   absl::Status LoadKernels(const std::string& plan_dir);
   absl::Status RunStep(uint32_t index, const plan::Step& step);
+  // RunStep, timed into step_times_ when profiling.
+  absl::Status RunTimedStep(uint32_t index);
   // y = x W^T through kernels/cpu (the api the emitted kernels call back). A failure (a bug
   // in the plan writer, shapes were checked at binding) is kept for RunStep to return.
   static void ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_t tokens, float* y,
@@ -62,6 +68,7 @@ class CpuBackend : public Backend {
   int64_t n_tokens_ = 0;
   const int32_t* positions_ = nullptr;  // [n_tokens_]
   g4k_tensor* views_ = nullptr;         // by plan tensor id: where the running step's rows are
+  std::vector<StepTime> step_times_;    // by step index (profile_steps)
 };
 
 }  // namespace g4::exec

@@ -16,6 +16,7 @@ struct g4rt_status {
 
 struct g4rt_session {
   std::unique_ptr<g4::exec::Session> impl;
+  std::vector<g4rt_step_time> step_times;  // g4rt_step_times' answer (names point into the plan)
 };
 
 namespace {
@@ -42,6 +43,7 @@ absl::StatusOr<g4::exec::SessionOptions> ToSessionOptions(const g4rt_options& o)
   s.cuda_device = o.cuda_device;
   s.max_context = o.max_context;
   s.all_logits = o.all_logits != 0;
+  s.profile_steps = o.profile_steps != 0;
   if (o.memory_limit < 0) return absl::InvalidArgumentError("g4rt_open: memory_limit must be >= 0");
   s.memory_limit = uint64_t(o.memory_limit);
   return s;
@@ -132,6 +134,32 @@ int64_t g4rt_position(const g4rt_session* session) { return session ? session->i
 
 double g4rt_decode_weight_bytes(const g4rt_session* session) {
   return session ? session->impl->DecodeWeightBytesPerToken() : 0.0;
+}
+
+g4rt_status* g4rt_step_times(g4rt_session* session, const g4rt_step_time** steps, int64_t* n) {
+  if (!session || !steps || !n) return Invalid("g4rt_step_times: null argument");
+  absl::StatusOr<const std::vector<g4::exec::StepTime>*> times = session->impl->StepTimes();
+  if (!times.ok()) return Wrap(times.status());
+  const g4::plan::Plan& plan = session->impl->plan();
+  session->step_times.clear();
+  for (size_t i = 0; i < (*times)->size(); ++i) {
+    const g4::plan::Step* step = plan.steps()->Get(uint32_t(i));
+    const char* name = "";
+    if (step->outputs() && step->outputs()->size() > 0) {
+      name = plan.tensors()->Get(step->outputs()->Get(0))->name()->c_str();
+    }
+    session->step_times.push_back({int64_t(i), g4::plan::EnumNameOpKind(step->op()), name,
+                                   step->layer(), (**times)[i].calls, (**times)[i].seconds});
+  }
+  *steps = session->step_times.data();
+  *n = int64_t(session->step_times.size());
+  return nullptr;
+}
+
+g4rt_status* g4rt_reset_step_times(g4rt_session* session) {
+  if (!session) return Invalid("g4rt_reset_step_times: null argument");
+  session->impl->ResetStepTimes();
+  return nullptr;
 }
 
 void g4rt_close(g4rt_session* session) { delete session; }

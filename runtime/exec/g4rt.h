@@ -71,7 +71,18 @@ typedef struct g4rt_options {
                                  named); 0: the memory available (MemAvailable) */
   int gguf_layout;            /* CPU, 1: multiply Q8_0/Q4_0 weights in their GGUF layout;
                                  0: repack them into 8-row panels at open (faster) */
+  int profile_steps;          /* CPU, 1: time every plan step (g4rt_step_times) */
 } g4rt_options;
+
+/* One top-level plan step's wall time over the evals since open or g4rt_reset_step_times. */
+typedef struct g4rt_step_time {
+  int64_t step;     /* index in the plan */
+  const char* op;   /* the step's op kind: "Fused", "Linear", "Attention", ... */
+  const char* name; /* the first output tensor's name ("ffn_out_3", "result_output") */
+  int32_t layer;    /* the step's layer; -1: none */
+  int64_t calls;
+  double seconds;
+} g4rt_step_time;
 
 /* Fills `options` with the defaults: one thread, CPU, emitted kernels, 8-bit activations. */
 void g4rt_options_init(g4rt_options* options);
@@ -98,6 +109,12 @@ g4rt_status* g4rt_rewind(g4rt_session* session, int64_t position);
 int64_t g4rt_position(const g4rt_session* session);
 /* Bytes of weights one decode token reads (for bandwidth figures). */
 double g4rt_decode_weight_bytes(const g4rt_session* session);
+/* Every step's time, in plan order (*n of them), owned by the session until the next call.
+ * G4RT_FAILED_PRECONDITION when opened without profile_steps or on a device that does not time
+ * its steps (CUDA). */
+g4rt_status* g4rt_step_times(g4rt_session* session, const g4rt_step_time** steps, int64_t* n);
+/* Zeroes the step times (e.g. between a prefill and the decode after it). */
+g4rt_status* g4rt_reset_step_times(g4rt_session* session);
 void g4rt_close(g4rt_session* session);
 
 #ifdef __cplusplus

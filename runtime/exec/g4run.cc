@@ -7,17 +7,21 @@
 // --dump: every named intermediate of the prompt evaluation (DIR/<name>.bin + DIR/index.json).
 #include <algorithm>
 #include <chrono>
-#include <sys/resource.h>
-#include <memory>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "exec/g4rt.h"
 #include "exec/g4run_text.h"
@@ -36,6 +40,8 @@ ABSL_FLAG(int64_t, depth, 0, "evaluate this many tokens (the prompt repeated; in
                              "then those at depth D, as llama-bench -d D");
 ABSL_FLAG(bool, chunk_times, false, "print each prompt chunk's position, tokens/s and the "
                                     "process's peak RSS to stderr (long prompts)");
+ABSL_FLAG(bool, profile, false, "CPU: time every plan step and print the time per kind of step "
+          "(summed over layers) for the prompt and for the decode");
 ABSL_FLAG(bool, exact_quantized, false, "fp32 activations against quantized weights");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda (the CUDA backend; an error when built without CUDA)");
 ABSL_FLAG(bool, interpret, false, "ignore emitted kernels (the runtime interprets every step)");
@@ -135,6 +141,59 @@ g4rt_status* FillDepth(g4rt_session* session, const std::vector<int32_t>& prompt
   return nullptr;
 }
 
+// A step's kind: its first output's name without the layer number ("ffn_gate-12" ->
+// "ffn_gate", "mul-3.bf16" -> "mul.bf16"), so that one row sums a kind over the layers.
+std::string StepKind(const g4rt_step_time& t) {
+  std::string name = t.name;
+  if (t.layer < 0) return name;
+  for (const char* sep : {"-", "_"}) {
+    const std::string mark = absl::StrCat(sep, t.layer);
+    for (size_t at = name.find(mark); at != std::string::npos; at = name.find(mark, at + 1)) {
+      const size_t after = at + mark.size();
+      if (after == name.size() || name[after] == '.') return name.erase(at, mark.size());
+    }
+  }
+  return name;
+}
+
+// --profile: the step times since the last reset, by kind, largest first, against `seconds` of
+// wall time for `evals` evaluations; then the times are reset.
+g4rt_status* PrintProfile(g4rt_session* session, const char* phase, int64_t evals, double seconds) {
+  const g4rt_step_time* steps = nullptr;
+  int64_t n = 0;
+  if (g4rt_status* st = g4rt_step_times(session, &steps, &n)) return st;
+  struct Kind {
+    std::string name, op;
+    int64_t calls = 0, layers = 0;
+    double seconds = 0;
+  };
+  std::vector<Kind> kinds;
+  absl::flat_hash_map<std::string, size_t> index;
+  double in_steps = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (steps[i].calls == 0) continue;
+    const std::string key = absl::StrCat(StepKind(steps[i]), "/", steps[i].op);
+    auto [it, fresh] = index.try_emplace(key, kinds.size());
+    if (fresh) kinds.push_back({StepKind(steps[i]), steps[i].op});
+    Kind& k = kinds[it->second];
+    k.calls += steps[i].calls;
+    k.layers += 1;
+    k.seconds += steps[i].seconds;
+    in_steps += steps[i].seconds;
+  }
+  std::sort(kinds.begin(), kinds.end(), [](const Kind& a, const Kind& b) { return a.seconds > b.seconds; });
+  std::printf("profile %s: %lld evals in %.3f s; in steps %.3f s, between steps %.3f s\n", phase,
+              static_cast<long long>(evals), seconds, in_steps, seconds - in_steps);
+  std::printf("  %-24s %-12s %6s %8s %10s %9s %6s\n", "step", "op", "steps", "calls", "total ms",
+              "ms/eval", "%");
+  for (const Kind& k : kinds) {
+    std::printf("  %-24s %-12s %6lld %8lld %10.2f %9.3f %5.1f%%\n", k.name.c_str(), k.op.c_str(),
+                static_cast<long long>(k.layers), static_cast<long long>(k.calls), 1e3 * k.seconds,
+                1e3 * k.seconds / double(std::max<int64_t>(1, evals)), 100.0 * k.seconds / seconds);
+  }
+  return g4rt_reset_step_times(session);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -164,6 +223,7 @@ int main(int argc, char** argv) {
   options.all_logits = all_logits;
   options.portable_kernels = absl::GetFlag(FLAGS_portable_kernels);
   options.gguf_layout = absl::GetFlag(FLAGS_repack) ? 0 : 1;
+  options.profile_steps = absl::GetFlag(FLAGS_profile);
   options.max_context = absl::GetFlag(FLAGS_max_context);
   options.memory_limit = int64_t(absl::GetFlag(FLAGS_memory_limit));
   if (absl::GetFlag(FLAGS_device) == "cuda") {
@@ -209,6 +269,9 @@ int main(int argc, char** argv) {
     if (g4rt_status* st = FillDepth(session, prompt, depth, absl::GetFlag(FLAGS_chunk),
                                     absl::GetFlag(FLAGS_chunk_times)))
       return Fail(st);
+  const bool profile = absl::GetFlag(FLAGS_profile);
+  if (profile)  // the depth fill's steps are not the prompt's
+    if (g4rt_status* st = g4rt_reset_step_times(session)) return Fail(st);
   std::vector<float> prompt_logits;
   const float* logits = nullptr;
   int64_t rows = 0, vocab = 0;
@@ -223,6 +286,9 @@ int main(int argc, char** argv) {
       prompt_logits.insert(prompt_logits.end(), logits, logits + rows * vocab);
   }
   auto t1 = Clock::now();
+  const int64_t prompt_evals = (int64_t(prompt.size()) + chunk - 1) / chunk;
+  if (profile)
+    if (g4rt_status* st = PrintProfile(session, "prompt", prompt_evals, Seconds(t0, t1))) return Fail(st);
   if (!prompt_logits.empty()) {
     logits = prompt_logits.data();
     rows = int64_t(prompt_logits.size()) / vocab;
@@ -265,6 +331,8 @@ int main(int argc, char** argv) {
       const double gb = g4rt_decode_weight_bytes(session) / 1e9;
       std::printf("decode: %d tokens in %.3f s = %.2f tok/s; %.3f GB of weights per token = %.1f GB/s\n",
                   n - 1, Seconds(d0, d1), tps, gb, gb * tps);
+      if (profile)
+        if (g4rt_status* st = PrintProfile(session, "decode", n - 1, Seconds(d0, d1))) return Fail(st);
     }
   }
   return 0;

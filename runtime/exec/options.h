@@ -22,6 +22,9 @@ struct SessionOptions {
   bool all_logits = false;
   // Keep every named intermediate of the last Eval for Dump().
   bool keep_intermediates = false;
+  // CPU: time every step of every run (Backend::step_times; g4run --profile). Costs two clock
+  // readings per step.
+  bool profile_steps = false;
   // CPU: the portable build of the emitted kernels even on an AVX2 machine.
   bool portable_kernels = false;
   // CPU: Q8_0 / Q4_0 matrices are repacked at open into 8-row panels (packed_weights.h; same

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -12,9 +15,13 @@
 
 namespace g4::exec {
 
-// Packed matrices by plan weight name: one per expert (one for a 2-D weight).
+// The weights' copies, by plan weight name, one per expert (one for a 2-D weight): packed
+// matrices (Q8_0, Q4_0), or the GGUF bytes verbatim (every other dtype). All live in one arena
+// of huge pages, so that the small matrices share them too.
 struct PackedWeights::Set {
+  cpu::HugePageBuffer arena;
   absl::flat_hash_map<std::string, std::vector<cpu::PackedMatrix>> by_name;
+  absl::flat_hash_map<std::string, std::vector<const uint8_t*>> copies;
   uint64_t bytes = 0;
 };
 
@@ -38,11 +45,15 @@ absl::flat_hash_set<uint32_t> MatrixWeightIds(const plan::Plan& plan) {
   return ids;
 }
 
-// Whether weight `w` is packed: a packable dtype and whole 32-blocks per row (the binding check
-// has accepted its shape; ExpertFfn's matrices are [in, out, E]).
+// Whether weight `w` is copied at all: a matrix or an expert tensor (the binding check has
+// accepted its shape; ExpertFfn's matrices are [in, out, E]).
+bool Copied(const g4k_weight& w) { return w.n_dims >= 2 && w.n_dims <= 3; }
+
+// Whether weight `w` is packed (else copied verbatim): a packable dtype and whole blocks per
+// row.
 bool Packable(const g4k_weight& w) {
-  return w.n_dims >= 2 && w.n_dims <= 3 && cpu::PackedMatrix::Supports(gguf::GgmlType(w.ggml_type)) &&
-         w.ne[0] % 32 == 0;
+  const gguf::GgmlType type = gguf::GgmlType(w.ggml_type);
+  return Copied(w) && cpu::PackedMatrix::Supports(type) && w.ne[0] % gguf::Traits(type).block_elems == 0;
 }
 
 int64_t Matrices(const g4k_weight& w) { return w.n_dims == 3 ? w.ne[2] : 1; }
@@ -79,30 +90,76 @@ std::string FileKey(const std::string& path) {
                       st.st_mtim.tv_nsec);
 }
 
-absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
-    const plan::Plan& plan, const absl::flat_hash_set<uint32_t>& ids,
-    const std::vector<g4k_weight>& views, cpu::ThreadPool* pool) {
-  auto set = std::make_shared<PackedWeights::Set>();
-  for (uint32_t id : ids) {
-    const g4k_weight& w = views[id];
-    if (!Packable(w)) continue;
-    const std::string name = plan.weights()->Get(id)->name()->str();
-    if (set->by_name.contains(name)) continue;
-    std::vector<cpu::PackedMatrix>& packed = set->by_name[name];
-    const uint64_t matrix_bytes = MatrixBytes(w);
-    for (int64_t e = 0; e < Matrices(w); ++e) {
-      const uint8_t* data = static_cast<const uint8_t*>(w.data) + uint64_t(e) * matrix_bytes;
+// The bytes of one matrix's copy: its packed layout or its GGUF bytes, rounded to 64 so every
+// copy starts on a cache line.
+uint64_t CopyBytes(const g4k_weight& w) {
+  const uint64_t bytes = Packable(w) ? *cpu::PackedMatrix::BytesFor(gguf::GgmlType(w.ggml_type),
+                                                                   w.ne[0], w.ne[1])
+                                     : MatrixBytes(w);
+  return (bytes + 63) / 64 * 64;
+}
+
+// One weight's matrices (each expert's) packed or copied into `arena` from `offset` on; the
+// mapping's pages of each are given back once it is copied. Returns the bytes used.
+absl::StatusOr<uint64_t> CopyWeight(const std::string& name, const g4k_weight& w, uint8_t* arena,
+                                    uint64_t offset, cpu::ThreadPool* pool,
+                                    PackedWeights::Set* set) {
+  const uint64_t matrix_bytes = MatrixBytes(w), copy_bytes = CopyBytes(w);
+  for (int64_t e = 0; e < Matrices(w); ++e) {
+    const uint8_t* data = static_cast<const uint8_t*>(w.data) + uint64_t(e) * matrix_bytes;
+    uint8_t* dst = arena + offset + uint64_t(e) * copy_bytes;
+    if (Packable(w)) {
       absl::StatusOr<cpu::PackedMatrix> m =
-          cpu::PackedMatrix::Pack(gguf::GgmlType(w.ggml_type), data, w.ne[0], w.ne[1], pool);
+          cpu::PackedMatrix::PackInto(gguf::GgmlType(w.ggml_type), data, w.ne[0], w.ne[1], dst, pool);
       if (!m.ok()) {
         return absl::Status(m.status().code(),
                             absl::StrCat("packing weight '", name, "': ", m.status().message()));
       }
-      set->bytes += m->bytes();
-      packed.push_back(*std::move(m));
-      ReleaseMappedPages(data, matrix_bytes);
+      set->by_name[name].push_back(*std::move(m));
+    } else {
+      auto copy = [&](int64_t begin, int64_t end) {
+        std::memcpy(dst + begin, data + begin, size_t(end - begin));
+      };
+      if (pool != nullptr) {
+        pool->ParallelFor(int64_t(matrix_bytes), copy);
+      } else {
+        copy(0, int64_t(matrix_bytes));
+      }
+      set->copies[name].push_back(dst);
     }
+    ReleaseMappedPages(data, matrix_bytes);
   }
+  return copy_bytes * uint64_t(Matrices(w));
+}
+
+absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
+    const plan::Plan& plan, const absl::flat_hash_set<uint32_t>& ids,
+    const std::vector<g4k_weight>& views, cpu::ThreadPool* pool) {
+  auto set = std::make_shared<PackedWeights::Set>();
+  // Each weight once (a tied weight may be bound under several ids), in id order so the arena's
+  // layout does not depend on the hash set's.
+  std::vector<std::pair<uint32_t, std::string>> todo;
+  absl::flat_hash_set<std::string> seen;
+  for (uint32_t id : ids) {
+    if (!Copied(views[id])) continue;
+    std::string name = plan.weights()->Get(id)->name()->str();
+    if (seen.insert(name).second) todo.emplace_back(id, std::move(name));
+  }
+  std::sort(todo.begin(), todo.end());
+  uint64_t total = 0;
+  for (const auto& [id, name] : todo) total += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
+  if (total == 0) return std::shared_ptr<const PackedWeights::Set>(std::move(set));
+  absl::StatusOr<cpu::HugePageBuffer> arena =
+      cpu::HugePageBuffer::Allocate(total, "the weights' packed copy");
+  if (!arena.ok()) return arena.status();
+  set->arena = *std::move(arena);
+  uint64_t offset = 0;
+  for (const auto& [id, name] : todo) {
+    absl::StatusOr<uint64_t> used = CopyWeight(name, views[id], set->arena.data(), offset, pool, set.get());
+    if (!used.ok()) return used.status();
+    offset += *used;
+  }
+  set->bytes = total;
   return std::shared_ptr<const PackedWeights::Set>(std::move(set));
 }
 
@@ -127,14 +184,22 @@ absl::StatusOr<std::unique_ptr<PackedWeights>> PackedWeights::Make(
       if (!key.empty()) Registry()[key] = packed->set_;
     }
   }
-  // This session's bytes of each packed matrix (its own mapping of the file).
+  // This session's bytes of each matrix (its own mapping of the file) -> its copy.
   for (uint32_t id : ids) {
     const g4k_weight& w = views[id];
-    auto it = packed->set_->by_name.find(plan.weights()->Get(id)->name()->str());
-    if (it == packed->set_->by_name.end()) continue;
-    for (int64_t e = 0; e < int64_t(it->second.size()); ++e) {
-      const uint8_t* data = static_cast<const uint8_t*>(w.data) + uint64_t(e) * MatrixBytes(w);
-      packed->by_data_[data] = &it->second[size_t(e)];
+    const std::string name = plan.weights()->Get(id)->name()->str();
+    auto data = [&](int64_t e) {
+      return static_cast<const uint8_t*>(w.data) + uint64_t(e) * MatrixBytes(w);
+    };
+    if (auto it = packed->set_->by_name.find(name); it != packed->set_->by_name.end()) {
+      for (int64_t e = 0; e < int64_t(it->second.size()); ++e) {
+        packed->by_data_[data(e)] = &it->second[size_t(e)];
+      }
+    }
+    if (auto it = packed->set_->copies.find(name); it != packed->set_->copies.end()) {
+      for (int64_t e = 0; e < int64_t(it->second.size()); ++e) {
+        packed->copy_of_[data(e)] = it->second[size_t(e)];
+      }
     }
   }
   return packed;
@@ -144,6 +209,11 @@ const cpu::PackedMatrix* PackedWeights::Find(const void* data, int64_t in, int64
   auto it = by_data_.find(data);
   if (it == by_data_.end() || it->second->in() != in || it->second->out() != out) return nullptr;
   return it->second;
+}
+
+const void* PackedWeights::Resident(const void* data) const {
+  auto it = copy_of_.find(data);
+  return it == copy_of_.end() ? data : it->second;
 }
 
 uint64_t PackedWeights::bytes() const { return set_->bytes; }

@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "cpu/huge_pages.h"
 #include "cpu/packed_matmul.h"
 #include "cpu/thread_pool.h"
 #include "exec/kernel_abi.h"
@@ -39,6 +40,10 @@ class PackedWeights {
   // The packed matrix of the `in` x `out` matrix whose GGUF bytes start at `data` (a weight's
   // view, or one expert of it), or nullptr.
   const cpu::PackedMatrix* Find(const void* data, int64_t in, int64_t out) const;
+  // The resident copy of the matrix (a weight's view, or one expert of it) whose GGUF bytes
+  // start at `data`, when it is of a dtype without a packed layout; else `data` itself.
+  const void* Resident(const void* data) const;
+  // The bytes of every copy, packed and verbatim (each rounded to 64).
   uint64_t bytes() const;
 
   struct Set;  // the shared part: packed matrices by weight name (packed_weights.cc)
@@ -46,6 +51,7 @@ class PackedWeights {
  private:
   std::shared_ptr<const Set> set_;
   absl::flat_hash_map<const void*, const cpu::PackedMatrix*> by_data_;
+  absl::flat_hash_map<const void*, const uint8_t*> copy_of_;
 };
 
 }  // namespace g4::exec

@@ -97,4 +97,17 @@ absl::Status Session::Dump(const std::string& dir) const {
   return WriteDump(dir, plan(), *backend_, last_tokens_);
 }
 
+absl::StatusOr<const std::vector<StepTime>*> Session::StepTimes() const {
+  if (!options_.profile_steps) {
+    return absl::FailedPreconditionError("step times: the session was opened without profile_steps");
+  }
+  const std::vector<StepTime>* times = backend_->step_times();
+  if (times == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("step times: the ", options_.device == Device::kCuda ? "cuda" : "cpu",
+                     " backend does not time its steps"));
+  }
+  return times;
+}
+
 }  // namespace g4::exec

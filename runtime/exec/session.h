@@ -60,6 +60,10 @@ class Session {
 
   const plan::Plan& plan() const { return *plan_.plan(); }
   const Backend& backend() const { return *backend_; }
+  // Each top-level step's wall time (by step index) since open or the last ResetStepTimes.
+  // FailedPrecondition without options.profile_steps or on a device that does not time steps.
+  absl::StatusOr<const std::vector<StepTime>*> StepTimes() const;
+  void ResetStepTimes() { backend_->ResetStepTimes(); }
 
  private:
   Session() = default;

@@ -33,6 +33,16 @@ float E8m0ToFloatHalf(uint8_t e) {
   return f;
 }
 
+void GetScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
 namespace {
 
 constexpr TypeTraits kTraits[] = {
@@ -151,19 +161,6 @@ void QuantizeQ4_0(const float* src, uint8_t* dst, int64_t nblocks) {
 // Q4_K: f16 d | f16 dmin | u8 scales[12] | u8 qs[128]. Eight groups of 32, each with a 6-bit
 // scale sc and 6-bit min m: x = d*sc*q - dmin*m, q in 0..15. The 64 elements j..j+63 (j a
 // multiple of 64) share qs[j/2 .. j/2+31]: low nibbles are group j/32, high nibbles j/32 + 1.
-
-// Scale and min of group `j` (0..7) from the packed 12 bytes (ggml's get_scale_min_k4): groups
-// 0..3 keep their low 6 bits in bytes 0..3 (scales) and 4..7 (mins); groups 4..7 keep their low
-// 4 bits in the nibbles of bytes 8..11 and their top 2 bits in bits 6..7 of bytes 0..7.
-void GetScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = static_cast<uint8_t>((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
-    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
 
 void SetScaleMinK4(int j, uint8_t sc, uint8_t m, uint8_t* q) {
   if (j < 4) {
