@@ -122,6 +122,23 @@ inline __m256 GeluTanh(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(Splat(0.5f), x), _mm256_add_ps(Splat(1.0f), Tanhf(u)));
 }
 
+// ops::RoundBf16 on 8 lanes: to nearest even at bit 16 by the same integer add; NaN as it is.
+inline __m256 RoundBf16(__m256 v) {
+  const __m256i b = Bits(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(b, 16), _mm256_set1_epi32(1));
+  const __m256i r = _mm256_and_si256(_mm256_add_epi32(b, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)),
+                                     _mm256_set1_epi32(static_cast<int>(0xffff0000u)));
+  return Select(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), v, Float(r));
+}
+
+// ops::Softcap on 8 lanes, its operations in its order (cap * tanh(x / cap), each step rounded
+// to bf16 when `round`).
+inline __m256 Softcap(__m256 x, float cap, bool round) {
+  const __m256 c = Splat(cap);
+  if (!round) return _mm256_mul_ps(c, Tanhf(_mm256_div_ps(x, c)));
+  return RoundBf16(_mm256_mul_ps(c, RoundBf16(Tanhf(RoundBf16(_mm256_div_ps(x, c))))));
+}
+
 }  // namespace
 }  // namespace g4::simd
 

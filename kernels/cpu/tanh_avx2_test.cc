@@ -1,5 +1,6 @@
 // kernels/common/tanh_avx2.h against the scalar functions it restates: simd::Tanhf against
-// glibc's tanhf and simd::GeluTanh against ops::GeluTanh, bit for bit, on every input class
+// glibc's tanhf, simd::GeluTanh, RoundBf16 and Softcap (cap 30, with and without bf16 rounding)
+// against ops::, bit for bit, on every input class
 // (signed zeros, subnormals, the tiny, expm1 and saturated ranges, every k case of the argument
 // reduction, infinities, NaNs) and on a stride through all 2^32 bit patterns. `--exhaustive`
 // checks all of them (about a minute; run it after changing the header).
@@ -33,20 +34,38 @@ uint32_t ToBits(float f) {
 
 // Checks 8 bit patterns at a time; returns the number of mismatches (the first few printed).
 struct Checker {
-  uint64_t tanh_bad = 0, gelu_bad = 0, checked = 0;
-  void Check8(const uint32_t* bits) {
-    alignas(32) float x[8], t[8], g[8];
-    for (int i = 0; i < 8; ++i) x[i] = FromBits(bits[i]);
-    _mm256_store_ps(t, g4::simd::Tanhf(_mm256_load_ps(x)));
-    _mm256_store_ps(g, g4::simd::GeluTanh(_mm256_load_ps(x)));
+  uint64_t tanh_bad = 0, gelu_bad = 0, round_bad = 0, softcap_bad = 0, checked = 0;
+  // One function's 8 lanes against its scalar; counts and prints (the first few) mismatches.
+  static void Compare(const char* what, const uint32_t* bits, const float* x, const float* got,
+                      float (*want)(float), uint64_t* bad) {
     for (int i = 0; i < 8; ++i) {
-      const uint32_t want_t = ToBits(::tanhf(x[i])), want_g = ToBits(g4::ops::GeluTanh(x[i]));
-      if (ToBits(t[i]) != want_t && tanh_bad++ < 5)
-        std::printf("tanh(%a = 0x%08x): 0x%08x, glibc 0x%08x\n", x[i], bits[i], ToBits(t[i]), want_t);
-      if (ToBits(g[i]) != want_g && gelu_bad++ < 5)
-        std::printf("gelu(%a = 0x%08x): 0x%08x, scalar 0x%08x\n", x[i], bits[i], ToBits(g[i]), want_g);
+      const uint32_t w = ToBits(want(x[i]));
+      if (ToBits(got[i]) != w && (*bad)++ < 5)
+        std::printf("%s(%a = 0x%08x): 0x%08x, scalar 0x%08x\n", what, x[i], bits[i], ToBits(got[i]), w);
     }
+  }
+  void Check8(const uint32_t* bits) {
+    alignas(32) float x[8], t[8], g[8], r[8], c[8], cr[8];
+    for (int i = 0; i < 8; ++i) x[i] = FromBits(bits[i]);
+    const __m256 v = _mm256_load_ps(x);
+    _mm256_store_ps(t, g4::simd::Tanhf(v));
+    _mm256_store_ps(g, g4::simd::GeluTanh(v));
+    _mm256_store_ps(r, g4::simd::RoundBf16(v));
+    _mm256_store_ps(c, g4::simd::Softcap(v, 30.0f, false));
+    _mm256_store_ps(cr, g4::simd::Softcap(v, 30.0f, true));
+    Compare("tanh", bits, x, t, [](float f) { return ::tanhf(f); }, &tanh_bad);
+    Compare("gelu", bits, x, g, g4::ops::GeluTanh, &gelu_bad);
+    Compare("round_bf16", bits, x, r, g4::ops::RoundBf16, &round_bad);
+    Compare("softcap", bits, x, c, [](float f) { return g4::ops::Softcap(f, 30.0f, false); }, &softcap_bad);
+    Compare("softcap_bf16", bits, x, cr, [](float f) { return g4::ops::Softcap(f, 30.0f, true); },
+            &softcap_bad);
     checked += 8;
+  }
+  void ExpectNone() const {
+    EXPECT_EQ(tanh_bad, 0u) << "of " << checked;
+    EXPECT_EQ(gelu_bad, 0u) << "of " << checked;
+    EXPECT_EQ(round_bad, 0u) << "of " << checked;
+    EXPECT_EQ(softcap_bad, 0u) << "of " << 2 * checked;
   }
 };
 
@@ -80,8 +99,7 @@ TEST(TanhAvx2, EqualsGlibcOnEveryInputClass) {
   while (bits.size() % 8) bits.push_back(0);
   Checker c;
   for (size_t i = 0; i < bits.size(); i += 8) c.Check8(&bits[i]);
-  EXPECT_EQ(c.tanh_bad, 0u) << "of " << c.checked;
-  EXPECT_EQ(c.gelu_bad, 0u) << "of " << c.checked;
+  c.ExpectNone();
 }
 
 TEST(TanhAvx2, EqualsGlibcOnAllFloats) {
@@ -93,8 +111,7 @@ TEST(TanhAvx2, EqualsGlibcOnAllFloats) {
     for (int i = 0; i < 8; ++i) bits[i] = uint32_t(b + i);
     c.Check8(bits);
   }
-  EXPECT_EQ(c.tanh_bad, 0u) << "of " << c.checked;
-  EXPECT_EQ(c.gelu_bad, 0u) << "of " << c.checked;
+  c.ExpectNone();
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 /* The C API used from C (the header must be plain C): open a compiled tiny model, evaluate a
  * prompt, then the same prompt token by token after a reset, and compare the logits; rewind and
- * evaluate the tail again; then the error paths with their documented codes (a bad token, a
+ * evaluate the tail again; the step times of a profiled session; then the error paths with their documented codes (a bad token, a
  * missing plan, an unknown device, a dump without keep_intermediates, a null argument).
  * Usage: g4rt_c_test OUTDIR MODEL.gguf */
 #include <stdio.h>
@@ -100,6 +100,43 @@ int main(int argc, char** argv) {
     return 1;
   }
   g4rt_close(d);
+
+  /* Step times: refused without profile_steps; with it, every step of the plan counted once per
+   * eval, names and ops filled in, zero after a reset; timing changes no logit. */
+  const g4rt_step_time* times = NULL;
+  int64_t n_steps = 0;
+  st = g4rt_step_times(s, &times, &n_steps);
+  if (!st || g4rt_status_code(st) != G4RT_FAILED_PRECONDITION) { fprintf(stderr, "FAIL step times without profile_steps\n"); return 1; }
+  g4rt_status_free(st);
+  g4rt_options profiled = defaults;
+  profiled.device = G4RT_DEVICE_CPU;
+  profiled.profile_steps = 1;
+  g4rt_session* p = NULL;
+  if ((st = g4rt_open(argv[1], argv[2], &profiled, &p))) return fail("open with profile_steps", st);
+  if ((st = g4rt_eval(p, prompt, 3))) return fail("eval (profiled)", st);
+  if ((st = g4rt_eval(p, &prompt[3], 1))) return fail("decode (profiled)", st);
+  if ((st = g4rt_logits(p, &logits, &rows, &vocab))) return fail("logits (profiled)", st);
+  if (rows != 1 || memcmp(logits, batch + 3 * vocab, sizeof(float) * vocab) != 0) {
+    fprintf(stderr, "FAIL profiling changed the logits\n");
+    return 1;
+  }
+  if ((st = g4rt_step_times(p, &times, &n_steps))) return fail("step times", st);
+  if (n_steps <= 0) { fprintf(stderr, "FAIL no step times\n"); return 1; }
+  for (int64_t i = 0; i < n_steps; ++i) {
+    if (times[i].step != i || times[i].calls != 2 || !(times[i].seconds >= 0) || !times[i].op ||
+        !times[i].name || !*times[i].op) {
+      fprintf(stderr, "FAIL step %lld: step %lld, %lld calls, %g s\n", (long long)i,
+              (long long)times[i].step, (long long)times[i].calls, times[i].seconds);
+      return 1;
+    }
+  }
+  if ((st = g4rt_reset_step_times(p))) return fail("reset step times", st);
+  if ((st = g4rt_step_times(p, &times, &n_steps))) return fail("step times after reset", st);
+  for (int64_t i = 0; i < n_steps; ++i) {
+    if (times[i].calls != 0 || times[i].seconds != 0) { fprintf(stderr, "FAIL step times not reset\n"); return 1; }
+  }
+  g4rt_close(p);
+
   defaults.device = 7;
   st = g4rt_open(argv[1], argv[2], &defaults, &d);
   if (!st || g4rt_status_code(st) != G4RT_INVALID_ARGUMENT) { fprintf(stderr, "FAIL unknown device accepted\n"); return 1; }
@@ -107,6 +144,6 @@ int main(int argc, char** argv) {
 
   free(batch);
   g4rt_close(s);
-  printf("c api: batch == token by token over 4 positions == rewound tail == last row alone, errors reported with their codes\n");
+  printf("c api: batch == token by token over 4 positions == rewound tail == last row alone == profiled, every step timed once per eval, errors reported with their codes\n");
   return 0;
 }
