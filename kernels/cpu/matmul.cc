@@ -172,15 +172,10 @@ void ComputeGemvTile(const Problem& p, int64_t row0, int R, int64_t t0) {
 // (row, token) pair gets the chunked walk's sums: the same FMAs per chunk, chunks in float64.
 void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
   const float* x[kTokenTile];
+  for (int64_t t = 0; t < nt; ++t) x[t] = p.x + (t0 + t) * p.in;
   for (int r = 0; r < R; ++r) {
     double acc[kTokenTile] = {};
-    const uint8_t* row = p.w + (row0 + r) * p.row_bytes;
-    for (int64_t i0 = 0; i0 < p.in; i0 += kChunk) {
-      const int64_t n = std::min<int64_t>(kChunk, p.in - i0);
-      for (int64_t t = 0; t < nt; ++t) x[t] = p.x + (t0 + t) * p.in + i0;
-      const uint8_t* w = row + 2 * i0;
-      p.k->dot_bf16(&w, 1, x, static_cast<int>(nt), n, acc, 1);
-    }
+    p.k->dot_bf16(p.w + (row0 + r) * p.row_bytes, x, static_cast<int>(nt), p.in, acc);
     for (int64_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[t]);
   }
 }

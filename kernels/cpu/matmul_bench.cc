@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cpu/bench_util.h"
+#include "cpu/huge_pages.h"
 #include "cpu/matmul.h"
 #include "cpu/packed_matmul.h"
 
@@ -81,18 +82,24 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
   struct Shape { int64_t in, out; };
   const Shape kLayer[] = {{1536, 2048}, {1536, 256}, {1536, 256}, {2048, 1536},
                           {1536, 6144}, {1536, 6144}, {6144, 1536}};
-  std::vector<std::vector<uint8_t>> w;
   std::vector<Shape> shapes;
   size_t bytes = 0;
   std::vector<Shape> layer(std::begin(kLayer), std::end(kLayer));
   if (const char* one = std::getenv("DECODE_SHAPE")) {  // "in,out": that matrix alone
     layer = {{std::atoll(one), std::atoll(std::strchr(one, ',') + 1)}};
   }
+  // The weights live in huge pages, as the runtime's copies do (huge_pages.h), and the floor
+  // sweeps those same pages.
+  std::vector<g4::cpu::HugePageBuffer> huge;
   for (int l = 0; l < kLayers; ++l) {
     for (const Shape& s : layer) {
-      w.push_back(MakeWeights(type, s.in, s.out));
+      const std::vector<uint8_t> bytes_of = MakeWeights(type, s.in, s.out);
+      auto buffer = g4::cpu::HugePageBuffer::Allocate(bytes_of.size(), "matmul_bench weights");
+      if (!buffer.ok()) return 2;
+      std::memcpy(buffer->data(), bytes_of.data(), bytes_of.size());
+      huge.push_back(*std::move(buffer));
       shapes.push_back(s);
-      bytes += w.back().size();
+      bytes += bytes_of.size();
     }
   }
   std::mt19937 rng(3);
@@ -106,8 +113,8 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
   options.pool = pool;
   std::vector<g4::cpu::PackedMatrix> pw;
   if (packed) {
-    for (size_t i = 0; i < w.size(); ++i) {
-      auto m = g4::cpu::PackedMatrix::Pack(type, w[i].data(), shapes[i].in, shapes[i].out, pool);
+    for (size_t i = 0; i < huge.size(); ++i) {
+      auto m = g4::cpu::PackedMatrix::Pack(type, huge[i].data(), shapes[i].in, shapes[i].out, pool);
       if (!m.ok()) {
         std::fprintf(stderr, "%s\n", std::string(m.status().message()).c_str());
         return 2;
@@ -116,10 +123,10 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
     }
   }
   const double gemv = MedianSeconds(reps, [&] {
-    for (size_t i = 0; i < w.size(); ++i) {
+    for (size_t i = 0; i < huge.size(); ++i) {
       const absl::Status st =
           packed ? g4::cpu::MatMulPacked(pw[i], x.data(), 1, y.data(), options)
-                 : g4::cpu::MatMul(type, w[i].data(), shapes[i].in, shapes[i].out, x.data(), 1,
+                 : g4::cpu::MatMul(type, huge[i].data(), shapes[i].in, shapes[i].out, x.data(), 1,
                                    y.data(), options);
       if (!st.ok()) std::abort();
     }
@@ -128,7 +135,7 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
   // speak of), matrix after matrix like the GEMVs.
   std::vector<uint64_t> sink(64);
   const double sweep = MedianSeconds(reps, [&] {
-    for (const std::vector<uint8_t>& m : w) {
+    for (const g4::cpu::HugePageBuffer& m : huge) {
       const int64_t lines = static_cast<int64_t>(m.size() / 64);
       pool->ParallelFor(lines, [&](int64_t b, int64_t e) {
         uint64_t acc = 0;

@@ -103,11 +103,12 @@ struct KernelTable {
   // nblocks = 8 (one superblock). Bit-identical on every ISA (packed_matmul.h, "Numerics").
   void (*dot_packed)(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
                      double* acc);
-  // Optional (nullptr: decode + dot_f32): BF16 rows read in place, each 8 weights widened in
-  // registers, then exactly dot_f32's FMAs in dot_f32's lanes: the same result as decode into
-  // fp32 followed by dot_f32, without the round trip through L1. n a multiple of 8, <= kChunk.
-  void (*dot_bf16)(const uint8_t* const* w, int R, const float* const* x, int T, int64_t n,
-                   double* acc, int64_t acc_stride) = nullptr;
+  // Optional (nullptr: decode + dot_f32): acc[t] += one BF16 row of n weights at w (n a
+  // multiple of 8, any length) . token t's x[t] (fp32, n of them), T <= kTokenTile. Each 8
+  // weights are widened in registers, then per kChunk exactly dot_f32's FMAs in dot_f32's lanes,
+  // chunk sums to float64 in chunk order: the same result as decode into fp32 followed by
+  // dot_f32 chunk by chunk, without the round trip through L1.
+  void (*dot_bf16)(const uint8_t* w, const float* const* x, int T, int64_t n, double* acc) = nullptr;
 };
 
 // A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).

@@ -437,20 +437,27 @@ TEST_P(MatMulTest, PanelGemmEqualsGemvBitwise) {
 
 // The exact path on quantized weights equals the exact path on their dequantized F32 copy
 // bitwise: decoding is exact and the products then take the same route.
+// F16/BF16 too: their GEMV reads the rows in place (dot_bf16 widens BF16 in registers, several
+// 256-chunks side by side), which must give the decode-then-dot_f32 sums bit for bit; the shapes
+// cover GEMV (1-2 tokens, rows of whole chunk groups and of a short tail) and GEMM.
 TEST_P(MatMulTest, ExactPathEqualsF32OfDequantizedWeights) {
-  if (!IsQuantized(type()) || activations() != ActivationPrecision::kF32) GTEST_SKIP();
+  if (type() == GgmlType::kF32 || activations() != ActivationPrecision::kF32) GTEST_SKIP();
+  std::vector<Shape> shapes = {ShapesFor(type()).back()};
+  if (!IsQuantized(type())) shapes = {{2056, 5, 1}, {2056, 3, 2}, {1024, 3, 1}, {40, 3, 2}, {1001, 5, 70}};
   for (Isa isa : {Isa::kAvx2, Isa::kPortable}) {
     if (isa == Isa::kAvx2 && !CpuHasAvx2()) continue;
-    const Shape s = ShapesFor(type()).back();
-    const Weights w = MakeWeights(type(), s.in, s.out, 77);
-    Weights f32;
-    f32.bytes.resize(w.deq.size() * 4);
-    std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
-    const std::vector<float> x = MakeActivations(s.in * s.tokens, 78);
-    const std::vector<float> yq = RunMatMul(type(), w, x, s, isa, ActivationPrecision::kF32, nullptr);
-    const std::vector<float> yf =
-        RunMatMul(GgmlType::kF32, f32, x, s, isa, ActivationPrecision::kF32, nullptr);
-    EXPECT_EQ(0, std::memcmp(yq.data(), yf.data(), yq.size() * sizeof(float)));
+    for (const Shape& s : shapes) {
+      SCOPED_TRACE(testing::Message() << "in=" << s.in << " tokens=" << s.tokens);
+      const Weights w = MakeWeights(type(), s.in, s.out, 77);
+      Weights f32;
+      f32.bytes.resize(w.deq.size() * 4);
+      std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
+      const std::vector<float> x = MakeActivations(s.in * s.tokens, 78);
+      const std::vector<float> yq = RunMatMul(type(), w, x, s, isa, ActivationPrecision::kF32, nullptr);
+      const std::vector<float> yf =
+          RunMatMul(GgmlType::kF32, f32, x, s, isa, ActivationPrecision::kF32, nullptr);
+      EXPECT_EQ(0, std::memcmp(yq.data(), yf.data(), yq.size() * sizeof(float)));
+    }
   }
 }
 

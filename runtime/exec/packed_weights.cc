@@ -138,14 +138,15 @@ absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
   auto set = std::make_shared<PackedWeights::Set>();
   // Each weight once (a tied weight may be bound under several ids), in id order so the arena's
   // layout does not depend on the hash set's.
+  std::vector<uint32_t> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
   std::vector<std::pair<uint32_t, std::string>> todo;
   absl::flat_hash_set<std::string> seen;
-  for (uint32_t id : ids) {
+  for (uint32_t id : sorted) {
     if (!Copied(views[id])) continue;
     std::string name = plan.weights()->Get(id)->name()->str();
     if (seen.insert(name).second) todo.emplace_back(id, std::move(name));
   }
-  std::sort(todo.begin(), todo.end());
   uint64_t total = 0;
   for (const auto& [id, name] : todo) total += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
   if (total == 0) return std::shared_ptr<const PackedWeights::Set>(std::move(set));
