@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "exec/memory_budget.h"
 #include "gguf/ggml_types.h"
 
 namespace g4::exec {
@@ -147,8 +148,20 @@ absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
     std::string name = plan.weights()->Get(id)->name()->str();
     if (seen.insert(name).second) todo.emplace_back(id, std::move(name));
   }
-  uint64_t total = 0;
-  for (const auto& [id, name] : todo) total += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
+  // Verbatim copies only change where the bytes live, never a result, so they are left out
+  // when they would not fit in the memory available now: anonymous memory cannot be evicted as
+  // the mapping's pages can, and a model larger than RAM must still run from its mapping.
+  uint64_t packed = 0, verbatim = 0;
+  for (const auto& [id, name] : todo) {
+    (Packable(views[id]) ? packed : verbatim) += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
+  }
+  const uint64_t available = AvailableMemoryBytes();  // 0: unknown
+  if (available > 0 && packed + verbatim > available) {
+    todo.erase(std::remove_if(todo.begin(), todo.end(), [&](const auto& t) { return !Packable(views[t.first]); }),
+               todo.end());
+    verbatim = 0;
+  }
+  const uint64_t total = packed + verbatim;
   if (total == 0) return std::shared_ptr<const PackedWeights::Set>(std::move(set));
   absl::StatusOr<cpu::HugePageBuffer> arena =
       cpu::HugePageBuffer::Allocate(total, "the weights' packed copy");
