@@ -154,6 +154,24 @@ G4_AVX2 inline __m256 LoadPackedBytes(const uint8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
+// 8 int8 values (rows 0..7) as int32.
+G4_AVX2 inline __m256i LoadPackedInt8(const uint8_t* p) {
+  return _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+}
+
+// Q6_K: the 4-byte group of 6-bit values (0..63) that block J (0..3) of a half takes from one
+// ql word vector `ql` (words 8(J % 2) + k of the half) and its qh word vector `qh` (word k):
+// J = 0: low nibbles | qh bits 0-1; 1: low | bits 2-3; 2: high nibbles | bits 4-5; 3: high |
+// bits 6-7 (ggml's dequantize_row_q6_K, element l, l + 32, l + 64, l + 96).
+template <int J>
+G4_AVX2 inline __m256i Q6Group(__m256i ql, __m256i qh) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+  const __m256i nibble = J < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
+  const __m256i high = J == 0 ? _mm256_slli_epi16(qh, 4) : J == 1 ? _mm256_slli_epi16(qh, 2)
+                       : J == 2 ? qh : _mm256_srli_epi16(qh, 2);
+  return _mm256_or_si256(nibble, _mm256_and_si256(high, bits45));
+}
+
 // s = fma(float(dot), dw * d, s) for rows 0..7: the packed numerics' one step per block.
 G4_AVX2 inline __m256 AddScaledBlock(__m256i dot, __m256 dw, float d, __m256 s) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(d)), s);
@@ -172,7 +190,7 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
 // inlined into an AVX2-only function, and the AVX2 table must not contain VNNI code), so each
 // kernel file expands this with its attribute and its `BLOCK_DOT<kIsQ8>(wg, q, isum)` (the exact
 // integer dot of token q with rows 0..7 of one block). Defines DotPackedTile and DotPacked.
-#define G4_DEFINE_DOT_PACKED(ATTR, BLOCK_DOT)                                                   \
+#define G4_DEFINE_DOT_PACKED(ATTR, BLOCK_DOT, DOT16)                                                 \
   template <bool kIsQ8, int T>                                                                  \
   ATTR void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {     \
     const int64_t block_bytes = kIsQ8 ? 256 : 128;                                              \
@@ -218,17 +236,58 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
     }                                                                                           \
     for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);                   \
   }                                                                                             \
+  /* One Q6_K 32-block b = 4h + J of a superblock: the 6-bit values rebuilt from the ql and */  \
+  /* qh words (4 per row lane), each 16-group's exact dot of (q - 32) by DOT16, scaled by its */ \
+  /* int8 scale in integers, one FMA. J is a template argument so Q6Group has no branches. */   \
+  template <int J, int T>                                                                       \
+  ATTR inline void Q6KBlock(const uint8_t* half, const uint8_t* tail, int h, __m256 d,          \
+                            const Q8Act* x, __m256* s) {                                        \
+    const int b = 4 * h + J;                                                                    \
+    __m256i q[8];                                                                               \
+    for (int k = 0; k < 8; ++k) {                                                               \
+      q[k] = Q6Group<J>(LoadU256(half + PackedQ6KQl(J % 2, k)), LoadU256(half + PackedQ6KQh(k))); \
+    }                                                                                           \
+    const __m256i sc_a = LoadPackedInt8(tail + 16 + 8 * (2 * b));                               \
+    const __m256i sc_b = LoadPackedInt8(tail + 16 + 8 * (2 * b + 1));                           \
+    for (int t = 0; t < T; ++t) {                                                               \
+      const int8_t* xq = x[t].q + 32 * b;                                                       \
+      const __m256i dot = _mm256_add_epi32(                                                     \
+          _mm256_mullo_epi32(DOT16(q, xq, x[t].isum16[2 * b]), sc_a),                           \
+          _mm256_mullo_epi32(DOT16(q + 4, xq + 16, x[t].isum16[2 * b + 1]), sc_b));             \
+      s[t] = AddScaledBlock(dot, d, x[t].d[b], s[t]);                                           \
+    }                                                                                           \
+  }                                                                                             \
+  /* One Q6_K superblock: its 8 blocks in order, one fp32 chain per row and token. */           \
+  template <int T>                                                                              \
+  ATTR void DotPackedQ6KTile(const uint8_t* chunk, int, const Q8Act* x, double* acc) {          \
+    const uint8_t* tail = chunk;                                                                \
+    const __m256 d = LoadPackedScales(tail, 0);                                                 \
+    __m256 s[T];                                                                                \
+    for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();                                     \
+    for (int h = 0; h < 2; ++h) {                                                               \
+      const uint8_t* half = chunk + PackedQ6KHalf(h);                                           \
+      Q6KBlock<0, T>(half, tail, h, d, x, s);                                                   \
+      Q6KBlock<1, T>(half, tail, h, d, x, s);                                                   \
+      Q6KBlock<2, T>(half, tail, h, d, x, s);                                                   \
+      Q6KBlock<3, T>(half, tail, h, d, x, s);                                                   \
+    }                                                                                           \
+    for (int t = 0; t < T; ++t) AddPackedChunk(s[t], acc + kPackedRows * t);                   \
+  }                                                                                             \
   static_assert(kPackedTokenTile == 4, "update the instantiation table");                       \
   void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,       \
                  double* acc) {                                                                 \
     using Fn = void (*)(const uint8_t*, int, const Q8Act*, double*);                            \
-    static constexpr Fn kTiles[3][kPackedTokenTile] = {                                         \
+    static constexpr Fn kTiles[4][kPackedTokenTile] = {                                         \
         {DotPackedTile<false, 1>, DotPackedTile<false, 2>, DotPackedTile<false, 3>,             \
          DotPackedTile<false, 4>},                                                              \
         {DotPackedTile<true, 1>, DotPackedTile<true, 2>, DotPackedTile<true, 3>,                \
          DotPackedTile<true, 4>},                                                               \
-        {DotPackedQ4KTile<1>, DotPackedQ4KTile<2>, DotPackedQ4KTile<3>, DotPackedQ4KTile<4>}};  \
-    const int kind = type == GgmlType::kQ4_K ? 2 : type == GgmlType::kQ8_0 ? 1 : 0;             \
+        {DotPackedQ4KTile<1>, DotPackedQ4KTile<2>, DotPackedQ4KTile<3>, DotPackedQ4KTile<4>},   \
+        {DotPackedQ6KTile<1>, DotPackedQ6KTile<2>, DotPackedQ6KTile<3>, DotPackedQ6KTile<4>}};  \
+    const int kind = type == GgmlType::kQ6_K   ? 3                                              \
+                     : type == GgmlType::kQ4_K ? 2                                              \
+                     : type == GgmlType::kQ8_0 ? 1                                              \
+                                               : 0;                                             \
     kTiles[kind][T - 1](chunk, nblocks, x, acc);                                                \
   }
 

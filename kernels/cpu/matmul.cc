@@ -61,8 +61,9 @@ struct Q8Activations {
   // type's PanelOffset (the offset the unsigned weights carry, taken back out per group).
   std::vector<int32_t> offset4;
   bool has_offset4 = false;  // offset4 belongs to this call (not a stale one of this thread)
-  // Packed panels only: [tokens][blocks] sum of each block's q (Q8Act::isum).
-  std::vector<int32_t> isum;
+  // Packed panels only: [tokens][blocks] sum of each block's q (Q8Act::isum), and
+  // [tokens][2 * blocks] the sums of its two halves of 16 (Q8Act::isum16).
+  std::vector<int32_t> isum, isum16;
   bool has_isum = false;
 
   const int32_t* Offset4At(int64_t token, int64_t group) const {
@@ -73,7 +74,7 @@ struct Q8Activations {
   Q8Act At(int64_t token, int64_t block) const {
     const int64_t b = token * blocks_per_token + block;
     return {q.data() + b * kQ8Block, d.data() + b, sum.data() + b,
-            has_isum ? isum.data() + b : nullptr};
+            has_isum ? isum.data() + b : nullptr, has_isum ? isum16.data() + 2 * b : nullptr};
   }
 };
 
@@ -101,16 +102,21 @@ void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64
   acts->has_offset4 = panel_offset != 0;
   if (acts->has_offset4) acts->offset4.resize(static_cast<size_t>(blocks * kQ8Block / 4));
   acts->has_isum = with_isum;
-  if (with_isum) acts->isum.resize(static_cast<size_t>(blocks));
+  if (with_isum) {
+    acts->isum.resize(static_cast<size_t>(blocks));
+    acts->isum16.resize(static_cast<size_t>(2 * blocks));
+  }
   auto quantize = [&](int64_t begin, int64_t end) {
     k->quantize_q8(X + begin * kQ8Block, end - begin, acts->q.data() + begin * kQ8Block,
                    acts->d.data() + begin, acts->sum.data() + begin);
     if (with_isum) {
       for (int64_t b = begin; b < end; ++b) {
         const int8_t* q = acts->q.data() + b * kQ8Block;
-        int32_t s = 0;
-        for (int j = 0; j < kQ8Block; ++j) s += q[j];
-        acts->isum[b] = s;
+        int32_t half[2] = {0, 0};
+        for (int j = 0; j < kQ8Block; ++j) half[j / 16] += q[j];
+        acts->isum16[2 * b] = half[0];
+        acts->isum16[2 * b + 1] = half[1];
+        acts->isum[b] = half[0] + half[1];
       }
     }
     if (panel_offset == 0) return;

@@ -530,7 +530,20 @@ G4_AVX2 __m256i PackedBlockDot(const __m256i (&wg)[8], const int8_t* q, int32_t 
   }
 }
 
-G4_DEFINE_DOT_PACKED(G4_AVX2, PackedBlockDot)
+// Q6_K: the exact dot of 16 elements (4 groups) of rows 0..7, (q - 32) . x, for unsigned q
+// (0..63) in wg[0..3] and the token's 16 bytes at q: maddubs pairs (<= 2 * 63 * 127 = 16002)
+// add in int16 two at a time, then madd; -32 * (the 16's sum) takes the offset out.
+G4_AVX2 __m256i PackedDot16(const __m256i* wg, const int8_t* q, int32_t isum16) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(wg[0], BroadcastGroup(q)),
+                                       _mm256_maddubs_epi16(wg[1], BroadcastGroup(q + 4)));
+  const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(wg[2], BroadcastGroup(q + 8)),
+                                       _mm256_maddubs_epi16(wg[3], BroadcastGroup(q + 12)));
+  return _mm256_add_epi32(_mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones)),
+                          _mm256_set1_epi32(-32 * isum16));
+}
+
+G4_DEFINE_DOT_PACKED(G4_AVX2, PackedBlockDot, PackedDot16)
 
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation tables");
 

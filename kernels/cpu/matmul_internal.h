@@ -25,6 +25,16 @@ constexpr int kQ8Block = 32;    // activation quantization block
 // the tail: d[8] and dmin[8] (f16), sc[group][row] and m[group][row] (u8, unpacked).
 constexpr int64_t kPackedQ4KNibbleBytes = 1024;
 constexpr int64_t kPackedQ4KTailBytes = 16 + 16 + 64 + 64;
+// A packed Q6_K chunk (one superblock of 8 rows; packed_matmul.h): the tail first, d[8] (f16)
+// and the int8 scales sc[16-group][row], padded to 160; then per half h (768 bytes each) the ql
+// word vectors 0..7, the qh word vectors 0..7, the ql word vectors 8..15: the order in which the
+// kernel first reads them, so a chunk is read front to back.
+constexpr int64_t kPackedQ6KTailBytes = 160;
+constexpr int64_t kPackedQ6KHalfBytes = 768;
+inline int64_t PackedQ6KHalf(int h) { return kPackedQ6KTailBytes + kPackedQ6KHalfBytes * h; }
+// Within a half: ql word vector 8 * hi + k (hi = 0, 1; k < 8), qh word vector k.
+inline int64_t PackedQ6KQl(int hi, int k) { return 512 * hi + 32 * k; }
+inline int64_t PackedQ6KQh(int k) { return 256 + 32 * k; }
 
 // One token's int8 activations, positioned at some block: block b holds x ~ d[b] * q[32b + j].
 struct Q8Act {
@@ -32,17 +42,28 @@ struct Q8Act {
   const float* d;
   const float* sum;  // d[b] * sum_j q[32b + j]: block b's sum of the quantized x (Q4_K mins)
   const int32_t* isum = nullptr;  // sum_j q[32b + j] (packed panels only; else null)
+  const int32_t* isum16 = nullptr;  // [2b + h]: sum_j<16 q[32b + 16h + j] (packed panels only)
 };
 
 // Packed panels (packed_matmul.h): rows per panel, tokens per kernel call, the bytes of one
 // 32-block of a panel's weights, the bytes of its scales (kept after the chunk's weight blocks:
-// 8 f16; Q4_K: a fifth of its superblock's d, dmin, scales and mins), and of a chunk of nb
+// 8 f16; Q4_K and Q6_K: an eighth of their superblock's tail), and of a chunk of nb
 // blocks.
 constexpr int kPackedRows = 8;
 constexpr int kPackedTokenTile = 4;
-inline int64_t PackedBlockBytes(GgmlType type) { return type == GgmlType::kQ8_0 ? 256 : 128; }
+inline int64_t PackedBlockBytes(GgmlType type) {
+  switch (type) {
+    case GgmlType::kQ8_0: return 256;
+    case GgmlType::kQ6_K: return 2 * kPackedQ6KHalfBytes / 8;
+    default: return 128;  // Q4_0, Q4_K
+  }
+}
 inline int64_t PackedScaleBytes(GgmlType type) {
-  return type == GgmlType::kQ4_K ? kPackedQ4KTailBytes / 8 : 2 * kPackedRows;
+  switch (type) {
+    case GgmlType::kQ4_K: return kPackedQ4KTailBytes / 8;
+    case GgmlType::kQ6_K: return kPackedQ6KTailBytes / 8;
+    default: return 2 * kPackedRows;
+  }
 }
 inline int64_t PackedChunkBytes(GgmlType type, int64_t nb) {
   return nb * (PackedBlockBytes(type) + PackedScaleBytes(type));
@@ -99,8 +120,8 @@ struct KernelTable {
 
   // Packed panels (packed_matmul.h; every table has it): acc[t * 8 + r] += row r's products
   // with token t over the `nblocks` (<= 8) blocks of the chunk at `chunk`, x[t] positioned at the
-  // chunk's first block with isum set, T <= kPackedTokenTile. Type Q8_0 or Q4_0, or Q4_K with
-  // nblocks = 8 (one superblock). Bit-identical on every ISA (packed_matmul.h, "Numerics").
+  // chunk's first block with isum set, T <= kPackedTokenTile. Type Q8_0 or Q4_0, or Q4_K / Q6_K
+  // with nblocks = 8 (one superblock). Bit-identical on every ISA (packed_matmul.h, "Numerics").
   void (*dot_packed)(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
                      double* acc);
   // Optional (nullptr: decode + dot_f32): acc[t] += one BF16 row of n weights at w (n a

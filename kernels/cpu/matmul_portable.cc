@@ -207,9 +207,41 @@ void DotPackedQ4K(const uint8_t* chunk, const Q8Act* x, int T, double* acc) {
   }
 }
 
+// Row r's 6-bit value e (0..255, unsigned 0..63) of a packed Q6_K superblock: in half h,
+// elements l, l + 32, l + 64, l + 96 (l < 32) take ql word (l/4) or (8 + l/4)'s low or high
+// nibble and bits 0-1, 2-3, 4-5, 6-7 of qh word (l/4) (matmul_internal.h, "Q6_K").
+int32_t PackedQ6KWeight(const uint8_t* chunk, int r, int e) {
+  const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+  const uint8_t* half = chunk + PackedQ6KHalf(h);
+  const uint8_t ql = half[PackedQ6KQl(j % 2, l / 4) + 4 * r + l % 4];
+  const uint8_t qh = half[PackedQ6KQh(l / 4) + 4 * r + l % 4];
+  return int32_t((j < 2 ? ql & 0x0F : ql >> 4) | (((qh >> (2 * j)) & 3) << 4));
+}
+
+void DotPackedQ6K(const uint8_t* chunk, const Q8Act* x, int T, double* acc) {
+  const uint8_t* tail = chunk;
+  for (int t = 0; t < T; ++t) {
+    for (int r = 0; r < kPackedRows; ++r) {
+      const float d = LoadHalf(tail + 2 * r);
+      float s = 0.0f;
+      for (int b = 0; b < 8; ++b) {
+        int32_t dot = 0;
+        for (int g = 2 * b; g < 2 * b + 2; ++g) {
+          int32_t dot16 = 0;
+          for (int e = 16 * g; e < 16 * g + 16; ++e) dot16 += (PackedQ6KWeight(chunk, r, e) - 32) * x[t].q[e];
+          dot += int32_t(static_cast<int8_t>(tail[16 + kPackedRows * g + r])) * dot16;
+        }
+        s = std::fma(static_cast<float>(dot), d * x[t].d[b], s);
+      }
+      acc[t * kPackedRows + r] += s;
+    }
+  }
+}
+
 void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x, int T,
                double* acc) {
   if (type == GgmlType::kQ4_K) return DotPackedQ4K(chunk, x, T, acc);
+  if (type == GgmlType::kQ6_K) return DotPackedQ6K(chunk, x, T, acc);
   const int64_t block_bytes = PackedBlockBytes(type);
   const uint8_t* scales = chunk + nblocks * block_bytes;
   for (int t = 0; t < T; ++t) {

@@ -615,6 +615,30 @@ float PackedQ4KSuperblock(const uint8_t* block, const int8_t* q, const float* d,
   return s;
 }
 
+// Q6_K (one fp32 chain per superblock): per 32-block b, the exact integer
+// sum_{g = 2b, 2b+1} sc_g * sum_{e in g} (q_e - 32) x_e, then s = fma(that, d * dx_b, s). q_e read
+// from the GGUF bytes as ggml's dequantize_row_q6_K does.
+float PackedQ6KSuperblock(const uint8_t* block, const int8_t* q, const float* d) {
+  const float dw = LoadHalfAt(block + 208);
+  float s = 0;
+  for (int b = 0; b < 8; ++b) {
+    int32_t dot = 0;
+    for (int g = 2 * b; g < 2 * b + 2; ++g) {
+      int32_t dot16 = 0;
+      for (int e = 16 * g; e < 16 * g + 16; ++e) {
+        const int h = e / 128, j = (e % 128) / 32, l = e % 32;
+        const uint8_t ql = block[64 * h + l + 32 * (j % 2)];
+        const int nib = j < 2 ? ql & 0x0F : ql >> 4;
+        const int hi = (block[128 + 32 * h + l] >> (2 * j)) & 3;
+        dot16 += ((nib | (hi << 4)) - 32) * q[e];
+      }
+      dot += int32_t(static_cast<int8_t>(block[192 + g])) * dot16;
+    }
+    s = std::fma(static_cast<float>(dot), dw * d[b], s);
+  }
+  return s;
+}
+
 std::vector<float> PackedNumerics(GgmlType type, const Weights& w, const std::vector<float>& x,
                                   const Shape& s) {
   const int64_t nb = s.in / 32, block_bytes = type == GgmlType::kQ8_0 ? 34 : 18;
@@ -625,11 +649,14 @@ std::vector<float> PackedNumerics(GgmlType type, const Weights& w, const std::ve
   for (int64_t t = 0; t < s.tokens; ++t) {
     for (int64_t o = 0; o < s.out; ++o) {
       double acc = 0;
-      if (type == GgmlType::kQ4_K) {
+      if (type == GgmlType::kQ4_K || type == GgmlType::kQ6_K) {
         for (int64_t c = 0; c < nb / 8; ++c) {
           const size_t at = static_cast<size_t>(t * nb + 8 * c);
-          acc += PackedQ4KSuperblock(w.bytes.data() + (o * nb / 8 + c) * 144,
-                                     q.data() + 32 * at, d.data() + at, sum.data() + at);
+          acc += type == GgmlType::kQ4_K
+                     ? PackedQ4KSuperblock(w.bytes.data() + (o * nb / 8 + c) * 144,
+                                           q.data() + 32 * at, d.data() + at, sum.data() + at)
+                     : PackedQ6KSuperblock(w.bytes.data() + (o * nb / 8 + c) * 210,
+                                           q.data() + 32 * at, d.data() + at);
         }
         y[static_cast<size_t>(t * s.out + o)] = static_cast<float>(acc);
         continue;
@@ -686,7 +713,7 @@ TEST_P(PackedMatMulTest, EveryIsaEqualsSpelledOutNumericsForAnyThreadCount) {
 
 TEST_P(PackedMatMulTest, BatchedTokensEqualOneTokenAtATime) {
   const GgmlType type = GetParam();
-  const Shape s{type == GgmlType::kQ4_K ? 1024 : 800, 21, 70};
+  const Shape s{gguf::Traits(type).block_elems == 256 ? 1024 : 800, 21, 70};
   const Weights w = MakeWeights(type, s.in, s.out, 5);
   const std::vector<float> x = MakeActivations(s.in * s.tokens, 6);
   absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(type, w.bytes.data(), s.in, s.out);
@@ -701,15 +728,16 @@ TEST_P(PackedMatMulTest, BatchedTokensEqualOneTokenAtATime) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, PackedMatMulTest,
-                         testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K),
+                         testing::Values(GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_K,
+                                         GgmlType::kQ6_K),
                          [](const testing::TestParamInfo<GgmlType>& info) {
                            return std::string(gguf::Traits(info.param).name);
                          });
 
 TEST(PackedMatMulArgs, RejectsOtherTypesBadShapesAndNulls) {
   std::vector<uint8_t> w(4096);
-  EXPECT_FALSE(PackedMatrix::Supports(GgmlType::kQ6_K));
-  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ6_K, w.data(), 256, 1).status().code(),
+  EXPECT_FALSE(PackedMatrix::Supports(GgmlType::kQ5_K));
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ5_K, w.data(), 256, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PackedMatrix::Pack(GgmlType::kQ4_K, w.data(), 288, 1).status().code(),
             absl::StatusCode::kInvalidArgument);  // Q4_K rows are whole 256-superblocks

@@ -167,7 +167,18 @@ G4_VNNI __m256i PackedBlockDotVnni(const __m256i (&wg)[8], const int8_t* q, int3
   return _mm256_add_epi32(lo, hi);
 }
 
-G4_DEFINE_DOT_PACKED(G4_VNNI, PackedBlockDotVnni)
+// Q6_K: (q - 32) . x over 16 elements of rows 0..7, q unsigned (0..63) in wg[0..3]: vpdpbusd
+// started at -32 * (the 16's sum), in two chains of 2 so the adds overlap.
+G4_VNNI __m256i PackedDot16Vnni(const __m256i* wg, const int8_t* q, int32_t isum16) {
+  __m256i lo = _mm256_set1_epi32(-32 * isum16), hi = _mm256_setzero_si256();  // two chains
+  for (int g = 0; g < 2; ++g) {
+    lo = G4_DPBUSD(lo, wg[g], BroadcastGroup(q + 4 * g));
+    hi = G4_DPBUSD(hi, wg[g + 2], BroadcastGroup(q + 4 * g + 8));
+  }
+  return _mm256_add_epi32(lo, hi);
+}
+
+G4_DEFINE_DOT_PACKED(G4_VNNI, PackedBlockDotVnni, PackedDot16Vnni)
 
 }  // namespace
 

@@ -47,6 +47,22 @@ void PackQ4KSuperblock(const uint8_t* src, int r, uint8_t* chunk) {
   }
 }
 
+// One Q6_K superblock (210 bytes: ql[128], qh[64], int8 scales[16], f16 d) of row r into the
+// packed chunk (packed_matmul.h, "Q6_K"): the 4-byte words of ql and qh move whole.
+void PackQ6KSuperblock(const uint8_t* src, int r, uint8_t* chunk) {
+  std::memcpy(chunk + 2 * r, src + 208, 2);  // d
+  for (int g = 0; g < 16; ++g) chunk[16 + kPackedRows * g + r] = src[192 + g];
+  for (int h = 0; h < 2; ++h) {
+    uint8_t* half = chunk + internal::PackedQ6KHalf(h);
+    for (int k = 0; k < 8; ++k) {
+      for (int hi = 0; hi < 2; ++hi) {
+        std::memcpy(half + internal::PackedQ6KQl(hi, k) + 4 * r, src + 64 * h + 32 * hi + 4 * k, 4);
+      }
+      std::memcpy(half + internal::PackedQ6KQh(k) + 4 * r, src + 128 + 32 * h + 4 * k, 4);
+    }
+  }
+}
+
 // Rows 8p .. 8p+7 (those at or past `out` stay zero: zero scales) into `panel`.
 void PackPanel(GgmlType type, const uint8_t* W, int64_t in, int64_t out, int64_t p,
                uint8_t* panel) {
@@ -59,8 +75,9 @@ void PackPanel(GgmlType type, const uint8_t* W, int64_t in, int64_t out, int64_t
     const int64_t nbc = std::min(kChunkBlocks, nb - b0);
     for (int r = 0; r < rows; ++r) {
       const uint8_t* row = W + (p * kPackedRows + r) * row_bytes;
-      if (type == GgmlType::kQ4_K) {  // nbc = 8: in is a multiple of 256
-        PackQ4KSuperblock(row + b0 / kChunkBlocks * traits.block_bytes, r, chunk);
+      if (type == GgmlType::kQ4_K || type == GgmlType::kQ6_K) {  // nbc = 8: in is a multiple of 256
+        const uint8_t* superblock = row + b0 / kChunkBlocks * traits.block_bytes;
+        (type == GgmlType::kQ4_K ? PackQ4KSuperblock : PackQ6KSuperblock)(superblock, r, chunk);
         continue;
       }
       uint8_t* scales = chunk + nbc * PackedBlockBytes(type);
@@ -96,7 +113,8 @@ int64_t PanelBytes(GgmlType type, int64_t in) {
 }  // namespace
 
 bool PackedMatrix::Supports(GgmlType type) {
-  return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0 || type == GgmlType::kQ4_K;
+  return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0 || type == GgmlType::kQ4_K ||
+         type == GgmlType::kQ6_K;
 }
 
 absl::StatusOr<uint64_t> PackedMatrix::BytesFor(GgmlType type, int64_t in, int64_t out) {

@@ -1,5 +1,5 @@
-// Q8_0, Q4_0 and Q4_K matrices repacked once, at load, into 8-row panels for the integer path,
-// and the product against them (docs/kernels-cpu.md, "Packed panels").
+// Q8_0, Q4_0, Q4_K and Q6_K matrices repacked once, at load, into 8-row panels for the integer
+// path, and the product against them (docs/kernels-cpu.md, "Packed panels").
 //
 // Why: in GGUF layout a block of one row is 34 (Q8_0) or 18 (Q4_0) bytes, so a GEMV handles
 // rows one at a time: per row and block one integer dot, one int->float conversion and one FMA
@@ -24,8 +24,16 @@
 //        nibbles are group 2j's elements 4k..4k+3, its high nibbles group 2j+1's. Then the tail
 //        (1024 on): d of rows 0..7 (f16), dmin of rows 0..7 (f16), sc[g][r] and m[g][r] (the
 //        6-bit scales and mins unpacked to bytes, group-major).
+//   Q6_K (a chunk is one superblock, 1696 bytes), in the order the kernel first reads it: d of
+//        rows 0..7 (f16) and the int8 scales sc[g][r] of the 16 groups of 16, padded to 160;
+//        then per half h, 768 bytes: ql word vectors 0..7, qh word vectors 0..7, ql word vectors
+//        8..15, where vector m holds row r's word m of the half's ql (or qh) at 32m + 4r + i.
+//        Half h's 32-block j, elements 4k..4k+3 (k < 8), is the low (j < 2) or high nibbles of
+//        ql vector 8(j % 2) + k with bits 2j, 2j+1 of qh vector k on top (ggml's
+//        dequantize_row_q6_K, word by word).
 // Bytes: the same as the GGUF rows (Q8_0 34, Q4_0 18 bytes per 32 weights), panels padded to 8
-// rows and 64 bytes; Q4_K 148 per 256 where GGUF has 144 (the scales unpacked, +2.8 %).
+// rows and 64 bytes; per 256, Q4_K 148 where GGUF has 144 (the scales unpacked, +2.8 %), Q6_K
+// 212 where it has 210 (+1 %, the tail padded so every vector is 32-byte aligned).
 //
 // Numerics (the same on every ISA, bit for bit; the thread count, the tile and the token count
 // do not change a result): activations are quantized to int8 per 32-block as MatMul's kQ8 path
@@ -38,6 +46,9 @@
 // of the unsigned nibbles and xsum the activations' block sum (Q8Act::sum); d * sc_g and
 // dmin * m_g are exact in fp32. Where the GGUF-layout kernel keeps group g in fp32 lane g, this
 // is one chain per superblock: other rounding, the same bound.
+// Q6_K, per superblock and 32-block b in order: i_b = sum over its two 16-groups g of
+// sc_g * (the exact dot of (q - 32) with the activations), an exact int32; s = fma(float(i_b),
+// fp32(d) * d_t,b, s). (The GGUF-layout kernel keeps 8 fp32 lanes per pair.)
 #ifndef GEMMA4C_KERNELS_CPU_PACKED_MATMUL_H_
 #define GEMMA4C_KERNELS_CPU_PACKED_MATMUL_H_
 
@@ -56,7 +67,7 @@ namespace g4::cpu {
 
 class PackedMatrix {
  public:
-  // Whether `type` has a packed layout (Q8_0, Q4_0, Q4_K).
+  // Whether `type` has a packed layout (Q8_0, Q4_0, Q4_K, Q6_K).
   static bool Supports(GgmlType type);
   // The bytes the packed layout of an `out` x `in` matrix of `type` takes (a multiple of 64);
   // InvalidArgument as Pack for an unsupported type or a bad shape.
