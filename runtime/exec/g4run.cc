@@ -227,6 +227,10 @@ int main(int argc, char** argv) {
   options.max_context = absl::GetFlag(FLAGS_max_context);
   options.memory_limit = int64_t(absl::GetFlag(FLAGS_memory_limit));
   if (absl::GetFlag(FLAGS_device) == "cuda") {
+    if (absl::GetFlag(FLAGS_profile)) {
+      std::fprintf(stderr, "g4run: --profile times the CPU backend's steps only (CUDA's run asynchronously)\n");
+      return 2;
+    }
     options.device = G4RT_DEVICE_CUDA;
   } else if (absl::GetFlag(FLAGS_device) != "cpu") {
     std::fprintf(stderr, "g4run: --device must be cpu or cuda\n");
