@@ -1,7 +1,6 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -10,41 +9,21 @@
 namespace g4::cpu {
 namespace {
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#endif
-}
-
-// How long a thread spins for the next job (a worker) or for the workers to finish (the caller)
-// before it blocks on a condition variable. Long enough to bridge the gaps between the parallel
-// kernels of a decode step (its serial parts, attention and row ops on one thread), so the
-// workers do not sleep within a step: waking a sleeping thread costs a futex call and, in a VM,
-// an interrupt to a halted vCPU. Measured on the Zen 4 VM (firecracker, 2 vCPUs), E2B Q4_0
-// decode, 5 alternating runs each: 19.2 tok/s on average with 50 us of spin (what the old 2000
-// pauses came to), 20.1 with 5 ms; single runs were noisy (16-22). In time, not iterations: a
-// pause takes 8 to 140 cycles depending on the CPU. After the last job of a burst a worker burns
-// at most this long; on an oversubscribed machine spinning takes time from other threads.
-constexpr auto kSpinTime = std::chrono::milliseconds(5);
-constexpr int kPausesPerClockRead = 32;
-
-// Spins until done() or kSpinTime has passed; returns done().
-template <typename Done>
-bool SpinUntil(Done&& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
-  for (;;) {
-    for (int i = 0; i < kPausesPerClockRead; ++i) {
-      if (done()) return true;
-      CpuRelax();
-    }
-    if (std::chrono::steady_clock::now() >= deadline) return done();
-  }
-}
+// Spin iterations before a thread blocks. A pause is tens of cycles, so this is some tens of
+// microseconds: long enough to bridge the gap between consecutive kernels of one decode step,
+// short enough not to steal much from other processes on a shared machine.
+constexpr int kSpinIterations = 2000;
 
 // Chunks per thread: a few, so a thread that is descheduled for a while leaves work to others.
 constexpr int64_t kChunksPerThread = 4;
 
 thread_local bool tls_in_pool_job = false;
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
 
 }  // namespace
 
@@ -74,8 +53,11 @@ void ThreadPool::WorkerLoop() {
   tls_in_pool_job = true;  // a ParallelFor from inside a job runs inline
   uint64_t seen = 0;
   for (;;) {
-    uint64_t gen = seen;
-    SpinUntil([&] { return (gen = generation_.load(std::memory_order_acquire)) != seen; });
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int i = 0; gen == seen && i < kSpinIterations; ++i) {
+      CpuRelax();
+      gen = generation_.load(std::memory_order_acquire);
+    }
     if (gen == seen) {
       std::unique_lock<std::mutex> lock(mu_);
       wake_cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
@@ -115,7 +97,10 @@ void ThreadPool::Run(int64_t n, RangeFn fn, void* ctx) {
   RunChunks();
   tls_in_pool_job = false;
 
-  if (!SpinUntil([&] { return active_.load(std::memory_order_acquire) == 0; })) {
+  for (int i = 0; active_.load(std::memory_order_acquire) != 0 && i < kSpinIterations; ++i) {
+    CpuRelax();
+  }
+  if (active_.load(std::memory_order_acquire) != 0) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
   }
