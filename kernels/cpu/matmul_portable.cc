@@ -63,17 +63,6 @@ double DotQ32Row(GgmlType type, const uint8_t* w, const Q8Act& x, int64_t nblock
   return SumLanes(lanes);
 }
 
-// Q4_K scale and min of group j (ggml's get_scale_min_k4).
-void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // One 256-block: sum_g d*sc_g*dx_g*sum(q*xq) - dmin*m_g*xsum_g, group g into lane g.
 double DotQ4KBlock(const uint8_t* w, const Q8Act& x) {
   const float d = LoadHalf(w), dmin = LoadHalf(w + 2);
@@ -81,8 +70,8 @@ double DotQ4KBlock(const uint8_t* w, const Q8Act& x) {
   const uint8_t* qs = w + 16;
   float lanes[kLanes] = {};
   for (int g = 0; g < 8; ++g) {
-    int sc, m;
-    ScaleMinK4(g, scales, &sc, &m);
+    uint8_t sc, m;
+    gguf::GetScaleMinK4(g, scales, &sc, &m);
     const uint8_t* q = qs + 32 * (g / 2);
     const int shift = 4 * (g % 2);
     int32_t s = 0;

@@ -82,17 +82,6 @@ struct Weights {
   std::vector<float> magnitude;  // M_i of the q8 bound's fp32 part, [out][in]
 };
 
-// Q4_K group j's 6-bit scale and min, as ggml_types.cc reads them (for M_i only).
-void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 void StoreHalf(uint8_t* p, float f) {
   const uint16_t h = gguf::FloatToHalf(f);
   std::memcpy(p, &h, 2);
@@ -141,8 +130,8 @@ float AddedTypeOffset(GgmlType type, const uint8_t* row, int64_t i) {
     }
     case GgmlType::kQ5_K: {
       const uint8_t* b = row + i / 256 * bb;
-      int sc, m;
-      ScaleMinK4(static_cast<int>(i % 256 / 32), b + 4, &sc, &m);
+      uint8_t sc, m;
+      gguf::GetScaleMinK4(static_cast<int>(i % 256 / 32), b + 4, &sc, &m);
       return std::fabs(LoadHalfAt(b + 2)) * m;
     }
     default: return 0;
@@ -190,8 +179,8 @@ Weights MakeWeights(GgmlType type, int64_t in, int64_t out, uint32_t seed) {
         std::memcpy(&h, block + 2, 2);
         const float dmin = gguf::HalfToFloat(h);
         for (int g = 0; g < 8; ++g) {
-          int sc, m;
-          ScaleMinK4(g, block + 4, &sc, &m);
+          uint8_t sc, m;
+          gguf::GetScaleMinK4(g, block + 4, &sc, &m);
           for (int l = 0; l < 32; ++l) w.magnitude[o * in + b * 256 + g * 32 + l] += 2 * dmin * m;
         }
       }

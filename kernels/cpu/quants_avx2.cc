@@ -38,16 +38,6 @@ int Q3KScale(const uint8_t* s, int g) {
   return (lo | (hi << 4)) - 32;
 }
 
-void ScaleMinK4(int g, const uint8_t* q, int* sc, int* m) {
-  if (g < 4) {
-    *sc = q[g] & 63;
-    *m = q[g + 4] & 63;
-  } else {
-    *sc = (q[g + 4] & 0x0F) | ((q[g - 4] >> 6) << 4);
-    *m = (q[g + 4] >> 4) | ((q[g] >> 6) << 4);
-  }
-}
-
 // Block b of a row of kType: 32 int8 values in element order; s[h], o[h] as in Block32 (the
 // same floats UnpackBlock32 gives, so decoding from them is bit-identical to the reference).
 template <GgmlType kType>
@@ -113,8 +103,8 @@ G4_AVX2 inline __m256i Unpack(const uint8_t* row, int64_t b, float* s, float* o)
                                             _mm256_setzero_si256());
     return _mm256_sub_epi8(lo, _mm256_and_si256(unset, _mm256_set1_epi8(4)));
   } else if constexpr (kType == GgmlType::kQ5_K) {
-    int sc, m;
-    ScaleMinK4(sub, blk + 4, &sc, &m);
+    uint8_t sc, m;
+    gguf::GetScaleMinK4(sub, blk + 4, &sc, &m);
     s[0] = s[1] = LoadHalf(blk) * sc;
     o[0] = o[1] = -(LoadHalf(blk + 2) * m);
     __m256i ql = LoadU256(blk + 48 + 32 * (sub / 2));

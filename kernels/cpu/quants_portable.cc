@@ -19,17 +19,6 @@ int Nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0x0F : qs[j - 16]
 
 int Q5High(const uint8_t* qh, int j) { return ((qh[j / 8] >> (j % 8)) & 1) << 4; }
 
-// Q4_K/Q5_K group g's 6-bit scale and min (ggml's get_scale_min_k4).
-void ScaleMinK4(int g, const uint8_t* q, int* sc, int* m) {
-  if (g < 4) {
-    *sc = q[g] & 63;
-    *m = q[g + 4] & 63;
-  } else {
-    *sc = (q[g + 4] & 0x0F) | ((q[g - 4] >> 6) << 4);
-    *m = (q[g + 4] >> 4) | ((q[g] >> 6) << 4);
-  }
-}
-
 int Q3KScale(const uint8_t* s, int g) {
   const int lo = g < 8 ? (s[g] & 0x0F) : (s[g - 8] >> 4);
   const int hi = (s[8 + g % 4] >> (2 * (g / 4))) & 3;
@@ -109,8 +98,8 @@ void UnpackBlock32(GgmlType type, const uint8_t* row, int64_t b, Block32* out) {
       return;
     }
     case GgmlType::kQ5_K: {
-      int sc, m;
-      ScaleMinK4(sub, blk + 4, &sc, &m);
+      uint8_t sc, m;
+      gguf::GetScaleMinK4(sub, blk + 4, &sc, &m);
       const uint8_t* ql = blk + 48 + 32 * (sub / 2);
       for (int l = 0; l < 32; ++l) {
         const int lo = sub % 2 ? ql[l] >> 4 : ql[l] & 0x0F;
