@@ -188,8 +188,9 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
 // The packed kernels' loop and dispatch (KernelTable::dot_packed), defined once and instantiated
 // per ISA: the loop must carry the target of the block dot it inlines (a VNNI helper cannot be
 // inlined into an AVX2-only function, and the AVX2 table must not contain VNNI code), so each
-// kernel file expands this with its attribute and its `BLOCK_DOT<kIsQ8>(wg, q, isum)` (the exact
-// integer dot of token q with rows 0..7 of one block). Defines DotPackedTile and DotPacked.
+// kernel file expands this with its attribute, its `BLOCK_DOT<kIsQ8>(wg, q, isum)` (the exact
+// integer dot of token q with rows 0..7 of one block) and its `DOT16(wg, q, isum16)` (Q6_K: the
+// exact dot of (w - 32) over 16 elements). Defines the tiles and DotPacked.
 #define G4_DEFINE_DOT_PACKED(ATTR, BLOCK_DOT, DOT16)                                                 \
   template <bool kIsQ8, int T>                                                                  \
   ATTR void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {     \

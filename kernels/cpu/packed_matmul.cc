@@ -1,4 +1,4 @@
-// PackedMatrix: the GGUF rows of a Q8_0 / Q4_0 matrix rewritten into the packed panel layout
+// PackedMatrix: the GGUF rows of a Q8_0 / Q4_0 / Q4_K / Q6_K matrix rewritten into the packed panel layout
 // (packed_matmul.h). The product against it is MatMulPacked, in matmul.cc beside MatMul (they
 // share the activation quantizer, the ISA choice and the thread split).
 #include "cpu/packed_matmul.h"

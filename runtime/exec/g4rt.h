@@ -69,7 +69,7 @@ typedef struct g4rt_options {
   int64_t memory_limit;       /* CPU: bytes the KV cache (at max_context) and activations may
                                  take, checked at open (G4RT_RESOURCE_EXHAUSTED, the bytes
                                  named); 0: the memory available (MemAvailable) */
-  int gguf_layout;            /* CPU, 1: multiply Q8_0/Q4_0 weights in their GGUF layout;
+  int gguf_layout;            /* CPU, 1: multiply Q8_0/Q4_0/Q4_K/Q6_K weights in their GGUF layout;
                                  0: repack them into 8-row panels at open (faster) */
   int profile_steps;          /* CPU, 1: time every plan step (g4rt_step_times) */
 } g4rt_options;

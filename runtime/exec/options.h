@@ -27,7 +27,7 @@ struct SessionOptions {
   bool profile_steps = false;
   // CPU: the portable build of the emitted kernels even on an AVX2 machine.
   bool portable_kernels = false;
-  // CPU: Q8_0 / Q4_0 matrices are repacked at open into 8-row panels (packed_weights.h; same
+  // CPU: Q8_0 / Q4_0 / Q4_K / Q6_K matrices are repacked at open into 8-row panels (packed_weights.h; same
   // bytes, the mapping's pages given back) and multiplied by the packed kernels; false keeps
   // them in their GGUF layout (the kQ8 row-tile kernels: other fp32 rounding of the block sums,
   // kernels/cpu/packed_matmul.h). Ignored with exact_quantized_matmul.

@@ -17,7 +17,7 @@
 namespace g4::exec {
 
 // The weights' copies, by plan weight name, one per expert (one for a 2-D weight): packed
-// matrices (Q8_0, Q4_0), or the GGUF bytes verbatim (every other dtype). All live in one arena
+// matrices (Q8_0, Q4_0, Q4_K, Q6_K), or the GGUF bytes verbatim (every other dtype). All live in one arena
 // of huge pages, so that the small matrices share them too.
 struct PackedWeights::Set {
   cpu::HugePageBuffer arena;
