@@ -11,6 +11,7 @@
 #include "exec/cpu_interpreter.h"
 #include "exec/logits_tail.h"
 #include "exec/memory_budget.h"
+#include "exec/table_readahead.h"
 
 namespace g4::exec {
 
@@ -45,6 +46,8 @@ absl::StatusOr<std::unique_ptr<CpuBackend>> CpuBackend::Create(const BackendCont
   if (o.repack_weights && !o.exact_quantized_matmul) {
     G4_ASSIGN_OR_RETURN(b->packed_, PackedWeights::Make(p, *context.weights, context.gguf_path, b->pool_.get()));
   }
+  // After the copies: what is left of memory decides whether the tables fit in the page cache.
+  AdviseEmbeddingTables(p, *context.weights, AvailableMemoryBytes());
   b->api_.abi_version = G4K_ABI_VERSION;
   b->api_.linear = &CpuBackend::ApiLinear;
   b->api_.parallel_rows = &CpuBackend::ApiParallelRows;
