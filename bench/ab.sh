@@ -23,7 +23,9 @@ measure() {  # $1: command; prints the number
   local out
   out=$(bash -c "$1" 2>&1) || { echo "ab.sh: failed: $1" >&2; echo "$out" | tail -5 >&2; return 1; }
   local v
-  v=$(echo "$out" | sed -nE "s/.*${PATTERN}.*/\\1/p" | tail -1)
+  local d=$'\001' lead='.*'  # a delimiter no pattern holds (tok/s has a slash)
+  [ "${PATTERN:0:1}" = "^" ] && lead=''
+  v=$(echo "$out" | sed -nE "s${d}${lead}${PATTERN}.*${d}\\1${d}p" | tail -1)
   [ -n "$v" ] || { echo "ab.sh: no match for /$PATTERN/ in the output of: $1" >&2; return 1; }
   echo "$v"
 }
