@@ -141,17 +141,6 @@ G4_AVX2 void DecodeQ4_0(const uint8_t* src, int64_t nblocks, float* dst) {
   }
 }
 
-// Q4_K group j's 6-bit scale and min (ggml's get_scale_min_k4).
-inline void ScaleMinK4(int j, const uint8_t* q, int* sc, int* m) {
-  if (j < 4) {
-    *sc = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *sc = (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // x = (d * sc) * q - dmin * m per 32-group; d*sc*q is exact, so fused or not is the same.
 G4_AVX2 void DecodeQ4_K(const uint8_t* src, int64_t nblocks, float* dst) {
   const __m256i nibble = _mm256_set1_epi8(0x0F);
@@ -165,8 +154,8 @@ G4_AVX2 void DecodeQ4_K(const uint8_t* src, int64_t nblocks, float* dst) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(group[1]),
                          _mm256_and_si256(_mm256_srli_epi16(q, 4), nibble));
       for (int h = 0; h < 2; ++h, dst += 32) {
-        int sc, m;
-        ScaleMinK4(2 * j + h, src + 4, &sc, &m);
+        uint8_t sc, m;
+        gguf::GetScaleMinK4(2 * j + h, src + 4, &sc, &m);
         const __m256 scale = _mm256_set1_ps(d * static_cast<float>(sc));
         const __m256 min = _mm256_set1_ps(dmin * static_cast<float>(m));
         for (int k = 0; k < 4; ++k) {
@@ -324,7 +313,7 @@ G4_AVX2 void DotQ32Tile(const uint8_t* const* w, const Q8Act* x, int64_t nblocks
 }
 
 // Q4_K's 8 scales and 8 mins, unpacked from the 12 packed bytes with 32-bit masks (ggml's
-// trick, same values as ScaleMinK4), as d * sc_g and dmin * m_g.
+// trick, same values as gguf::GetScaleMinK4), as d * sc_g and dmin * m_g.
 G4_AVX2 inline void Q4KScalesMins(const uint8_t* block, __m256* dsc, __m256* dm) {
   constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
   uint32_t u[4];

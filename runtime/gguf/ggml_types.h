@@ -77,8 +77,16 @@ float RoundToBf16(float f);  // FloatToBf16 then back
 // Q4_K / Q5_K: the 6-bit scale and min of group `j` (0..7) from a block's 12 packed scale
 // bytes (ggml's get_scale_min_k4): groups 0..3 keep their low 6 bits in bytes 0..3 (scales) and
 // 4..7 (mins); groups 4..7 keep their low 4 bits in the nibbles of bytes 8..11 and their top 2
-// bits in bits 6..7 of bytes 0..7.
-void GetScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m);
+// bits in bits 6..7 of bytes 0..7. Inline: the K-quant decode loops call it per group.
+inline void GetScaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
 
 // Reference dequantizer: n elements from src to dst. Precondition: n is a multiple of the block
 // size and src holds RowBytes(type, n) bytes (unchecked: this is the inner loop of ReadAsF32).
