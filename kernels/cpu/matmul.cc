@@ -318,9 +318,11 @@ void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
 
 // Every 64-byte line of the `bytes` at `chunk` + kStreamPrefetchBytes (matmul_internal.h): a
 // chunk's bytes 2 KiB ahead in the thread's one sequential stream. (A whole panel ahead, a second
-// stream, cost a third of the bandwidth instead.)
+// stream, cost a third of the bandwidth instead.) Near the end of the matrix the hints point past
+// it: a prefetch never faults, and the lines are dropped unused.
 inline void PrefetchAhead(const uint8_t* chunk, int64_t bytes) {
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(chunk + internal::kStreamPrefetchBytes + off, 0, 3);
+  const uint8_t* ahead = chunk + internal::kStreamPrefetchBytes;
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
 }
 
 // Panels [begin, end) of W x every token, token block by token block (the block's activations

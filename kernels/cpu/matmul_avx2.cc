@@ -250,10 +250,13 @@ G4_AVX2 void DotF32Tile(const float* const* w, const float* const* x, int64_t n,
 // FMAs in its order on the decoder's exact widening (bits << 16) done in registers, the chunk
 // sums added to float64 in chunk order. The row is read front to back by one load stream: that
 // is what the hardware prefetchers follow from DRAM; each line kStreamPrefetchBytes ahead in that
-// stream is prefetched too. Running 2 or 4 chunks' FMA chains side by
-// side (their order is the numerics, so only whole chunks can run in parallel) doubled the
-// GEMV in L2 but read DRAM at half the rate (matmul_bench --decode=bf16 on Zen 4: 75 % of the
-// floor with one chain, 39-52 % with 2 or 4, software prefetch included).
+// stream is prefetched too (past the row's end near the matrix's end: a prefetch never faults).
+// Running 2 or 4 chunks' FMA chains side by side (their order is the numerics, so only whole
+// chunks can run in parallel) doubled the GEMV in L2 but read DRAM at half the rate
+// (matmul_bench --decode=bf16 on Zen 4: 75 % of the floor with one chain, 39-52 % with 2 or 4,
+// software prefetch included); 4 chains over a layout that interleaves 4 chunks, so the reads
+// stay one sequential stream, measured +4.5 % with the prefetch (bench/ab.sh), not worth a
+// layout of its own.
 template <int T>
 G4_AVX2 void DotBf16RowTile(const uint8_t* w, const float* const* x, int64_t n, double* acc) {
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
@@ -261,7 +264,9 @@ G4_AVX2 void DotBf16RowTile(const uint8_t* w, const float* const* x, int64_t n, 
     __m256 s[T];
     for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();
     for (int64_t i = c0; i < end; i += 8) {
-      if (i % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(w + 2 * i + kStreamPrefetchBytes), _MM_HINT_T0);
+      if (i % 32 == 0) {  // once per 64-byte line
+        _mm_prefetch(reinterpret_cast<const char*>(w + 2 * i + kStreamPrefetchBytes), _MM_HINT_T0);
+      }
       const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * i)));
       const __m256 wv = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
       for (int t = 0; t < T; ++t) s[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + i), s[t]);

@@ -52,7 +52,10 @@ class TableReadahead : public ::testing::Test {
   void SetUp() override {
     // Tables 0 (16 MiB) and 1 (1 MiB), a gap, and matrix 2 (64 KiB) in one file, as in a GGUF
     // mapping.
-    path_ = ::testing::TempDir() + "table_readahead_test.bin";
+    // A file of its own per test and process: ctest runs each test as a process, in parallel.
+    path_ = ::testing::TempDir() + "table_readahead_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name() + "_" +
+            std::to_string(getpid()) + ".bin";
     std::FILE* f = std::fopen(path_.c_str(), "wb");
     ASSERT_NE(f, nullptr);
     std::vector<char> zeros(kBytes, 1);
