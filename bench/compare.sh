@@ -61,8 +61,9 @@ else
   echo "================================================================================"
 fi
 
-# --- The read-bandwidth floor: THREADS threads each sweep their slice of a 1 GiB buffer with
-# 256-bit loads (read only, as the decode kernels read weights); best of 5 sweeps.
+# --- The read-bandwidth floor: THREADS threads each sweep their slice of a 1 GiB buffer in
+# transparent huge pages (as the weights) with 256-bit loads (read only, as the decode kernels
+# read weights); best of 5 sweeps.
 cat > "$DIR/readbw.cc" <<'CC'
 #include <atomic>
 #include <chrono>
@@ -72,6 +73,9 @@ cat > "$DIR/readbw.cc" <<'CC'
 #include <cstring>
 #include <thread>
 #include <vector>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -98,7 +102,12 @@ static uint64_t Sweep(const uint8_t* p, size_t n) {
 int main(int argc, char** argv) {
   const int threads = argc > 1 && std::atoi(argv[1]) > 0 ? std::atoi(argv[1]) : 1;
   const size_t bytes = size_t(1) << 30, slice = bytes / threads / 4096 * 4096;
-  uint8_t* buf = (uint8_t*)std::aligned_alloc(4096, bytes);
+  // 2 MiB aligned and, on Linux, in transparent huge pages: where g4run keeps its weights
+  // (docs/runtime.md), so the floor is read with the same TLB and prefetcher behaviour.
+  uint8_t* buf = (uint8_t*)std::aligned_alloc(size_t(2) << 20, bytes);
+#if defined(__linux__)
+  madvise(buf, bytes, MADV_HUGEPAGE);
+#endif
   std::atomic<int> arrived{0}, generation{0};
   auto barrier = [&] {  // spinning, so that no thread sleeps through a start
     const int g = generation.load();
@@ -133,7 +142,7 @@ CXX=${CXX:-c++}
 ARCH=-march=native; echo 'int main(){}' | "$CXX" -x c++ -march=native -o /dev/null - 2>/dev/null || ARCH=
 "$CXX" -O2 $ARCH -std=c++17 -pthread "$DIR/readbw.cc" -o "$DIR/readbw"
 FLOOR=$("$DIR/readbw" "$THREADS")
-echo "read floor: $FLOOR GB/s ($THREADS threads, 256-bit loads, read-only sweep of 1 GiB, best of 5)"
+echo "read floor: $FLOOR GB/s ($THREADS threads, 256-bit loads, read-only sweep of 1 GiB in 2 MiB pages, best of 5)"
 
 # --- llama-bench: mean tok/s ± stddev of one test, from its JSON output.
 llama_run() {  # MODEL -p N -n M
