@@ -316,15 +316,6 @@ void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
 
 // ---- Packed panels (packed_matmul.h) ----------------------------------------------------------
 
-// Every 64-byte line of the `bytes` at `chunk` + kStreamPrefetchBytes (matmul_internal.h): a
-// chunk's bytes 2 KiB ahead in the thread's one sequential stream. (A whole panel ahead, a second
-// stream, cost a third of the bandwidth instead.) Near the end of the matrix the hints point past
-// it: a prefetch never faults, and the lines are dropped unused.
-inline void PrefetchAhead(const uint8_t* chunk, int64_t bytes) {
-  const uint8_t* ahead = chunk + internal::kStreamPrefetchBytes;
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(ahead + off, 0, 3);
-}
-
 // Panels [begin, end) of W x every token, token block by token block (the block's activations
 // stay in cache while the range's panels stream past once per block); within a block, up to
 // kPackedTokenTile tokens per pass over a panel, whose bytes stay in L1/L2 between passes.
@@ -340,7 +331,10 @@ void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Ac
     for (int64_t p = begin; p < end; ++p) {
       const int rows = static_cast<int>(std::min<int64_t>(kPackedRows, W.out() - p * kPackedRows));
       // One pass over the weights (decode, up to a tile of tokens): they stream from DRAM once,
-      // so each chunk's bytes 2 KiB ahead are prefetched first (PrefetchAhead).
+      // so each chunk's bytes kStreamPrefetchBytes ahead, in the thread's one sequential stream,
+      // are prefetched first. (A whole panel ahead, a second stream, cost a third of the
+      // bandwidth instead.) Near the end of the matrix the hints point past it: a prefetch never
+      // faults, and the lines are dropped unused.
       const bool one_pass = tokens <= kPackedTokenTile;
       for (int64_t tt = t0; tt < t_end; tt += kPackedTokenTile) {
         const int T = static_cast<int>(std::min<int64_t>(kPackedTokenTile, t_end - tt));
@@ -351,7 +345,7 @@ void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Ac
           Q8Act x[kPackedTokenTile];
           for (int t = 0; t < T; ++t) x[t] = acts.At(tt + t, b0);
           const int64_t chunk_bytes = internal::PackedChunkBytes(W.type(), nbc);
-          if (one_pass) PrefetchAhead(chunk, chunk_bytes);
+          if (one_pass) internal::PrefetchSpan(chunk + internal::kStreamPrefetchBytes, chunk_bytes);
           k->dot_packed(W.type(), chunk, nbc, x, T, &acc[0][0]);
           chunk += chunk_bytes;
         }

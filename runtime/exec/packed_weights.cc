@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "exec/memory_budget.h"
+#include "exec/weights.h"
 #include "gguf/ggml_types.h"
 
 namespace g4::exec {
@@ -37,12 +38,7 @@ absl::flat_hash_set<uint32_t> MatrixWeightIds(const plan::Plan& plan) {
       for (uint32_t id : *step.weights()) ids.insert(id);
     }
   };
-  for (const plan::Step* step : *plan.steps()) {
-    visit(*step);
-    if (step->body()) {
-      for (const plan::Step* inner : *step->body()) visit(*inner);
-    }
-  }
+  ForEachStepAndBody(plan, visit);
   return ids;
 }
 

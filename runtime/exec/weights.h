@@ -36,6 +36,18 @@ inline uint64_t WeightBytes(const g4k_weight& w) {
   return *gguf::RowBytes(gguf::GgmlType(w.ggml_type), w.ne[0]) * uint64_t(w.ne[1] * w.ne[2] * w.ne[3]);
 }
 
+// Calls fn(step) on every step of the plan and on every step of a fused step's body (the fused
+// step itself included), in plan order.
+template <typename Fn>
+void ForEachStepAndBody(const plan::Plan& plan, Fn&& fn) {
+  for (const plan::Step* step : *plan.steps()) {
+    fn(*step);
+    if (step->body()) {
+      for (const plan::Step* inner : *step->body()) fn(*inner);
+    }
+  }
+}
+
 // Bytes of weights one decode token reads: every matrix product reads its whole weight (the
 // tied LM head included), an embedding lookup one row, routed experts top_k of num_experts.
 // With the measured tokens/s this gives the achieved bandwidth (docs/runtime.md).
