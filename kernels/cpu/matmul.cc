@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cpu/matmul_internal.h"
+#include "common/row_ops.h"
 #include "cpu/packed_matmul.h"
 
 namespace g4::cpu {
@@ -130,6 +131,12 @@ void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64
   ForRange(tokens >= 8 ? pool : nullptr, blocks, quantize);
 }
 
+// An output element from its float64 sum: rounded to float, then to bf16 when `round_bf16`.
+inline float ToOutput(double sum, bool round_bf16) {
+  const float y = static_cast<float>(sum);
+  return round_bf16 ? ops::RoundBf16(y) : y;
+}
+
 // Everything one tile needs; shared read-only by all threads.
 struct Problem {
   const KernelTable* k;
@@ -141,6 +148,9 @@ struct Problem {
   const float* x;               // exact path
   const Q8Activations* acts;    // integer path (nullptr: exact path)
   float* y;
+  bool round_bf16;              // MatMulOptions::round_bf16
+  // Y[t][o] from its float64 sum: to float, then to bf16 when asked.
+  void Store(int64_t t, int64_t o, double sum) const { y[t * out + o] = ToOutput(sum, round_bf16); }
 };
 
 // Weights are streamed with software prefetches of the NEXT row tile, issued while this one is
@@ -169,7 +179,7 @@ void ComputeGemvTile(const Problem& p, int64_t row0, int R, int64_t t0) {
   for (int r = 0; r < R; ++r) {
     p.k->dot_q8(p.type, w + r, 1, &x, 1, p.in, acc + r, 1, NextTileDistance(p, row0));
   }
-  for (int r = 0; r < R; ++r) p.y[t0 * p.out + row0 + r] = static_cast<float>(acc[r]);
+  for (int r = 0; r < R; ++r) p.Store(t0, row0 + r, acc[r]);
 }
 
 // BF16 rows x up to kTokenTile tokens (decode): each row whole, chunk after chunk, widened in
@@ -182,7 +192,7 @@ void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int6
   for (int r = 0; r < R; ++r) {
     double acc[kTokenTile] = {};
     p.k->dot_bf16(p.w + (row0 + r) * p.row_bytes, x, static_cast<int>(nt), p.in, acc);
-    for (int64_t t = 0; t < nt; ++t) p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[t]);
+    for (int64_t t = 0; t < nt; ++t) p.Store(t0 + t, row0 + r, acc[t]);
   }
 }
 
@@ -239,7 +249,7 @@ void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) 
     }
   }
   for (int64_t t = 0; t < nt; ++t) {
-    for (int r = 0; r < R; ++r) p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[r][t]);
+    for (int r = 0; r < R; ++r) p.Store(t0 + t, row0 + r, acc[r][t]);
   }
 }
 
@@ -294,7 +304,7 @@ void ComputePanel(const Problem& p, int64_t row0, int64_t t0, int64_t nt) {
   const int rows_out = static_cast<int>(std::min<int64_t>(kPanelRows, p.out - row0));
   for (int64_t t = 0; t < nt; ++t) {
     for (int r = 0; r < rows_out; ++r) {
-      p.y[(t0 + t) * p.out + row0 + r] = static_cast<float>(acc[t][r]);
+      p.Store(t0 + t, row0 + r, acc[t][r]);
     }
   }
 }
@@ -320,7 +330,7 @@ void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
 // stay in cache while the range's panels stream past once per block); within a block, up to
 // kPackedTokenTile tokens per pass over a panel, whose bytes stay in L1/L2 between passes.
 void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Activations& acts,
-                         int64_t tokens, float* Y, int64_t begin, int64_t end) {
+                         int64_t tokens, float* Y, bool round_bf16, int64_t begin, int64_t end) {
   using internal::kPackedRows;
   using internal::kPackedTokenTile;
   const int64_t nb = W.in() / kQ8Block;
@@ -351,7 +361,7 @@ void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Ac
         }
         for (int t = 0; t < T; ++t) {
           for (int r = 0; r < rows; ++r) {
-            Y[(tt + t) * W.out() + p * kPackedRows + r] = static_cast<float>(acc[t][r]);
+            Y[(tt + t) * W.out() + p * kPackedRows + r] = ToOutput(acc[t][r], round_bf16);
           }
         }
       }
@@ -472,7 +482,8 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
                   tokens,
                   X,
                   integer_path ? &acts : nullptr,
-                  Y};
+                  Y,
+                  options.round_bf16};
   if (panel_path) {
     ForRange(options.pool, (out + kPanelRows - 1) / kPanelRows,
              [&](int64_t b, int64_t e) { ComputePanels(p, b, e); });
@@ -496,7 +507,7 @@ absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens,
   QuantizeActivations(kernels, X, W.in(), tokens, /*panel_offset=*/0, /*with_isum=*/true,
                       options.pool, &acts);
   ForRange(options.pool, W.panels(), [&](int64_t b, int64_t e) {
-    ComputePackedPanels(kernels, W, acts, tokens, Y, b, e);
+    ComputePackedPanels(kernels, W, acts, tokens, Y, options.round_bf16, b, e);
   });
   return absl::OkStatus();
 }

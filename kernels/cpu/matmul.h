@@ -53,6 +53,11 @@ struct MatMulOptions {
   ThreadPool* pool = nullptr;  // nullptr: run on the calling thread only
   Isa isa = Isa::kAuto;
   ActivationPrecision activations = ActivationPrecision::kQ8;
+  // Each Y element rounded to bf16 (ops::RoundBf16, to nearest even) as it is stored: the bf16
+  // island after a Linear, done by the thread that computed the element instead of in a second,
+  // single-threaded pass over Y (a 512-token E2B prefill rounds ~450 M floats). Same bits as
+  // rounding Y afterwards.
+  bool round_bf16 = false;
 };
 
 // Whether this CPU can run the AVX2 kernels (AVX2, FMA and F16C).

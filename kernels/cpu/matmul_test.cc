@@ -22,6 +22,7 @@
 #include <tuple>
 #include <vector>
 
+#include "common/row_ops.h"
 #include "cpu/matmul_internal.h"
 #include "cpu/packed_matmul.h"
 #include "gtest/gtest.h"
@@ -247,16 +248,32 @@ Reference ComputeReference(const Weights& w, const std::vector<float>& x, const 
 }
 
 std::vector<float> RunMatMul(GgmlType type, const Weights& w, const std::vector<float>& x,
-                       const Shape& s, Isa isa, ActivationPrecision act, ThreadPool* pool) {
+                       const Shape& s, Isa isa, ActivationPrecision act, ThreadPool* pool,
+                       bool round_bf16 = false) {
   std::vector<float> y(static_cast<size_t>(s.tokens * s.out), std::nanf(""));
   MatMulOptions options;
   options.isa = isa;
   options.activations = act;
   options.pool = pool;
+  options.round_bf16 = round_bf16;
   const absl::Status status =
       MatMul(type, w.bytes.data(), s.in, s.out, x.data(), s.tokens, y.data(), options);
   EXPECT_TRUE(status.ok()) << status;
   return y;
+}
+
+// Each element of `rounded` is ops::RoundBf16 of the same element of `plain` (which must hold
+// values that are not already bf16, or the check would prove nothing: counted in `changed`).
+void ExpectRoundedToBf16(const std::vector<float>& plain, const std::vector<float>& rounded) {
+  ASSERT_EQ(plain.size(), rounded.size());
+  size_t changed = 0;
+  for (size_t k = 0; k < plain.size(); ++k) {
+    const float want = ops::RoundBf16(plain[k]);
+    ASSERT_EQ(0, std::memcmp(&want, &rounded[k], 4))
+        << "element " << k << ": " << rounded[k] << ", RoundBf16(" << plain[k] << ") = " << want;
+    changed += want != plain[k];
+  }
+  EXPECT_GT(changed, plain.size() / 2) << "the unrounded products were mostly bf16 already";
 }
 
 using Param = std::tuple<GgmlType, ActivationPrecision>;
@@ -424,6 +441,25 @@ TEST_P(MatMulTest, PanelGemmEqualsGemvBitwise) {
   }
 }
 
+// MatMulOptions::round_bf16 rounds every stored element exactly as rounding Y afterwards would,
+// on every route: GEMV (1 and 2 tokens), row tiles, panel GEMM, both ISAs, 1 and 2 threads.
+TEST_P(MatMulTest, RoundBf16OptionEqualsRoundingAfterwards) {
+  ThreadPool pool(2);
+  std::vector<Isa> isas = {Isa::kPortable};
+  if (CpuHasAvx2()) isas.push_back(Isa::kAuto);
+  for (Isa isa : isas) {
+    for (const Shape s : {Shape{512, 21, 1}, Shape{512, 21, 2}, Shape{512, 21, 9}, Shape{256, 16, 70}}) {
+      SCOPED_TRACE(testing::Message() << "isa " << static_cast<int>(isa) << " tokens " << s.tokens);
+      const Weights w = MakeWeights(type(), s.in, s.out, 31);
+      const std::vector<float> x = MakeActivations(s.in * s.tokens, 32);
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        ExpectRoundedToBf16(RunMatMul(type(), w, x, s, isa, activations(), p),
+                            RunMatMul(type(), w, x, s, isa, activations(), p, /*round_bf16=*/true));
+      }
+    }
+  }
+}
+
 // The exact path on quantized weights equals the exact path on their dequantized F32 copy
 // bitwise: decoding is exact and the products then take the same route.
 // F16/BF16 too: their GEMV reads the rows in place (dot_bf16 widens BF16 in registers, several
@@ -565,11 +601,12 @@ TEST(MatMulArgs, ActivationsAreNotRoundedToBf16) {
 // ---- Packed panels (packed_matmul.h) ---------------------------------------------------------
 
 std::vector<float> RunPacked(const PackedMatrix& m, const std::vector<float>& x, int64_t tokens,
-                             Isa isa, ThreadPool* pool) {
+                             Isa isa, ThreadPool* pool, bool round_bf16 = false) {
   std::vector<float> y(static_cast<size_t>(tokens * m.out()), std::nanf(""));
   MatMulOptions options;
   options.isa = isa;
   options.pool = pool;
+  options.round_bf16 = round_bf16;
   const absl::Status status = MatMulPacked(m, x.data(), tokens, y.data(), options);
   EXPECT_TRUE(status.ok()) << status;
   return y;
@@ -713,6 +750,23 @@ TEST_P(PackedMatMulTest, BatchedTokensEqualOneTokenAtATime) {
     const std::vector<float> one = RunPacked(*m, xt, 1, Isa::kAuto, nullptr);
     ASSERT_EQ(0, std::memcmp(one.data(), all.data() + t * s.out, one.size() * sizeof(float)))
         << "token " << t;
+  }
+}
+
+TEST_P(PackedMatMulTest, RoundBf16OptionEqualsRoundingAfterwards) {
+  const GgmlType type = GetParam();
+  ThreadPool pool(2);
+  const int64_t in = gguf::Traits(type).block_elems == 256 ? 1024 : 800;
+  const Weights w = MakeWeights(type, in, 21, 41);
+  absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(type, w.bytes.data(), in, 21);
+  ASSERT_TRUE(m.ok()) << m.status();
+  for (int64_t tokens : {1, 3, 70}) {
+    const std::vector<float> x = MakeActivations(in * tokens, 42);
+    for (Isa isa : PackedIsas()) {
+      SCOPED_TRACE(testing::Message() << "isa " << static_cast<int>(isa) << " tokens " << tokens);
+      ExpectRoundedToBf16(RunPacked(*m, x, tokens, isa, &pool),
+                          RunPacked(*m, x, tokens, isa, &pool, /*round_bf16=*/true));
+    }
   }
 }
 

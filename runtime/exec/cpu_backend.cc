@@ -87,6 +87,7 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
   o.pool = b->pool_.get();
   o.activations = b->options_.exact_quantized_matmul ? cpu::ActivationPrecision::kF32
                                                      : cpu::ActivationPrecision::kQ8;
+  o.round_bf16 = round_bf16 != 0;
   const cpu::PackedMatrix* packed = b->packed_ ? b->packed_->Find(w->data, w->ne[0], w->ne[1]) : nullptr;
   absl::Status st = packed ? cpu::MatMulPacked(*packed, x, tokens, y, o)
                            : cpu::MatMul(gguf::GgmlType(w->ggml_type),
@@ -94,9 +95,7 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
                                          w->ne[0], w->ne[1], x, tokens, y, o);
   if (!st.ok()) {
     if (b->linear_status_.ok()) b->linear_status_ = st;
-    return;
   }
-  if (round_bf16) ops::RoundBf16Row(y, tokens * w->ne[1]);
 }
 
 void CpuBackend::ApiParallelRows(void* rt, int64_t n, void (*fn)(void*, int64_t, int64_t),
