@@ -326,46 +326,102 @@ void ComputePanels(const Problem& p, int64_t begin, int64_t end) {
 
 // ---- Packed panels (packed_matmul.h) ----------------------------------------------------------
 
-// Panels [begin, end) of W x every token, token block by token block (the block's activations
-// stay in cache while the range's panels stream past once per block); within a block, up to
-// kPackedTokenTile tokens per pass over a panel, whose bytes stay in L1/L2 between passes.
-void ComputePackedPanels(const KernelTable* k, const PackedMatrix& W, const Q8Activations& acts,
-                         int64_t tokens, float* Y, bool round_bf16, int64_t begin, int64_t end) {
-  using internal::kPackedRows;
-  using internal::kPackedTokenTile;
-  const int64_t nb = W.in() / kQ8Block;
-  const int64_t chunk_blocks = kChunk / kQ8Block;
-  const int64_t token_block = TokenBlock(Q8BytesPerToken(W.in()), kPackedTokenTile);
-  for (int64_t t0 = 0; t0 < tokens; t0 += token_block) {
-    const int64_t t_end = std::min(tokens, t0 + token_block);
-    for (int64_t p = begin; p < end; ++p) {
-      const int rows = static_cast<int>(std::min<int64_t>(kPackedRows, W.out() - p * kPackedRows));
-      // One pass over the weights (decode, up to a tile of tokens): they stream from DRAM once,
-      // so each chunk's bytes kStreamPrefetchBytes ahead, in the thread's one sequential stream,
-      // are prefetched first. (A whole panel ahead, a second stream, cost a third of the
-      // bandwidth instead.) Near the end of the matrix the hints point past it: a prefetch never
-      // faults, and the lines are dropped unused.
-      const bool one_pass = tokens <= kPackedTokenTile;
-      for (int64_t tt = t0; tt < t_end; tt += kPackedTokenTile) {
-        const int T = static_cast<int>(std::min<int64_t>(kPackedTokenTile, t_end - tt));
-        double acc[kPackedTokenTile][kPackedRows] = {};
-        const uint8_t* chunk = W.Panel(p);
-        for (int64_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
-          const int nbc = static_cast<int>(std::min(chunk_blocks, nb - b0));
-          Q8Act x[kPackedTokenTile];
-          for (int t = 0; t < T; ++t) x[t] = acts.At(tt + t, b0);
-          const int64_t chunk_bytes = internal::PackedChunkBytes(W.type(), nbc);
-          if (one_pass) internal::PrefetchSpan(chunk + internal::kStreamPrefetchBytes, chunk_bytes);
-          k->dot_packed(W.type(), chunk, nbc, x, T, &acc[0][0]);
-          chunk += chunk_bytes;
-        }
-        for (int t = 0; t < T; ++t) {
-          for (int r = 0; r < rows; ++r) {
-            Y[(tt + t) * W.out() + p * kPackedRows + r] = ToOutput(acc[t][r], round_bf16);
-          }
-        }
+// One packed matrix product, shared read-only by the threads (each takes a range of panels).
+struct PackedProblem {
+  const KernelTable* k;
+  const PackedMatrix& W;
+  const Q8Activations& acts;
+  int64_t tokens;
+  float* Y;
+  bool round_bf16;
+
+  // Y's rows of panel p (those it has: the last panel may be partial) for tokens [t0, t0 + T),
+  // from acc[t * stride + r].
+  void StorePanel(int64_t p, int64_t t0, int T, const double* acc, int64_t stride) const {
+    using internal::kPackedRows;
+    const int rows = static_cast<int>(std::min<int64_t>(kPackedRows, W.out() - p * kPackedRows));
+    for (int t = 0; t < T; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        Y[(t0 + t) * W.out() + p * kPackedRows + r] = ToOutput(acc[t * stride + r], round_bf16);
       }
     }
+  }
+};
+
+// Panel p x tokens [t0, t_end), up to kPackedTokenTile tokens per pass over the panel, whose
+// bytes stay in L1/L2 between passes.
+void PackedPanelPasses(const PackedProblem& m, int64_t p, int64_t t0, int64_t t_end) {
+  using internal::kPackedRows;
+  using internal::kPackedTokenTile;
+  const int64_t nb = m.W.in() / kQ8Block;
+  const int64_t chunk_blocks = kChunk / kQ8Block;
+  // One pass over the weights (decode, up to a tile of tokens): they stream from DRAM once, so
+  // each chunk's bytes kStreamPrefetchBytes ahead, in the thread's one sequential stream, are
+  // prefetched first. (A whole panel ahead, a second stream, cost a third of the bandwidth
+  // instead.) Near the end of the matrix the hints point past it: a prefetch never faults, and
+  // the lines are dropped unused.
+  const bool one_pass = m.tokens <= kPackedTokenTile;
+  for (int64_t tt = t0; tt < t_end; tt += kPackedTokenTile) {
+    const int T = static_cast<int>(std::min<int64_t>(kPackedTokenTile, t_end - tt));
+    double acc[kPackedTokenTile][kPackedRows] = {};
+    const uint8_t* chunk = m.W.Panel(p);
+    for (int64_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
+      const int nbc = static_cast<int>(std::min(chunk_blocks, nb - b0));
+      Q8Act x[kPackedTokenTile];
+      for (int t = 0; t < T; ++t) x[t] = m.acts.At(tt + t, b0);
+      const int64_t chunk_bytes = internal::PackedChunkBytes(m.W.type(), nbc);
+      if (one_pass) internal::PrefetchSpan(chunk + internal::kStreamPrefetchBytes, chunk_bytes);
+      m.k->dot_packed(m.W.type(), chunk, nbc, x, T, &acc[0][0]);
+      chunk += chunk_bytes;
+    }
+    m.StorePanel(p, tt, T, &acc[0][0], kPackedRows);
+  }
+}
+
+// Panels p and p + 1 x tokens [t0, t_end) by KernelTable::dot_packed_pair, up to
+// kPackedPairTokenTile tokens per pass: the same bits as PackedPanelPasses on each panel.
+void PackedPanelPairPasses(const PackedProblem& m, int64_t p, int64_t t0, int64_t t_end) {
+  using internal::kPackedPairTokenTile;
+  using internal::kPackedRows;
+  const int64_t nb = m.W.in() / kQ8Block;
+  const int64_t chunk_blocks = kChunk / kQ8Block;
+  for (int64_t tt = t0; tt < t_end; tt += kPackedPairTokenTile) {
+    const int T = static_cast<int>(std::min<int64_t>(kPackedPairTokenTile, t_end - tt));
+    double acc[kPackedPairTokenTile][2 * kPackedRows] = {};
+    const uint8_t* chunk_a = m.W.Panel(p);
+    const uint8_t* chunk_b = m.W.Panel(p + 1);
+    for (int64_t b0 = 0; b0 < nb; b0 += chunk_blocks) {
+      const int nbc = static_cast<int>(std::min(chunk_blocks, nb - b0));
+      Q8Act x[kPackedPairTokenTile];
+      for (int t = 0; t < T; ++t) x[t] = m.acts.At(tt + t, b0);
+      m.k->dot_packed_pair(m.W.type(), chunk_a, chunk_b, nbc, x, T, &acc[0][0]);
+      const int64_t chunk_bytes = internal::PackedChunkBytes(m.W.type(), nbc);
+      chunk_a += chunk_bytes;
+      chunk_b += chunk_bytes;
+    }
+    m.StorePanel(p, tt, T, &acc[0][0], 2 * kPackedRows);
+    m.StorePanel(p + 1, tt, T, &acc[0][kPackedRows], 2 * kPackedRows);
+  }
+}
+
+// Panels [begin, end) of W x every token, token block by token block (the block's activations
+// stay in cache while the range's panels stream past once per block). Batches of several passes
+// take the panels two at a time where the ISA has the pair kernel (Q8_0, Q4_0); decode (one
+// pass) keeps one panel at a time: two panels read side by side are two streams from DRAM,
+// which this kernel's memory-bound case reads worse (docs/kernels-cpu.md, "Panel pairs").
+void ComputePackedPanels(const PackedProblem& m, int64_t begin, int64_t end) {
+  const bool pairs = m.tokens > internal::kPackedTokenTile && m.k->dot_packed_pair != nullptr &&
+                     (m.W.type() == GgmlType::kQ8_0 || m.W.type() == GgmlType::kQ4_0);
+  const int64_t token_block =
+      TokenBlock(Q8BytesPerToken(m.W.in()), pairs ? internal::kPackedPairTokenTile
+                                                  : internal::kPackedTokenTile);
+  for (int64_t t0 = 0; t0 < m.tokens; t0 += token_block) {
+    const int64_t t_end = std::min(m.tokens, t0 + token_block);
+    int64_t p = begin;
+    if (pairs) {
+      for (; p + 1 < end; p += 2) PackedPanelPairPasses(m, p, t0, t_end);
+    }
+    for (; p < end; ++p) PackedPanelPasses(m, p, t0, t_end);
   }
 }
 
@@ -506,9 +562,8 @@ absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens,
   Q8Activations& acts = CallerActivations();
   QuantizeActivations(kernels, X, W.in(), tokens, /*panel_offset=*/0, /*with_isum=*/true,
                       options.pool, &acts);
-  ForRange(options.pool, W.panels(), [&](int64_t b, int64_t e) {
-    ComputePackedPanels(kernels, W, acts, tokens, Y, options.round_bf16, b, e);
-  });
+  const PackedProblem m{kernels, W, acts, tokens, Y, options.round_bf16};
+  ForRange(options.pool, W.panels(), [&](int64_t b, int64_t e) { ComputePackedPanels(m, b, e); });
   return absl::OkStatus();
 }
 

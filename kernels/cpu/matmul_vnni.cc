@@ -180,6 +180,75 @@ G4_VNNI __m256i PackedDot16Vnni(const __m256i* wg, const int8_t* q, int32_t isum
 
 G4_DEFINE_DOT_PACKED(G4_VNNI, PackedBlockDotVnni, PackedDot16Vnni)
 
+#ifdef G4_VNNI_PAIR
+// ---- Panel pairs (KernelTable::dot_packed_pair; the AVX512-VL build only: 32 registers) ------
+
+// Groups j and j + 4 of a packed Q8_0 or Q4_0 block (rows 0..7 of each group side by side):
+// the unsigned stored bytes (Q8_0 w + 128, Q4_0's nibbles w + 8), as LoadPackedBlock gives them.
+template <bool kIsQ8>
+G4_VNNI inline void PackedGroups(const uint8_t* block, int j, __m256i* lo, __m256i* hi) {
+  if constexpr (kIsQ8) {
+    *lo = LoadU256(block + 32 * j);
+    *hi = LoadU256(block + 32 * (j + 4));
+  } else {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i v = LoadU256(block + 32 * j);
+    *lo = _mm256_and_si256(v, low);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+  }
+}
+
+// Per block, each token's exact integer dot with both panels' 8 rows (vpdpbusd from -K * isum,
+// as PackedBlockDotVnni; integer adds in another order give the same integers), then the same
+// AddScaledBlock FMA per panel as DotPackedTile: the bits of dot_packed on each panel.
+template <bool kIsQ8, int T>
+G4_VNNI void DotPackedPairTile(const uint8_t* chunk_a, const uint8_t* chunk_b, int nblocks,
+                               const Q8Act* x, double* acc) {
+  constexpr int64_t kBlockBytes = kIsQ8 ? 256 : 128;
+  constexpr int32_t kOffset = kIsQ8 ? 128 : 8;
+  const uint8_t* scales_a = chunk_a + nblocks * kBlockBytes;
+  const uint8_t* scales_b = chunk_b + nblocks * kBlockBytes;
+  __m256 sa[T], sb[T];  // fp32 chains per token and panel
+  for (int t = 0; t < T; ++t) sa[t] = sb[t] = _mm256_setzero_ps();
+  for (int b = 0; b < nblocks; ++b) {
+    __m256i da[T], db[T];  // the block's int32 dots per token and panel
+    for (int t = 0; t < T; ++t) da[t] = db[t] = _mm256_set1_epi32(-kOffset * x[t].isum[b]);
+    for (int j = 0; j < 4; ++j) {
+      __m256i wa_lo, wa_hi, wb_lo, wb_hi;
+      PackedGroups<kIsQ8>(chunk_a + b * kBlockBytes, j, &wa_lo, &wa_hi);
+      PackedGroups<kIsQ8>(chunk_b + b * kBlockBytes, j, &wb_lo, &wb_hi);
+      for (int t = 0; t < T; ++t) {
+        const int8_t* q = x[t].q + 32 * b;
+        const __m256i x_lo = BroadcastGroup(q + 4 * j), x_hi = BroadcastGroup(q + 4 * j + 16);
+        da[t] = G4_DPBUSD(G4_DPBUSD(da[t], wa_lo, x_lo), wa_hi, x_hi);
+        db[t] = G4_DPBUSD(G4_DPBUSD(db[t], wb_lo, x_lo), wb_hi, x_hi);
+      }
+    }
+    const __m256 dw_a = LoadPackedScales(scales_a, b), dw_b = LoadPackedScales(scales_b, b);
+    for (int t = 0; t < T; ++t) {
+      sa[t] = AddScaledBlock(da[t], dw_a, x[t].d[b], sa[t]);
+      sb[t] = AddScaledBlock(db[t], dw_b, x[t].d[b], sb[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    AddPackedChunk(sa[t], acc + 2 * kPackedRows * t);
+    AddPackedChunk(sb[t], acc + 2 * kPackedRows * t + kPackedRows);
+  }
+}
+
+static_assert(kPackedPairTokenTile == 6, "update the instantiation table");
+void DotPackedPair(GgmlType type, const uint8_t* chunk_a, const uint8_t* chunk_b, int nblocks,
+                   const Q8Act* x, int T, double* acc) {
+  using Fn = void (*)(const uint8_t*, const uint8_t*, int, const Q8Act*, double*);
+  static constexpr Fn kTiles[2][kPackedPairTokenTile] = {
+      {DotPackedPairTile<false, 1>, DotPackedPairTile<false, 2>, DotPackedPairTile<false, 3>,
+       DotPackedPairTile<false, 4>, DotPackedPairTile<false, 5>, DotPackedPairTile<false, 6>},
+      {DotPackedPairTile<true, 1>, DotPackedPairTile<true, 2>, DotPackedPairTile<true, 3>,
+       DotPackedPairTile<true, 4>, DotPackedPairTile<true, 5>, DotPackedPairTile<true, 6>}};
+  kTiles[type == GgmlType::kQ8_0][T - 1](chunk_a, chunk_b, nblocks, x, acc);
+}
+#endif  // G4_VNNI_PAIR
+
 }  // namespace
 
 const KernelTable* G4_VNNI_TABLE() {
@@ -190,6 +259,9 @@ const KernelTable* G4_VNNI_TABLE() {
     t.pack_panel = PackPanel;
     t.dot_panel = DotPanel;
     t.dot_packed = DotPacked;
+#ifdef G4_VNNI_PAIR
+    t.dot_packed_pair = DotPackedPair;
+#endif
     return t;
   }();
   return &table;

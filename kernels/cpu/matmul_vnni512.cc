@@ -4,6 +4,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #define G4_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 #define G4_DPBUSD _mm256_dpbusd_epi32
+// 32 vector registers: the panel-pair kernel (KernelTable::dot_packed_pair) fits.
+#define G4_VNNI_PAIR 1
 #endif
 #define G4_VNNI_TABLE Avx512VnniKernels
 #include "matmul_vnni.cc"  // NOLINT(bugprone-suspicious-include): the second build of that file
