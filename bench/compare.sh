@@ -3,7 +3,8 @@
 # same run, alternating them, next to the machine's measured read-bandwidth floor. One table:
 #
 #   model | dtype | pp512 g4run / llama / ratio | tg128 g4run / llama / ratio |
-#   GB of weights per decode token | achieved GB/s | % of the read floor
+#   GB of weights per decode token | the row's read floor | achieved GB/s and % of that floor,
+#   both runtimes
 #
 #   bench/compare.sh [THREADS=2] [MODEL...]
 #
@@ -179,18 +180,18 @@ for spec in "${MODELS[@]}"; do
     # A llama-quantize recipe (q4_k_m, q5_k_m, q3_k_s, ...): from a bf16 synth of the same shape.
     if [ ! -x "$QUANTIZE" ]; then
       echo "llama-quantize ABSENT (\$LLAMA_QUANTIZE, /opt/llama.cpp-build/bin/llama-quantize): $name skipped"
-      ROWS+=("| $name | $dtype | llama-quantize absent | | | | | | | | | |"); continue
+      ROWS+=("| $name | $dtype | llama-quantize absent | | | | | | | | | | | |"); continue
     fi
     src="$DIR/$preset-bf16${layers:+-l$layers}.gguf"
     [ -f "$src" ] || "$BIN/gemma4c" synth --like "$preset" --dtype bf16 ${layers:+--layers "$layers"} -o "$src" > /dev/null
     echo "llama-quantize $src -> $model (${dtype^^})"
     "$QUANTIZE" "$src" "$model.tmp" "${dtype^^}" > "$DIR/$name.quantize.log" 2>&1 &&
-      mv "$model.tmp" "$model" || { rm -f "$model.tmp"; ROWS+=("| $name | $dtype | llama-quantize failed | | | | | | | | | |"); continue; }
+      mv "$model.tmp" "$model" || { rm -f "$model.tmp"; ROWS+=("| $name | $dtype | llama-quantize failed | | | | | | | | | | | |"); continue; }
   fi
   if [ ! -f "$model" ]; then
     echo "synth: $model"
     "$BIN/gemma4c" synth --like "$preset" --dtype "$dtype" ${layers:+--layers "$layers"} -o "$model.tmp" > /dev/null &&
-      mv "$model.tmp" "$model" || { rm -f "$model.tmp"; ROWS+=("| $name | $dtype | synth failed | | | | | | | | | |"); continue; }
+      mv "$model.tmp" "$model" || { rm -f "$model.tmp"; ROWS+=("| $name | $dtype | synth failed | | | | | | | | | | | |"); continue; }
   fi
   plan="$DIR/plan-$name-reference"
   if [ ! -f "$plan/plan" ] || [ "$model" -nt "$plan/plan" ] || [ "$BIN/gemma4c" -nt "$plan/plan" ]; then
@@ -211,15 +212,22 @@ for spec in "${MODELS[@]}"; do
   lpp=absent; ltg=absent
   [ -z "$LLAMA" ] || { lpp=$(llama_run "$model" -p "$PP" -n 0); echo "llama-bench pp$PP: $lpp tok/s"; }
   gpp=$(g4_run "$plan" "$model" prefill); echo "g4run       pp$PP: $gpp tok/s"
+  # The floor drifts within minutes on shared machines (30-58 GB/s on the Zen 4 VM of
+  # 2026-12-07), so each row's floor is probed right before and right after its two decode runs
+  # and the mean of the two is the row's floor; the start-of-run probe is only the banner's.
+  f_before=$("$DIR/readbw" "$THREADS")
   [ -z "$LLAMA" ] || { ltg=$(llama_run "$model" -p 0 -n "$TG"); echo "llama-bench tg$TG: $ltg tok/s"; }
   read -r gtg gbt gbs <<< "$(g4_run "$plan" "$model" decode)"; echo "g4run       tg$TG: $gtg tok/s, $gbt GB/token, $gbs GB/s"
+  f_after=$("$DIR/readbw" "$THREADS")
+  rfloor=$(awk -v a="$f_before" -v b="$f_after" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+  echo "read floor around the decode runs: $f_before, $f_after GB/s (row floor $rfloor)"
   lgbs=$(awk -v t="${ltg%% *}" -v g="$gbt" 'BEGIN { if (t + 0 > 0 && g + 0 > 0) printf "%.1f", t * g; else printf "-" }')
-  pct=$(awk -v a="$gbs" -v f="$FLOOR" 'BEGIN { if (a + 0 > 0) printf "%.0f%%", 100 * a / f; else printf "-" }')
-  ROWS+=("| $name | $dtype | $gpp | $lpp | $(ratio "$gpp" "$lpp") | $gtg | $ltg | $(ratio "$gtg" "$ltg") | $gbt | $gbs | $lgbs | $pct |")
+  pct() { awk -v a="$1" -v f="$rfloor" 'BEGIN { if (a + 0 > 0) printf "%.0f%%", 100 * a / f; else printf "-" }'; }
+  ROWS+=("| $name | $dtype | $gpp | $lpp | $(ratio "$gpp" "$lpp") | $gtg | $ltg | $(ratio "$gtg" "$ltg") | $gbt | $rfloor | $gbs | $lgbs | $(pct "$gbs") | $(pct "$lgbs") |")
 done
 
 echo
-echo "threads $THREADS, read floor $FLOOR GB/s; ratio = g4run / llama.cpp (below 1: gemma4c slower)"
+echo "threads $THREADS, read floor $FLOOR GB/s at the start; each row's floor is the mean of probes just before and after its decode runs; ratio = g4run / llama.cpp (below 1: gemma4c slower)"
 echo
 if [ -n "${DEPTHS:-}" ]; then
   echo "| model | dtype | depth | g4run pp$PP tok/s | llama pp$PP tok/s | ratio |"
@@ -227,6 +235,6 @@ if [ -n "${DEPTHS:-}" ]; then
   printf '%s\n' "${ROWS[@]}"
   exit 0
 fi
-echo "| model | dtype | g4run pp$PP tok/s | llama pp$PP tok/s | ratio | g4run tg$TG tok/s | llama tg$TG tok/s | ratio | GB/token | g4run GB/s | llama GB/s | g4run % of floor |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | dtype | g4run pp$PP tok/s | llama pp$PP tok/s | ratio | g4run tg$TG tok/s | llama tg$TG tok/s | ratio | GB/token | floor GB/s | g4run GB/s | llama GB/s | g4run % of floor | llama % of floor |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
