@@ -406,12 +406,13 @@ void PackedPanelPairPasses(const PackedProblem& m, int64_t p, int64_t t0, int64_
 
 // Panels [begin, end) of W x every token, token block by token block (the block's activations
 // stay in cache while the range's panels stream past once per block). Batches of several passes
-// take the panels two at a time where the ISA has the pair kernel (Q8_0, Q4_0); decode (one
+// take the panels two at a time where the ISA has the pair kernel (Q8_0, Q4_0, Q4_K); decode (one
 // pass) keeps one panel at a time: two panels read side by side are two streams from DRAM,
 // which this kernel's memory-bound case reads worse (docs/kernels-cpu.md, "Panel pairs").
 void ComputePackedPanels(const PackedProblem& m, int64_t begin, int64_t end) {
   const bool pairs = m.tokens > internal::kPackedTokenTile && m.k->dot_packed_pair != nullptr &&
-                     (m.W.type() == GgmlType::kQ8_0 || m.W.type() == GgmlType::kQ4_0);
+                     (m.W.type() == GgmlType::kQ8_0 || m.W.type() == GgmlType::kQ4_0 ||
+                      m.W.type() == GgmlType::kQ4_K);
   const int64_t token_block =
       TokenBlock(Q8BytesPerToken(m.W.in()), pairs ? internal::kPackedPairTokenTile
                                                   : internal::kPackedTokenTile);

@@ -140,13 +140,13 @@ struct KernelTable {
   // chunk sums to float64 in chunk order: the same result as decode into fp32 followed by
   // dot_f32 chunk by chunk, without the round trip through L1.
   void (*dot_bf16)(const uint8_t* w, const float* const* x, int T, int64_t n, double* acc) = nullptr;
-  // Optional (nullptr: none): two packed Q8_0 or Q4_0 panels in one pass, for batches that
+  // Optional (nullptr: none): two packed Q8_0, Q4_0 or Q4_K panels in one pass, for batches that
   // take several passes (prefill): acc[t * 16 + r] += row r's products with token t, rows 0..7
   // of the panel whose chunk is at chunk_a, 8..15 of the one at chunk_b, T <= kPackedPairTokenTile.
   // Each broadcast of a token's 4 activation bytes feeds both panels' vpdpbusd, where dot_packed
   // broadcasts once per panel: the broadcasts, not the multiplies, bound the one-panel kernel
-  // (docs/kernels-cpu.md, "Panel pairs"). Bit-identical to dot_packed on each panel (the same
-  // exact integers, the same fp32 FMAs per block in block order).
+  // (docs/kernels-cpu.md, "Panel pairs"). Q4_K: nblocks = 8 (one superblock). Bit-identical to
+  // dot_packed on each panel (the same exact integers, the same fp32 FMAs in the same order).
   void (*dot_packed_pair)(GgmlType type, const uint8_t* chunk_a, const uint8_t* chunk_b,
                           int nblocks, const Q8Act* x, int T, double* acc) = nullptr;
 };

@@ -236,16 +236,61 @@ G4_VNNI void DotPackedPairTile(const uint8_t* chunk_a, const uint8_t* chunk_b, i
   }
 }
 
+// One Q4_K superblock of both panels (chunks of 8 rows each, packed_matmul.h): per 32-group g,
+// each token's exact integer dots with both panels' nibbles (broadcasts shared), then per panel
+// DotPackedQ4KTile's two fp32 steps (the scaled dot, then the min term) in its order.
+template <int T>
+G4_VNNI void DotPackedPairQ4KTile(const uint8_t* chunk_a, const uint8_t* chunk_b, int,
+                                  const Q8Act* x, double* acc) {
+  const uint8_t* tail_a = chunk_a + kPackedQ4KNibbleBytes;
+  const uint8_t* tail_b = chunk_b + kPackedQ4KNibbleBytes;
+  const __m256 d_a = LoadPackedScales(tail_a, 0), dmin_a = LoadPackedScales(tail_a, 1);
+  const __m256 d_b = LoadPackedScales(tail_b, 0), dmin_b = LoadPackedScales(tail_b, 1);
+  const __m256i low = _mm256_set1_epi8(0x0F);
+  __m256 sa[T], sb[T];
+  for (int t = 0; t < T; ++t) sa[t] = sb[t] = _mm256_setzero_ps();
+  for (int g = 0; g < 8; ++g) {
+    const int j = g / 2, shift = 4 * (g % 2);  // group g: nibbles of vectors 256 j + 32 k
+    __m256i da[T], db[T];
+    for (int t = 0; t < T; ++t) da[t] = db[t] = _mm256_setzero_si256();
+    for (int k = 0; k < 8; ++k) {
+      const __m256i wa = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_a + 256 * j + 32 * k), shift), low);
+      const __m256i wb = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_b + 256 * j + 32 * k), shift), low);
+      for (int t = 0; t < T; ++t) {
+        const __m256i xk = BroadcastGroup(x[t].q + 32 * g + 4 * k);
+        da[t] = G4_DPBUSD(da[t], wa, xk);
+        db[t] = G4_DPBUSD(db[t], wb, xk);
+      }
+    }
+    const __m256 dsc_a = _mm256_mul_ps(d_a, LoadPackedBytes(tail_a + 32 + 8 * g));
+    const __m256 dm_a = _mm256_mul_ps(dmin_a, LoadPackedBytes(tail_a + 96 + 8 * g));
+    const __m256 dsc_b = _mm256_mul_ps(d_b, LoadPackedBytes(tail_b + 32 + 8 * g));
+    const __m256 dm_b = _mm256_mul_ps(dmin_b, LoadPackedBytes(tail_b + 96 + 8 * g));
+    for (int t = 0; t < T; ++t) {
+      const __m256 sum = _mm256_set1_ps(x[t].sum[g]);
+      sa[t] = _mm256_fnmadd_ps(dm_a, sum, AddScaledBlock(da[t], dsc_a, x[t].d[g], sa[t]));
+      sb[t] = _mm256_fnmadd_ps(dm_b, sum, AddScaledBlock(db[t], dsc_b, x[t].d[g], sb[t]));
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    AddPackedChunk(sa[t], acc + 2 * kPackedRows * t);
+    AddPackedChunk(sb[t], acc + 2 * kPackedRows * t + kPackedRows);
+  }
+}
+
 static_assert(kPackedPairTokenTile == 6, "update the instantiation table");
 void DotPackedPair(GgmlType type, const uint8_t* chunk_a, const uint8_t* chunk_b, int nblocks,
                    const Q8Act* x, int T, double* acc) {
   using Fn = void (*)(const uint8_t*, const uint8_t*, int, const Q8Act*, double*);
-  static constexpr Fn kTiles[2][kPackedPairTokenTile] = {
+  static constexpr Fn kTiles[3][kPackedPairTokenTile] = {
       {DotPackedPairTile<false, 1>, DotPackedPairTile<false, 2>, DotPackedPairTile<false, 3>,
        DotPackedPairTile<false, 4>, DotPackedPairTile<false, 5>, DotPackedPairTile<false, 6>},
       {DotPackedPairTile<true, 1>, DotPackedPairTile<true, 2>, DotPackedPairTile<true, 3>,
-       DotPackedPairTile<true, 4>, DotPackedPairTile<true, 5>, DotPackedPairTile<true, 6>}};
-  kTiles[type == GgmlType::kQ8_0][T - 1](chunk_a, chunk_b, nblocks, x, acc);
+       DotPackedPairTile<true, 4>, DotPackedPairTile<true, 5>, DotPackedPairTile<true, 6>},
+      {DotPackedPairQ4KTile<1>, DotPackedPairQ4KTile<2>, DotPackedPairQ4KTile<3>,
+       DotPackedPairQ4KTile<4>, DotPackedPairQ4KTile<5>, DotPackedPairQ4KTile<6>}};
+  const int kind = type == GgmlType::kQ4_K ? 2 : type == GgmlType::kQ8_0 ? 1 : 0;
+  kTiles[kind][T - 1](chunk_a, chunk_b, nblocks, x, acc);
 }
 #endif  // G4_VNNI_PAIR
 
