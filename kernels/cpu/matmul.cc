@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -137,6 +138,22 @@ inline float ToOutput(double sum, bool round_bf16) {
   return round_bf16 ? ops::RoundBf16(y) : y;
 }
 
+// X's n values as bf16 (their upper 16 bits) into `out`, if every one is bf16-exact (its lower 16
+// bits zero, as every Linear input is under the `reference` policy); false otherwise (`out` is
+// then unspecified). The BF16 GEMV then streams half the activation bytes through L1 next to the
+// weights, for the same products (docs/kernels-cpu.md, "Long rows").
+bool CopyIfBf16Exact(const float* X, int64_t n, std::vector<uint16_t>* out) {
+  out->resize(static_cast<size_t>(n));
+  uint32_t low = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, X + i, 4);
+    low |= bits & 0xFFFFu;
+    (*out)[static_cast<size_t>(i)] = static_cast<uint16_t>(bits >> 16);
+  }
+  return low == 0;
+}
+
 // Everything one tile needs; shared read-only by all threads.
 struct Problem {
   const KernelTable* k;
@@ -149,6 +166,7 @@ struct Problem {
   const Q8Activations* acts;    // integer path (nullptr: exact path)
   float* y;
   bool round_bf16;              // MatMulOptions::round_bf16
+  const uint16_t* x_bf16 = nullptr;  // BF16 GEMV: x as bf16 when every x is bf16-exact (else null)
   // Y[t][o] from its float64 sum: to float, then to bf16 when asked.
   void Store(int64_t t, int64_t o, double sum) const { y[t * out + o] = ToOutput(sum, round_bf16); }
 };
@@ -188,10 +206,19 @@ void ComputeGemvTile(const Problem& p, int64_t row0, int R, int64_t t0) {
 // (row, token) pair gets the chunked walk's sums: the same FMAs per chunk, chunks in float64.
 void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
   const float* x[kTokenTile];
-  for (int64_t t = 0; t < nt; ++t) x[t] = p.x + (t0 + t) * p.in;
+  const uint16_t* xb[kTokenTile];
+  for (int64_t t = 0; t < nt; ++t) {
+    x[t] = p.x + (t0 + t) * p.in;
+    if (p.x_bf16 != nullptr) xb[t] = p.x_bf16 + (t0 + t) * p.in;
+  }
   for (int r = 0; r < R; ++r) {
     double acc[kTokenTile] = {};
-    p.k->dot_bf16(p.w + (row0 + r) * p.row_bytes, x, static_cast<int>(nt), p.in, acc);
+    const uint8_t* w = p.w + (row0 + r) * p.row_bytes;
+    if (p.x_bf16 != nullptr) {
+      p.k->dot_bf16x(w, xb, static_cast<int>(nt), p.in, acc);
+    } else {
+      p.k->dot_bf16(w, x, static_cast<int>(nt), p.in, acc);
+    }
     for (int64_t t = 0; t < nt; ++t) p.Store(t0 + t, row0 + r, acc[t]);
   }
 }
@@ -528,7 +555,7 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
                         options.pool, &acts);
   }
 
-  const Problem p{kernels,
+  Problem p{kernels,
                   wtype,
                   static_cast<const uint8_t*>(W),
                   in / traits.block_elems * traits.block_bytes,
@@ -541,6 +568,13 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
                   integer_path ? &acts : nullptr,
                   Y,
                   options.round_bf16};
+  // BF16 GEMV with bf16-exact activations: the kernels read them as bf16.
+  thread_local std::vector<uint16_t> x_bf16;  // the caller's; workers get the pointer
+  if (wtype == GgmlType::kBF16 && tokens <= kTokenTile && in % 8 == 0 &&
+      kernels->dot_bf16 != nullptr && kernels->dot_bf16x != nullptr &&
+      CopyIfBf16Exact(X, tokens * in, &x_bf16)) {
+    p.x_bf16 = x_bf16.data();
+  }
   if (panel_path) {
     ForRange(options.pool, (out + kPanelRows - 1) / kPanelRows,
              [&](int64_t b, int64_t e) { ComputePanels(p, b, e); });

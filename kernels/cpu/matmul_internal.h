@@ -140,6 +140,12 @@ struct KernelTable {
   // chunk sums to float64 in chunk order: the same result as decode into fp32 followed by
   // dot_f32 chunk by chunk, without the round trip through L1.
   void (*dot_bf16)(const uint8_t* w, const float* const* x, int T, int64_t n, double* acc) = nullptr;
+  // Optional (nullptr: none): dot_bf16 with x given as bf16 (the upper halves of fp32 values
+  // that are bf16-exact), widened in registers: the same values, so dot_bf16's bits. For the
+  // GEMV, where x is read once per row: half the bytes streaming through L1 next to the weights
+  // (docs/kernels-cpu.md, "Long rows").
+  void (*dot_bf16x)(const uint8_t* w, const uint16_t* const* x, int T, int64_t n,
+                    double* acc) = nullptr;
   // Optional (nullptr: none): two packed Q8_0, Q4_0 or Q4_K panels in one pass, for batches that
   // take several passes (prefill): acc[t * 16 + r] += row r's products with token t, rows 0..7
   // of the panel whose chunk is at chunk_a, 8..15 of the one at chunk_b, T <= kPackedPairTokenTile.

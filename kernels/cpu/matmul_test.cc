@@ -486,6 +486,40 @@ TEST_P(MatMulTest, ExactPathEqualsF32OfDequantizedWeights) {
   }
 }
 
+// The BF16 GEMV reads bf16-exact activations as bf16 (dot_bf16x, half the bytes): the same
+// values, so the bits of the F32 copy's product with the same activations; and an activation
+// that is not bf16-exact (one low bit set) sends the call back to the fp32 read, bits again
+// equal to the F32 product. Shapes: rows of whole chunks and of a short tail, 1 and 2 tokens.
+TEST(MatMulBf16, GemvOfBf16ExactActivationsEqualsF32Product) {
+  ThreadPool pool(2);
+  for (const Shape s : {Shape{2056, 5, 1}, Shape{2056, 3, 2}, Shape{296, 7, 1}}) {
+    SCOPED_TRACE(testing::Message() << "in=" << s.in << " tokens=" << s.tokens);
+    const Weights w = MakeWeights(GgmlType::kBF16, s.in, s.out, 81);
+    Weights f32;
+    f32.bytes.resize(w.deq.size() * 4);
+    std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
+    std::vector<float> x = MakeActivations(s.in * s.tokens, 82);
+    for (float& v : x) v = ops::RoundBf16(v);
+    for (int inexact = 0; inexact < 2; ++inexact) {
+      if (inexact) {  // the last activation off the bf16 grid by one fp32 ulp
+        uint32_t bits;
+        std::memcpy(&bits, &x.back(), 4);
+        bits |= 1;
+        std::memcpy(&x.back(), &bits, 4);
+      }
+      for (Isa isa : {Isa::kAuto, Isa::kPortable}) {
+        if (isa == Isa::kAuto && !CpuHasAvx2()) continue;
+        const std::vector<float> yb =
+            RunMatMul(GgmlType::kBF16, w, x, s, isa, ActivationPrecision::kF32, &pool);
+        const std::vector<float> yf =
+            RunMatMul(GgmlType::kF32, f32, x, s, isa, ActivationPrecision::kF32, nullptr);
+        EXPECT_EQ(0, std::memcmp(yb.data(), yf.data(), yb.size() * sizeof(float)))
+            << "isa " << static_cast<int>(isa) << (inexact ? ", one activation not bf16" : "");
+      }
+    }
+  }
+}
+
 // Not a bound but the typical size of the q8 path's error, for docs/kernels-cpu.md: NMSE of
 // the q8 path against the exact path (same quantized weights) for Gaussian activations, and for
 // Gaussian activations with 1 in 61 scaled by 20 (outliers blow up their block's scale d).
