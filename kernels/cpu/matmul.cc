@@ -9,8 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "cpu/matmul_internal.h"
 #include "common/row_ops.h"
+#include "cpu/matmul_internal.h"
 #include "cpu/packed_matmul.h"
 
 namespace g4::cpu {
@@ -556,18 +556,18 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
   }
 
   Problem p{kernels,
-                  wtype,
-                  static_cast<const uint8_t*>(W),
-                  in / traits.block_elems * traits.block_bytes,
-                  traits.block_elems,
-                  traits.block_bytes,
-                  in,
-                  out,
-                  tokens,
-                  X,
-                  integer_path ? &acts : nullptr,
-                  Y,
-                  options.round_bf16};
+            wtype,
+            static_cast<const uint8_t*>(W),
+            in / traits.block_elems * traits.block_bytes,
+            traits.block_elems,
+            traits.block_bytes,
+            in,
+            out,
+            tokens,
+            X,
+            integer_path ? &acts : nullptr,
+            Y,
+            options.round_bf16};
   // BF16 GEMV with bf16-exact activations: the kernels read them as bf16.
   thread_local std::vector<uint16_t> x_bf16;  // the caller's; workers get the pointer
   if (wtype == GgmlType::kBF16 && tokens <= kTokenTile && in % 8 == 0 &&
