@@ -254,8 +254,9 @@ G4_VNNI void DotPackedPairQ4KTile(const uint8_t* chunk_a, const uint8_t* chunk_b
     __m256i da[T], db[T];
     for (int t = 0; t < T; ++t) da[t] = db[t] = _mm256_setzero_si256();
     for (int k = 0; k < 8; ++k) {
-      const __m256i wa = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_a + 256 * j + 32 * k), shift), low);
-      const __m256i wb = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_b + 256 * j + 32 * k), shift), low);
+      const int64_t at = 256 * j + 32 * k;
+      const __m256i wa = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_a + at), shift), low);
+      const __m256i wb = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_b + at), shift), low);
       for (int t = 0; t < T; ++t) {
         const __m256i xk = BroadcastGroup(x[t].q + 32 * g + 4 * k);
         da[t] = G4_DPBUSD(da[t], wa, xk);
