@@ -246,17 +246,6 @@ G4_AVX2 void DotF32Tile(const float* const* w, const float* const* x, int64_t n,
     for (int t = 0; t < T; ++t) acc[r * acc_stride + t] += HsumToDouble(s[r][t]);
 }
 
-// One BF16 row against T tokens (KernelTable::dot_bf16): per kChunk, DotF32Tile's lanes and
-// FMAs in its order on the decoder's exact widening (bits << 16) done in registers, the chunk
-// sums added to float64 in chunk order. The row is read front to back by one load stream: that
-// is what the hardware prefetchers follow from DRAM; each line kStreamPrefetchBytes ahead in that
-// stream is prefetched too (past the row's end near the matrix's end: a prefetch never faults).
-// Running 2 or 4 chunks' FMA chains side by side (their order is the numerics, so only whole
-// chunks can run in parallel) doubled the GEMV in L2 but read DRAM at half the rate
-// (matmul_bench --decode=bf16 on Zen 4: 75 % of the floor with one chain, 39-52 % with 2 or 4,
-// software prefetch included); 4 chains over a layout that interleaves 4 chunks, so the reads
-// stay one sequential stream, measured +4.5 % with the prefetch (bench/ab.sh), not worth a
-// layout of its own.
 // 8 bf16 values (the bits of the upper halves of 8 floats) widened exactly to fp32.
 G4_AVX2 inline __m256 WidenBf16(const void* p) {
   const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128(static_cast<const __m128i*>(p)));
@@ -266,6 +255,18 @@ G4_AVX2 inline __m256 WidenBf16(const void* p) {
 G4_AVX2 inline __m256 LoadX8(const float* x) { return _mm256_loadu_ps(x); }
 G4_AVX2 inline __m256 LoadX8(const uint16_t* x) { return WidenBf16(x); }
 
+// One BF16 row against T tokens (KernelTable::dot_bf16; dot_bf16x with x as bf16): per kChunk,
+// DotF32Tile's lanes and FMAs in its order on the decoder's exact widening (bits << 16) done in
+// registers, the chunk sums added to float64 in chunk order. The row is read front to back by
+// one load stream: that is what the hardware prefetchers follow from DRAM; each line
+// kStreamPrefetchBytes ahead in that stream is prefetched too (past the row's end near the
+// matrix's end: a prefetch never faults).
+// Running 2 or 4 chunks' FMA chains side by side (their order is the numerics, so only whole
+// chunks can run in parallel) doubled the GEMV in L2 but read DRAM at half the rate
+// (matmul_bench --decode=bf16 on Zen 4: 75 % of the floor with one chain, 39-52 % with 2 or 4,
+// software prefetch included); 4 chains over a layout that interleaves 4 chunks, so the reads
+// stay one sequential stream, measured +4.5 % with the prefetch (bench/ab.sh), not worth a
+// layout of its own.
 template <int T, typename X>
 G4_AVX2 void DotBf16RowTile(const uint8_t* w, const X* const* x, int64_t n, double* acc) {
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
@@ -584,7 +585,8 @@ void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T,
 
 const KernelTable* Avx2Kernels() {
   static const KernelTable table = [] {
-    KernelTable t{QuantizeQ8, Decode, DotF32, DotQ8, PanelOffset, PackPanel, DotPanel, DotPacked, DotBf16};
+    KernelTable t{QuantizeQ8, Decode,   DotF32,    DotQ8,  PanelOffset,
+                  PackPanel,  DotPanel, DotPacked, DotBf16};
     t.dot_bf16x = DotBf16X;
     return t;
   }();

@@ -448,7 +448,8 @@ TEST_P(MatMulTest, RoundBf16OptionEqualsRoundingAfterwards) {
   std::vector<Isa> isas = {Isa::kPortable};
   if (CpuHasAvx2()) isas.push_back(Isa::kAuto);
   for (Isa isa : isas) {
-    for (const Shape s : {Shape{512, 21, 1}, Shape{512, 21, 2}, Shape{512, 21, 9}, Shape{256, 16, 70}}) {
+    for (const Shape s :
+         {Shape{512, 21, 1}, Shape{512, 21, 2}, Shape{512, 21, 9}, Shape{256, 16, 70}}) {
       SCOPED_TRACE(testing::Message() << "isa " << static_cast<int>(isa) << " tokens " << s.tokens);
       const Weights w = MakeWeights(type(), s.in, s.out, 31);
       const std::vector<float> x = MakeActivations(s.in * s.tokens, 32);

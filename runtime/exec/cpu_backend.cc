@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "common/row_ops.h"
 #include "common/status_macros.h"
 #include "cpu/matmul.h"
 #include "exec/cpu_interpreter.h"
