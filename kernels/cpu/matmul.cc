@@ -114,11 +114,14 @@ void QuantizeActivations(const KernelTable* k, const float* X, int64_t in, int64
     if (with_isum) {
       for (int64_t b = begin; b < end; ++b) {
         const int8_t* q = acts->q.data() + b * kQ8Block;
-        int32_t half[2] = {0, 0};
-        for (int j = 0; j < kQ8Block; ++j) half[j / 16] += q[j];
-        acts->isum16[2 * b] = half[0];
-        acts->isum16[2 * b + 1] = half[1];
-        acts->isum[b] = half[0] + half[1];
+        // Two loops into two locals, which the compiler vectorizes: a `half[j / 16] +=` form
+        // compiled to a load-add-store chain on the stack, ~3 % of a Q4_0 prefill's samples.
+        int32_t lo = 0, hi = 0;
+        for (int j = 0; j < kQ8Block / 2; ++j) lo += q[j];
+        for (int j = kQ8Block / 2; j < kQ8Block; ++j) hi += q[j];
+        acts->isum16[2 * b] = lo;
+        acts->isum16[2 * b + 1] = hi;
+        acts->isum[b] = lo + hi;
       }
     }
     if (panel_offset == 0) return;
