@@ -169,6 +169,7 @@ g4_run() {  # PLAN MODEL prefill|decode [DEPTH]
   echo "$best"
 }
 ratio() { awk -v a="$1" -v b="${2%% *}" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
+pct() { awk -v a="$1" -v f="$2" 'BEGIN { if (a + 0 > 0) printf "%.0f%%", 100 * a / f; else printf "-" }'; }  # GB/s, floor
 
 ROWS=()
 for spec in "${MODELS[@]}"; do
@@ -222,8 +223,7 @@ for spec in "${MODELS[@]}"; do
   rfloor=$(awk -v a="$f_before" -v b="$f_after" 'BEGIN { printf "%.1f", (a + b) / 2 }')
   echo "read floor around the decode runs: $f_before, $f_after GB/s (row floor $rfloor)"
   lgbs=$(awk -v t="${ltg%% *}" -v g="$gbt" 'BEGIN { if (t + 0 > 0 && g + 0 > 0) printf "%.1f", t * g; else printf "-" }')
-  pct() { awk -v a="$1" -v f="$rfloor" 'BEGIN { if (a + 0 > 0) printf "%.0f%%", 100 * a / f; else printf "-" }'; }
-  ROWS+=("| $name | $dtype | $gpp | $lpp | $(ratio "$gpp" "$lpp") | $gtg | $ltg | $(ratio "$gtg" "$ltg") | $gbt | $rfloor | $gbs | $lgbs | $(pct "$gbs") | $(pct "$lgbs") |")
+  ROWS+=("| $name | $dtype | $gpp | $lpp | $(ratio "$gpp" "$lpp") | $gtg | $ltg | $(ratio "$gtg" "$ltg") | $gbt | $rfloor | $gbs | $lgbs | $(pct "$gbs" "$rfloor") | $(pct "$lgbs" "$rfloor") |")
 done
 
 echo

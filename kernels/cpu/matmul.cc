@@ -157,6 +157,12 @@ bool CopyIfBf16Exact(const float* X, int64_t n, std::vector<uint16_t>* out) {
   return low == 0;
 }
 
+// Whether a product of `tokens` tokens takes the BF16 GEMV (ComputeBf16GemvTile): the rows read
+// in place and widened in registers.
+bool UsesBf16Gemv(const KernelTable* k, GgmlType type, int64_t in, int64_t tokens) {
+  return type == GgmlType::kBF16 && k->dot_bf16 != nullptr && in % 8 == 0 && tokens <= kTokenTile;
+}
+
 // Everything one tile needs; shared read-only by all threads.
 struct Problem {
   const KernelTable* k;
@@ -230,7 +236,7 @@ void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int6
 // feeding each chunk of the R rows to all token tiles while it is hot in L1.
 void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
   if (p.acts != nullptr && nt == 1) return ComputeGemvTile(p, row0, R, t0);
-  if (p.type == GgmlType::kBF16 && p.k->dot_bf16 != nullptr && p.in % 8 == 0 && nt <= kTokenTile) {
+  if (UsesBf16Gemv(p.k, p.type, p.in, nt)) {
     return ComputeBf16GemvTile(p, row0, R, t0, nt);
   }
   double acc[kRowTile][kMaxTokenBlock] = {};
@@ -573,8 +579,7 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
             options.round_bf16};
   // BF16 GEMV with bf16-exact activations: the kernels read them as bf16.
   thread_local std::vector<uint16_t> x_bf16;  // the caller's; workers get the pointer
-  if (wtype == GgmlType::kBF16 && tokens <= kTokenTile && in % 8 == 0 &&
-      kernels->dot_bf16 != nullptr && kernels->dot_bf16x != nullptr &&
+  if (UsesBf16Gemv(kernels, wtype, in, tokens) && kernels->dot_bf16x != nullptr &&
       CopyIfBf16Exact(X, tokens * in, &x_bf16)) {
     p.x_bf16 = x_bf16.data();
   }

@@ -92,9 +92,7 @@ void CpuBackend::ApiLinear(void* rt, const g4k_weight* w, const float* x, int64_
                            : cpu::MatMul(gguf::GgmlType(w->ggml_type),
                                          b->packed_ ? b->packed_->Resident(w->data) : w->data,
                                          w->ne[0], w->ne[1], x, tokens, y, o);
-  if (!st.ok()) {
-    if (b->linear_status_.ok()) b->linear_status_ = st;
-  }
+  if (!st.ok() && b->linear_status_.ok()) b->linear_status_ = st;  // the step reports the first
 }
 
 void CpuBackend::ApiParallelRows(void* rt, int64_t n, void (*fn)(void*, int64_t, int64_t),

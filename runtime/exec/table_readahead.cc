@@ -30,8 +30,8 @@ std::vector<const g4k_weight*> EmbeddingTables(const plan::Plan& plan, const std
 // Linux reads at most max(read-ahead window, device I/O size) pages per MADV_WILLNEED call
 // (force_page_cache_ra) and ignores the rest of the range: 128 KiB to 8 MiB on the kernels seen
 // (on this VM one call over a 1 GB range read 8 MiB). So the range goes in steps of 128 KiB, the
-// default window. Each call only queues the reads (E2B Q4_0's 1.3 GB from a cold file: 0.3 s of calls,
-// the reads done ~2 s later; 35 ms when the pages are already cached).
+// default window. Each call only queues the reads (E2B Q4_0's 1.3 GB from a cold file: 0.3 s of
+// calls, the reads done ~2 s later; 35 ms when the pages are already cached).
 constexpr uintptr_t kAdviseStep = uintptr_t{128} << 10;
 
 // The whole pages covering [p, p + bytes): madvise takes a page-aligned start.
