@@ -157,12 +157,6 @@ bool CopyIfBf16Exact(const float* X, int64_t n, std::vector<uint16_t>* out) {
   return low == 0;
 }
 
-// Whether a product of `tokens` tokens takes the BF16 GEMV (ComputeBf16GemvTile): the rows read
-// in place and widened in registers.
-bool UsesBf16Gemv(const KernelTable* k, GgmlType type, int64_t in, int64_t tokens) {
-  return type == GgmlType::kBF16 && k->dot_bf16 != nullptr && in % 8 == 0 && tokens <= kTokenTile;
-}
-
 // Everything one tile needs; shared read-only by all threads.
 struct Problem {
   const KernelTable* k;
@@ -176,9 +170,20 @@ struct Problem {
   float* y;
   bool round_bf16;              // MatMulOptions::round_bf16
   const uint16_t* x_bf16 = nullptr;  // BF16 GEMV: x as bf16 when every x is bf16-exact (else null)
+  // BF16 only: W is packed in tiles of kRowTile rows (internal::Bf16TileOffset; PackedMatrix),
+  // tile q at w + q * kRowTile * row_bytes, not in GGUF rows.
+  bool bf16_tiles = false;
   // Y[t][o] from its float64 sum: to float, then to bf16 when asked.
   void Store(int64_t t, int64_t o, double sum) const { y[t * out + o] = ToOutput(sum, round_bf16); }
 };
+
+// Whether a product of `tokens` tokens takes the BF16 GEMV (ComputeBf16GemvTile): the rows read
+// in place and widened in registers.
+bool UsesBf16Gemv(const Problem& p, int64_t tokens) {
+  return p.type == GgmlType::kBF16 &&
+         (p.bf16_tiles ? p.k->dot_bf16_tile != nullptr : p.k->dot_bf16 != nullptr) &&
+         p.in % 8 == 0 && tokens <= kTokenTile;
+}
 
 // Weights are streamed with software prefetches of the NEXT row tile, issued while this one is
 // computed. Why: a tile reads its 4 rows side by side, i.e. 4 short streams (1.5-6 KiB each at
@@ -220,6 +225,15 @@ void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int6
     x[t] = p.x + (t0 + t) * p.in;
     if (p.x_bf16 != nullptr) xb[t] = p.x_bf16 + (t0 + t) * p.in;
   }
+  if (p.bf16_tiles) {  // the tile's 4 rows in one pass (padding rows past `out` are zero)
+    double acc[kRowTile * kTokenTile] = {};
+    p.k->dot_bf16_tile(p.w + row0 * p.row_bytes, x, p.x_bf16 != nullptr ? xb : nullptr,
+                       static_cast<int>(nt), p.in, acc);
+    for (int r = 0; r < R; ++r) {
+      for (int64_t t = 0; t < nt; ++t) p.Store(t0 + t, row0 + r, acc[r * kTokenTile + t]);
+    }
+    return;
+  }
   for (int r = 0; r < R; ++r) {
     double acc[kTokenTile] = {};
     const uint8_t* w = p.w + (row0 + r) * p.row_bytes;
@@ -232,13 +246,32 @@ void ComputeBf16GemvTile(const Problem& p, int64_t row0, int R, int64_t t0, int6
   }
 }
 
+// Elements [i0, i0 + n) (one chunk; n a multiple of 8) of rows 0..R-1 of the packed BF16 tile
+// at `tile` widened into dst[r] in order: the chunk's bytes read front to back, each 8-element
+// run to its row (the decoder's exact bits << 16). For the GEMM, which reuses each decoded chunk
+// across its tokens. KernelTable::decode_bf16_tile where the ISA has it, else this loop
+// (vectorized by the compiler for the baseline ISA). Calling KernelTable::decode per run, or
+// gathering one row at a time, cost a BF16 prefill 17 %.
+void DecodeBf16TileChunk(const KernelTable* k, const uint8_t* tile, int64_t i0, int64_t n, int R,
+                         float (*dst)[kChunk]) {
+  const uint8_t* src = tile + 2 * kRowTile * i0;
+  if (k->decode_bf16_tile != nullptr) return k->decode_bf16_tile(src, n, R, dst);
+  for (int64_t run = 0; run < n / 8; ++run) {
+    for (int r = 0; r < R; ++r) {
+      uint16_t half[8];
+      std::memcpy(half, src + 16 * (kRowTile * run + r), sizeof(half));
+      uint32_t bits[8];
+      for (int j = 0; j < 8; ++j) bits[j] = uint32_t(half[j]) << 16;
+      std::memcpy(dst[r] + 8 * run, bits, sizeof(bits));
+    }
+  }
+}
+
 // Rows [row0, row0 + R) x tokens [t0, t0 + nt), nt <= kMaxTokenBlock: walks `in` chunk by chunk,
 // feeding each chunk of the R rows to all token tiles while it is hot in L1.
 void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) {
   if (p.acts != nullptr && nt == 1) return ComputeGemvTile(p, row0, R, t0);
-  if (UsesBf16Gemv(p.k, p.type, p.in, nt)) {
-    return ComputeBf16GemvTile(p, row0, R, t0, nt);
-  }
+  if (UsesBf16Gemv(p, nt)) return ComputeBf16GemvTile(p, row0, R, t0, nt);
   double acc[kRowTile][kMaxTokenBlock] = {};
   alignas(64) float decoded[kRowTile][kChunk];
   const uint8_t* rows[kRowTile];
@@ -260,17 +293,22 @@ void ComputeTile(const Problem& p, int64_t row0, int R, int64_t t0, int64_t nt) 
       }
     } else {
       // Exact path: the chunk is decoded up front, so its hints go out together.
-      if (const int64_t d = NextTileDistance(p, row0); d > 0) {
+      if (const int64_t d = NextTileDistance(p, row0); d > 0 && p.bf16_tiles) {
+        internal::PrefetchSpan(rows[0] + kRowTile * byte0 + d, kRowTile * n * 2);
+      } else if (d > 0) {
         for (int r = 0; r < R; ++r) {
           internal::PrefetchSpan(rows[r] + byte0 + d, n / p.block_elems * p.block_bytes);
         }
       }
       const float* w[kRowTile];
+      if (p.bf16_tiles) DecodeBf16TileChunk(p.k, rows[0], i0, n, R, decoded);
       for (int r = 0; r < R; ++r) {
         if (p.type == GgmlType::kF32 && nt <= kTokenTile) {
           // GEMV: in place (unaligned is fine). For GEMM the chunk is copied like the decoded
           // types: rows `in` floats apart alias the same L1 sets as the token rows of X.
           w[r] = reinterpret_cast<const float*>(rows[r] + byte0);
+        } else if (p.bf16_tiles) {
+          w[r] = decoded[r];  // decoded above, the tile's rows at once
         } else {
           p.k->decode(p.type, rows[r] + byte0, n, decoded[r]);
           w[r] = decoded[r];
@@ -528,6 +566,18 @@ absl::StatusOr<const KernelTable*> SelectKernels(Isa isa) {
   return absl::InvalidArgumentError("MatMul: unknown Isa");
 }
 
+// The row tiles of `p` (the exact path, or the integer path without panels) on `pool`. A BF16
+// GEMV with bf16-exact activations reads them as bf16 (dot_bf16x, dot_bf16_tile).
+void RunRowTiles(Problem* p, ThreadPool* pool) {
+  thread_local std::vector<uint16_t> x_bf16;  // the caller's; workers get the pointer
+  if (UsesBf16Gemv(*p, p->tokens) && (p->bf16_tiles || p->k->dot_bf16x != nullptr) &&
+      CopyIfBf16Exact(p->x, p->tokens * p->in, &x_bf16)) {
+    p->x_bf16 = x_bf16.data();
+  }
+  ForRange(pool, (p->out + kRowTile - 1) / kRowTile,
+           [&](int64_t b, int64_t e) { ComputeRowTiles(*p, b, e); });
+}
+
 }  // namespace
 
 absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, const float* X,
@@ -577,21 +627,40 @@ absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, cons
             integer_path ? &acts : nullptr,
             Y,
             options.round_bf16};
-  // BF16 GEMV with bf16-exact activations: the kernels read them as bf16.
-  thread_local std::vector<uint16_t> x_bf16;  // the caller's; workers get the pointer
-  if (UsesBf16Gemv(kernels, wtype, in, tokens) && kernels->dot_bf16x != nullptr &&
-      CopyIfBf16Exact(X, tokens * in, &x_bf16)) {
-    p.x_bf16 = x_bf16.data();
-  }
   if (panel_path) {
     ForRange(options.pool, (out + kPanelRows - 1) / kPanelRows,
              [&](int64_t b, int64_t e) { ComputePanels(p, b, e); });
   } else {
-    ForRange(options.pool, (out + kRowTile - 1) / kRowTile,
-             [&](int64_t b, int64_t e) { ComputeRowTiles(p, b, e); });
+    RunRowTiles(&p, options.pool);
   }
   return absl::OkStatus();
 }
+
+namespace {
+
+// The BF16 tiles of a packed matrix (internal::Bf16TileOffset): the exact path's row tiles on
+// that layout, the same sums as MatMul on the GGUF rows.
+absl::Status MatMulPackedBf16(const KernelTable* kernels, const PackedMatrix& W, const float* X,
+                              int64_t tokens, float* Y, const MatMulOptions& options) {
+  Problem p{kernels,
+            GgmlType::kBF16,
+            W.Panel(0),
+            /*row_bytes=*/2 * W.in(),
+            /*block_elems=*/1,
+            /*block_bytes=*/2,
+            W.in(),
+            W.out(),
+            tokens,
+            X,
+            /*acts=*/nullptr,
+            Y,
+            options.round_bf16};
+  p.bf16_tiles = true;
+  RunRowTiles(&p, options.pool);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens, float* Y,
                           const MatMulOptions& options) {
@@ -602,6 +671,7 @@ absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens,
   const absl::StatusOr<const KernelTable*> selected = SelectKernels(options.isa);
   if (!selected.ok()) return selected.status();
   const KernelTable* kernels = *selected;
+  if (W.type() == GgmlType::kBF16) return MatMulPackedBf16(kernels, W, X, tokens, Y, options);
   Q8Activations& acts = CallerActivations();
   QuantizeActivations(kernels, X, W.in(), tokens, /*panel_offset=*/0, /*with_isum=*/true,
                       options.pool, &acts);

@@ -284,6 +284,41 @@ G4_AVX2 void DotBf16RowTile(const uint8_t* w, const X* const* x, int64_t n, doub
   }
 }
 
+// One packed BF16 tile (kRowTile rows, Bf16TileOffset) against T tokens
+// (KernelTable::dot_bf16_tile): per chunk, each row's chain exactly as DotBf16RowTile runs it,
+// the 4 rows' chains side by side while the tile is read front to back (64 bytes, one line, per
+// step: each line kStreamPrefetchBytes ahead is prefetched), each activation load feeding 4
+// rows.
+template <int T, typename X>
+G4_AVX2 void DotBf16PackedTile(const uint8_t* w, const X* const* x, int64_t n, double* acc) {
+  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    const int64_t len = std::min<int64_t>(kChunk, n - c0);
+    const uint8_t* wc = w + 2 * kRowTile * c0;
+    __m256 s[kRowTile][T];
+    for (int r = 0; r < kRowTile; ++r)
+      for (int t = 0; t < T; ++t) s[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < len; i += 8) {
+      const uint8_t* run = wc + 2 * kRowTile * i;
+      _mm_prefetch(reinterpret_cast<const char*>(run + kStreamPrefetchBytes), _MM_HINT_T0);
+      __m256 xv[T];
+      for (int t = 0; t < T; ++t) xv[t] = LoadX8(x[t] + c0 + i);
+      for (int r = 0; r < kRowTile; ++r) {
+        const __m256 wv = WidenBf16(run + 16 * r);
+        for (int t = 0; t < T; ++t) s[r][t] = _mm256_fmadd_ps(wv, xv[t], s[r][t]);
+      }
+    }
+    for (int r = 0; r < kRowTile; ++r)
+      for (int t = 0; t < T; ++t) acc[r * kTokenTile + t] += HsumToDouble(s[r][t]);
+  }
+}
+
+// KernelTable::decode_bf16_tile: the chunk's runs in the order they lie, each to its row.
+G4_AVX2 void DecodeBf16TileChunk(const uint8_t* chunk, int64_t n, int R, float (*dst)[kChunk]) {
+  for (int64_t k = 0; k < n / 8; ++k) {
+    for (int r = 0; r < R; ++r) _mm256_storeu_ps(dst[r] + 8 * k, WidenBf16(chunk + 16 * (kRowTile * k + r)));
+  }
+}
+
 // ---- Integer path ----------------------------------------------------------------------------
 // Per (row, token) pair an 8-lane fp32 accumulator; per weight block the exact int32 dot products
 // of 4-element groups are scaled by (weight scale * activation scale) with one FMA.
@@ -576,6 +611,14 @@ void DotBf16X(const uint8_t* w, const uint16_t* const* x, int T, int64_t n, doub
   return T == 1 ? DotBf16RowTile<1>(w, x, n, acc) : DotBf16RowTile<2>(w, x, n, acc);
 }
 
+void DotBf16Tile(const uint8_t* tile, const float* const* x, const uint16_t* const* xb, int T,
+                 int64_t n, double* acc) {
+  if (xb != nullptr) {
+    return T == 1 ? DotBf16PackedTile<1>(tile, xb, n, acc) : DotBf16PackedTile<2>(tile, xb, n, acc);
+  }
+  return T == 1 ? DotBf16PackedTile<1>(tile, x, n, acc) : DotBf16PackedTile<2>(tile, x, n, acc);
+}
+
 void DotQ8(GgmlType type, const uint8_t* const* w, int R, const Q8Act* x, int T, int64_t n,
            double* acc, int64_t acc_stride, int64_t prefetch) {
   kDotQ8[R - 1][T - 1](type, w, x, n, acc, acc_stride, prefetch);
@@ -588,6 +631,8 @@ const KernelTable* Avx2Kernels() {
     KernelTable t{QuantizeQ8, Decode,   DotF32,    DotQ8,  PanelOffset,
                   PackPanel,  DotPanel, DotPacked, DotBf16};
     t.dot_bf16x = DotBf16X;
+    t.dot_bf16_tile = DotBf16Tile;
+    t.decode_bf16_tile = DecodeBf16TileChunk;
     return t;
   }();
   return &table;

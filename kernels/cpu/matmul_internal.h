@@ -28,6 +28,21 @@ constexpr int kRowTile = 4;     // rows per tile: each activation load feeds 4 r
 constexpr int kTokenTile = 2;   // tokens per tile: each weight load feeds 2 tokens
 constexpr int kQ8Block = 32;    // activation quantization block
 
+// BF16 matrices packed for the GEMV (PackedMatrix of type BF16; packed_matmul.h): tiles of
+// kRowTile rows, 2 * kRowTile * in bytes each (in a multiple of 8). Within a tile, chunk by
+// chunk (kChunk elements; the last may be shorter), the rows' 8-element runs interleaved: run k
+// of rows 0..3, then run k + 1 of rows 0..3, ... Why: each (row, chunk) is one dependent fp32
+// FMA chain (the numerics), so a kernel reading one row at a time waits on its chain; reading
+// 4 rows from their places in a GGUF matrix makes 4 streams, which this hardware reads from
+// DRAM far slower than one; and long rows re-read the whole activation vector per row through
+// L1 next to the weights (docs/kernels-cpu.md, "BF16 row tiles"). Interleaved, the kernel runs
+// 4 rows' chains side by side on one sequential stream, each activation load serving 4 rows.
+// The element offset, from its tile's start, of element e of the tile's row r:
+inline int64_t Bf16TileOffset(int r, int64_t e) {
+  const int64_t c0 = e / kChunk * kChunk, i = e - c0;
+  return kRowTile * c0 + i / 8 * (8 * kRowTile) + 8 * r + i % 8;
+}
+
 // A packed Q4_K chunk (one 256-superblock of 8 rows, packed_matmul.h): 1024 nibble bytes, then
 // the tail: d[8] and dmin[8] (f16), sc[group][row] and m[group][row] (u8, unpacked).
 constexpr int64_t kPackedQ4KNibbleBytes = 1024;
@@ -146,6 +161,17 @@ struct KernelTable {
   // (docs/kernels-cpu.md, "Long rows").
   void (*dot_bf16x)(const uint8_t* w, const uint16_t* const* x, int T, int64_t n,
                     double* acc) = nullptr;
+  // Optional (nullptr: decode + dot_f32): acc[r * kTokenTile + t] += row r of the packed BF16
+  // tile at `tile` (Bf16TileOffset; rows of n elements, n a multiple of 8) . token t's
+  // activations, T <= kTokenTile: x[t] (fp32, n in order), or xb[t] when xb is not null (the
+  // bf16 halves of bf16-exact ones, as dot_bf16x). Per (row, token) and chunk, dot_bf16's FMAs
+  // in its lanes and chunk sums to float64 in chunk order: its bits.
+  void (*dot_bf16_tile)(const uint8_t* tile, const float* const* x, const uint16_t* const* xb,
+                        int T, int64_t n, double* acc) = nullptr;
+  // Optional (nullptr: the driver's portable loop): rows 0..R-1 of the n elements (a multiple of
+  // 8, n <= kChunk) of a packed BF16 tile's chunk at `chunk` (Bf16TileOffset) widened exactly
+  // into dst[r][0..n), for the GEMM.
+  void (*decode_bf16_tile)(const uint8_t* chunk, int64_t n, int R, float (*dst)[kChunk]) = nullptr;
   // Optional (nullptr: none): two packed Q8_0, Q4_0 or Q4_K panels in one pass, for batches that
   // take several passes (prefill): acc[t * 16 + r] += row r's products with token t, rows 0..7
   // of the panel whose chunk is at chunk_a, 8..15 of the one at chunk_b, T <= kPackedPairTokenTile.

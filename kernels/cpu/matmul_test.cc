@@ -837,5 +837,73 @@ TEST(PackedMatMulArgs, RejectsOtherTypesBadShapesAndNulls) {
   EXPECT_TRUE(MatMulPacked(moved, x.data(), 1, y.data()).ok());
 }
 
+// The BF16 tile layout, worked by hand for 5 rows of 264 elements (a 256-chunk and a chunk of
+// 8): tile 0 holds rows 0-3, tile 1 row 4 and three zero rows. In a tile, run k of a chunk of
+// rows 0..3 is at 32k + 8r from the chunk's start, 4 * 256 elements per whole chunk.
+TEST(PackedBf16, LayoutPutsEachElementWhereWorkedOut) {
+  const int64_t in = 264, out = 5;
+  std::vector<uint16_t> w(static_cast<size_t>(in * out));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<uint16_t>(i + 1);  // ids, not values
+  absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(GgmlType::kBF16, w.data(), in, out);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->bytes(), 2u * 8u * 264u);  // one panel: two tiles of 4 rows
+  std::vector<uint16_t> got(static_cast<size_t>(8 * in));
+  std::memcpy(got.data(), m->Panel(0), m->bytes());
+  const struct {
+    int64_t row, element, slot;
+  } cases[] = {{0, 0, 0},    {0, 7, 7},    {1, 0, 8},    {3, 7, 31},         {0, 8, 32},
+               {2, 9, 49},   {1, 255, 31 * 32 + 15}, {0, 256, 1024}, {3, 263, 1055},
+               {4, 0, 1056}, {4, 8, 1056 + 32},      {4, 263, 1056 + 1024 + 7}};
+  for (const auto& c : cases) {
+    EXPECT_EQ(got[static_cast<size_t>(c.slot)], static_cast<uint16_t>(c.row * in + c.element + 1))
+        << "row " << c.row << " element " << c.element;
+  }
+  for (const int64_t padding : {1056 + 8, 1056 + 1024 + 31}) {  // rows 5-7 of tile 1: zero
+    EXPECT_EQ(got[static_cast<size_t>(padding)], 0) << "slot " << padding;
+  }
+  EXPECT_EQ(PackedMatrix::Pack(GgmlType::kBF16, w.data(), 260, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);  // rows are whole 8-element runs
+}
+
+// The product against packed BF16 tiles equals the product against the F32 copy of the same
+// weights bit for bit (the exact path: the same chains per row and chunk, side by side), on every
+// route: the GEMV (1 and 2 tokens; fp32 activations and bf16-exact ones), the GEMM (chunks
+// gathered from the tiles), every ISA and thread count, round_bf16 on. Rows of whole chunks, of
+// chunks and a short tail, and of one short chunk; out = 13 leaves a tile of one row and 3 zero
+// ones.
+TEST(PackedBf16, ProductEqualsF32ProductOnEveryRoute) {
+  ThreadPool pool2(2), pool3(3);
+  std::vector<Isa> isas = {Isa::kPortable};
+  if (CpuHasAvx2()) isas.push_back(Isa::kAuto);
+  for (const int64_t in : {1536, 1544, 40}) {
+    const Weights w = MakeWeights(GgmlType::kBF16, in, 13, 91);
+    Weights f32;
+    f32.bytes.resize(w.deq.size() * 4);
+    std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
+    absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(GgmlType::kBF16, w.bytes.data(), in, 13, &pool2);
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (const int64_t tokens : {1, 2, 3, 70}) {
+      for (const bool bf16_exact : {false, true}) {
+        const Shape s{in, 13, tokens};
+        std::vector<float> x = MakeActivations(in * tokens, 92);
+        if (bf16_exact) for (float& v : x) v = ops::RoundBf16(v);
+        for (Isa isa : isas) {
+          for (const bool round : {false, true}) {
+            const std::vector<float> want =
+                RunMatMul(GgmlType::kF32, f32, x, s, isa, ActivationPrecision::kF32, nullptr, round);
+            for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
+              const std::vector<float> got = RunPacked(*m, x, tokens, isa, pool, round);
+              ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+                  << "in " << in << " tokens " << tokens << (bf16_exact ? " bf16-exact x" : "")
+                  << " isa " << static_cast<int>(isa) << (round ? " round_bf16 " : " ")
+                  << (pool ? pool->num_threads() : 1) << " threads";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace g4::cpu

@@ -1,5 +1,5 @@
-// PackedMatrix: the GGUF rows of a Q8_0 / Q4_0 / Q4_K / Q6_K matrix rewritten into the packed panel layout
-// (packed_matmul.h). The product against it is MatMulPacked, in matmul.cc beside MatMul (they
+// PackedMatrix: the GGUF rows of a Q8_0 / Q4_0 / Q4_K / Q6_K / BF16 matrix rewritten into its
+// packed layout (packed_matmul.h). The product against it is MatMulPacked, in matmul.cc beside MatMul (they
 // share the activation quantizer, the ISA choice and the thread split).
 #include "cpu/packed_matmul.h"
 
@@ -17,6 +17,9 @@ using internal::PackedBlockBytes;
 using internal::PackedChunkBytes;
 
 constexpr int64_t kBlockElems = 32;
+
+// A packed BF16 tile's bytes: kRowTile rows of 2 * in.
+int64_t Bf16TileBytes(int64_t in) { return 2 * internal::kRowTile * in; }
 constexpr int64_t kChunkBlocks = internal::kChunk / kBlockElems;
 
 // One GGUF block (34 or 18 bytes: f16 scale, then the quants) of row r into packed block `dst`
@@ -63,6 +66,14 @@ void PackQ6KSuperblock(const uint8_t* src, int r, uint8_t* chunk) {
   }
 }
 
+// Row r (< kRowTile) of a BF16 tile: its `in` elements (a multiple of 8) from `src` into the
+// tile at `tile` as 8-element runs (internal::Bf16TileOffset).
+void PackBf16TileRow(const uint8_t* src, int64_t in, int r, uint8_t* tile) {
+  for (int64_t e = 0; e < in; e += 8) {
+    std::memcpy(tile + 2 * internal::Bf16TileOffset(r, e), src + 2 * e, 16);
+  }
+}
+
 // Rows 8p .. 8p+7 (those at or past `out` stay zero: zero scales) into `panel`.
 void PackPanel(GgmlType type, const uint8_t* W, int64_t in, int64_t out, int64_t p,
                uint8_t* panel) {
@@ -70,6 +81,13 @@ void PackPanel(GgmlType type, const uint8_t* W, int64_t in, int64_t out, int64_t
   const int64_t row_bytes = in / traits.block_elems * traits.block_bytes;
   const int64_t nb = in / kBlockElems;
   const int rows = static_cast<int>(std::min<int64_t>(kPackedRows, out - p * kPackedRows));
+  if (type == GgmlType::kBF16) {  // two tiles of kRowTile rows
+    for (int r = 0; r < rows; ++r) {
+      PackBf16TileRow(W + (p * kPackedRows + r) * row_bytes, in, r % internal::kRowTile,
+                      panel + r / internal::kRowTile * Bf16TileBytes(in));
+    }
+    return;
+  }
   uint8_t* chunk = panel;
   for (int64_t b0 = 0; b0 < nb; b0 += kChunkBlocks) {
     const int64_t nbc = std::min(kChunkBlocks, nb - b0);
@@ -95,7 +113,8 @@ absl::Status CheckShape(GgmlType type, int64_t in, int64_t out) {
     return absl::InvalidArgumentError(
         absl::StrCat("PackedMatrix: no packed layout for ", gguf::Traits(type).name));
   }
-  const int64_t multiple = gguf::Traits(type).block_elems;
+  // BF16: whole 8-element runs (Bf16TileOffset).
+  const int64_t multiple = type == GgmlType::kBF16 ? 8 : gguf::Traits(type).block_elems;
   if (in <= 0 || out <= 0 || in % multiple != 0) {
     return absl::InvalidArgumentError(absl::StrCat("PackedMatrix: bad shape in=", in, " out=", out,
                                                    " (in must be a positive multiple of ",
@@ -105,8 +124,9 @@ absl::Status CheckShape(GgmlType type, int64_t in, int64_t out) {
 }
 
 // Every chunk's bytes are nb * (block + scales) in total; rounded so each panel starts on a
-// cache line.
+// cache line. BF16: two tiles (a multiple of 128 bytes: in is a multiple of 8).
 int64_t PanelBytes(GgmlType type, int64_t in) {
+  if (type == GgmlType::kBF16) return kPackedRows / internal::kRowTile * Bf16TileBytes(in);
   return (PackedChunkBytes(type, in / kBlockElems) + 63) / 64 * 64;
 }
 
@@ -114,8 +134,9 @@ int64_t PanelBytes(GgmlType type, int64_t in) {
 
 bool PackedMatrix::Supports(GgmlType type) {
   return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0 || type == GgmlType::kQ4_K ||
-         type == GgmlType::kQ6_K;
+         type == GgmlType::kQ6_K || type == GgmlType::kBF16;
 }
+
 
 absl::StatusOr<uint64_t> PackedMatrix::BytesFor(GgmlType type, int64_t in, int64_t out) {
   if (absl::Status st = CheckShape(type, in, out); !st.ok()) return st;

@@ -1,5 +1,6 @@
 // Q8_0, Q4_0, Q4_K and Q6_K matrices repacked once, at load, into 8-row panels for the integer
-// path, and the product against them (docs/kernels-cpu.md, "Packed panels").
+// path, BF16 ones into 4-row tiles for the exact path's GEMV, and the product against them
+// (docs/kernels-cpu.md, "Packed panels", "BF16 row tiles").
 //
 // Why: in GGUF layout a block of one row is 34 (Q8_0) or 18 (Q4_0) bytes, so a GEMV handles
 // rows one at a time: per row and block one integer dot, one int->float conversion and one FMA
@@ -31,6 +32,10 @@
 //        Half h's 32-block j, elements 4k..4k+3 (k < 8), is the low (j < 2) or high nibbles of
 //        ql vector 8(j % 2) + k with bits 2j, 2j+1 of qh vector k on top (ggml's
 //        dequantize_row_q6_K, word by word).
+//   BF16 (in a multiple of 8): a panel is two tiles of 4 rows, 8 * in bytes each; within a
+//        tile, per 256-chunk, the 4 rows' 8-element runs interleaved (run k of rows 0..3, then
+//        run k + 1, ...; internal::Bf16TileOffset in matmul_internal.h). The product is MatMul's
+//        exact path, bit for bit: the same per-(row, chunk) FMA chains, run 4 side by side.
 // Bytes: the same as the GGUF rows (Q8_0 34, Q4_0 18 bytes per 32 weights), panels padded to 8
 // rows and 64 bytes; per 256, Q4_K 148 where GGUF has 144 (the scales unpacked, +2.8 %), Q6_K
 // 212 where it has 210 (+1 %, the tail padded so every vector is 32-byte aligned).
@@ -67,7 +72,7 @@ namespace g4::cpu {
 
 class PackedMatrix {
  public:
-  // Whether `type` has a packed layout (Q8_0, Q4_0, Q4_K, Q6_K).
+  // Whether `type` has a packed layout (Q8_0, Q4_0, Q4_K, Q6_K, BF16).
   static bool Supports(GgmlType type);
   // The bytes the packed layout of an `out` x `in` matrix of `type` takes (a multiple of 64);
   // InvalidArgument as Pack for an unsupported type or a bad shape.
@@ -106,7 +111,8 @@ class PackedMatrix {
 };
 
 // Y = X W^T for the packed W (shapes and Y as MatMul's). options.activations is ignored (the
-// packed layout is the integer path's); options.isa picks the kernels as for MatMul.
+// packed quantized layouts are the integer path's, BF16 the exact path's); options.isa picks
+// the kernels as for MatMul.
 absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens, float* Y,
                           const MatMulOptions& options = {});
 

@@ -18,7 +18,7 @@
 namespace g4::exec {
 
 // The weights' copies, by plan weight name, one per expert (one for a 2-D weight): packed
-// matrices (Q8_0, Q4_0, Q4_K, Q6_K), or the GGUF bytes verbatim (every other dtype). All live in one arena
+// matrices (Q8_0, Q4_0, Q4_K, Q6_K, BF16), or the GGUF bytes verbatim (every other dtype). All live in one arena
 // of huge pages, so that the small matrices share them too.
 struct PackedWeights::Set {
   cpu::HugePageBuffer arena;
@@ -46,11 +46,16 @@ absl::flat_hash_set<uint32_t> MatrixWeightIds(const plan::Plan& plan) {
 // accepted its shape; ExpertFfn's matrices are [in, out, E]).
 bool Copied(const g4k_weight& w) { return w.n_dims >= 2 && w.n_dims <= 3; }
 
-// Whether weight `w` is packed (else copied verbatim): a packable dtype and whole blocks per
-// row.
+// Whether weight `w` is packed (else copied verbatim): a packable dtype and a shape its layout
+// takes (whole blocks per row; BF16: whole 8-element runs).
 bool Packable(const g4k_weight& w) {
-  const gguf::GgmlType type = gguf::GgmlType(w.ggml_type);
-  return Copied(w) && cpu::PackedMatrix::Supports(type) && w.ne[0] % gguf::Traits(type).block_elems == 0;
+  return Copied(w) && cpu::PackedMatrix::BytesFor(gguf::GgmlType(w.ggml_type), w.ne[0], w.ne[1]).ok();
+}
+
+// Whether weight `w`'s copy only moves or reorders bytes the GGUF-layout kernels read to the
+// same bits (a verbatim copy, BF16's chunk interleave), so that it can be left out.
+bool Optional(const g4k_weight& w) {
+  return !Packable(w) || gguf::GgmlType(w.ggml_type) == gguf::GgmlType::kBF16;
 }
 
 int64_t Matrices(const g4k_weight& w) { return w.n_dims == 3 ? w.ne[2] : 1; }
@@ -144,20 +149,21 @@ absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
     std::string name = plan.weights()->Get(id)->name()->str();
     if (seen.insert(name).second) todo.emplace_back(id, std::move(name));
   }
-  // Verbatim copies only change where the bytes live, never a result, so they are left out
-  // when they would not fit in the memory available now: anonymous memory cannot be evicted as
-  // the mapping's pages can, and a model larger than RAM must still run from its mapping.
-  uint64_t packed = 0, verbatim = 0;
+  // Optional copies (verbatim, BF16) only change where or in what order the bytes live, never a
+  // result, so they are left out when they would not fit in the memory available now:
+  // anonymous memory cannot be evicted as the mapping's pages can, and a model larger than RAM
+  // must still run from its mapping.
+  uint64_t required = 0, optional = 0;
   for (const auto& [id, name] : todo) {
-    (Packable(views[id]) ? packed : verbatim) += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
+    (Optional(views[id]) ? optional : required) += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
   }
   const uint64_t available = AvailableMemoryBytes();  // 0: unknown
-  if (available > 0 && packed + verbatim > available) {
-    todo.erase(std::remove_if(todo.begin(), todo.end(), [&](const auto& t) { return !Packable(views[t.first]); }),
+  if (available > 0 && required + optional > available) {
+    todo.erase(std::remove_if(todo.begin(), todo.end(), [&](const auto& t) { return Optional(views[t.first]); }),
                todo.end());
-    verbatim = 0;
+    optional = 0;
   }
-  const uint64_t total = packed + verbatim;
+  const uint64_t total = required + optional;
   if (total == 0) return std::shared_ptr<const PackedWeights::Set>(std::move(set));
   absl::StatusOr<cpu::HugePageBuffer> arena =
       cpu::HugePageBuffer::Allocate(total, "the weights' packed copy");

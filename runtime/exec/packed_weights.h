@@ -1,5 +1,5 @@
-// The plan's Q8_0 / Q4_0 / Q4_K / Q6_K matrices repacked once for the CPU's packed panel kernels
-// (kernels/cpu/packed_matmul.h), and found again by the bytes a linear step passes.
+// The plan's Q8_0 / Q4_0 / Q4_K / Q6_K / BF16 matrices repacked once for the CPU's packed
+// kernels (kernels/cpu/packed_matmul.h), and found again by the bytes a linear step passes.
 //
 // Which: every matrix a Linear or ExpertFfn step multiplies (in fused bodies too), of a packable
 // dtype; an expert tensor [in, out, E] is E matrices. Embedding tables read by row stay as they
