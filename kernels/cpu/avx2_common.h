@@ -213,7 +213,8 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
   /* nibbles group 2j+1, each group's exact dot by BLOCK_DOT with no offset to take out. */     \
   template <int T>                                                                              \
   ATTR void DotPackedQ4KTile(const uint8_t* chunk, int, const Q8Act* x, double* acc) {          \
-    const uint8_t* tail = chunk + kPackedQ4KNibbleBytes;                                        \
+    const uint8_t* tail = chunk;                                                                \
+    const uint8_t* nibbles = chunk + kPackedQ4KNibbles;                                         \
     const __m256 d = LoadPackedScales(tail, 0), dmin = LoadPackedScales(tail, 1);               \
     const __m256i low = _mm256_set1_epi8(0x0F);                                                 \
     __m256 s[T];                                                                                \
@@ -223,7 +224,7 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
         const int g = 2 * j + h;                                                                \
         __m256i nib[8];                                                                         \
         for (int k = 0; k < 8; ++k) {                                                           \
-          const __m256i v = LoadU256(chunk + 256 * j + 32 * k);                                 \
+          const __m256i v = LoadU256(nibbles + 256 * j + 32 * k);                               \
           nib[k] = _mm256_and_si256(h == 0 ? v : _mm256_srli_epi16(v, 4), low);                 \
         }                                                                                       \
         const __m256 dsc = _mm256_mul_ps(d, LoadPackedBytes(tail + 32 + 8 * g));                \

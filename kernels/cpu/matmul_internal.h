@@ -43,10 +43,12 @@ inline int64_t Bf16TileOffset(int r, int64_t e) {
   return kRowTile * c0 + i / 8 * (8 * kRowTile) + 8 * r + i % 8;
 }
 
-// A packed Q4_K chunk (one 256-superblock of 8 rows, packed_matmul.h): 1024 nibble bytes, then
-// the tail: d[8] and dmin[8] (f16), sc[group][row] and m[group][row] (u8, unpacked).
+// A packed Q4_K chunk (one 256-superblock of 8 rows, packed_matmul.h), in the order the kernels
+// first read it: the tail, d[8] and dmin[8] (f16), sc[group][row] and m[group][row] (u8,
+// unpacked), at the chunk's start; then 1024 nibble bytes from kPackedQ4KNibbles on.
 constexpr int64_t kPackedQ4KNibbleBytes = 1024;
 constexpr int64_t kPackedQ4KTailBytes = 16 + 16 + 64 + 64;
+constexpr int64_t kPackedQ4KNibbles = kPackedQ4KTailBytes;
 // A packed Q6_K chunk (one superblock of 8 rows; packed_matmul.h): the tail first, d[8] (f16)
 // and the int8 scales sc[16-group][row], padded to 160; then per half h (768 bytes each) the ql
 // word vectors 0..7, the qh word vectors 0..7, the ql word vectors 8..15: the order in which the

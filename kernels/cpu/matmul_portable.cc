@@ -173,12 +173,12 @@ int32_t PackedWeight(GgmlType type, const uint8_t* block, int r, int j) {
 // whose 4-byte vector k holds elements 4k..4k+3 of group 2j (low nibbles) and of 2j+1 (high).
 int32_t PackedQ4KWeight(const uint8_t* chunk, int r, int e) {
   const int j = e / 64, i = e % 32, high = (e % 64) / 32;
-  const uint8_t byte = chunk[256 * j + 32 * (i / 4) + 4 * r + i % 4];
+  const uint8_t byte = chunk[kPackedQ4KNibbles + 256 * j + 32 * (i / 4) + 4 * r + i % 4];
   return high ? byte >> 4 : byte & 0x0F;
 }
 
 void DotPackedQ4K(const uint8_t* chunk, const Q8Act* x, int T, double* acc) {
-  const uint8_t* tail = chunk + kPackedQ4KNibbleBytes;
+  const uint8_t* tail = chunk;
   for (int t = 0; t < T; ++t) {
     for (int r = 0; r < kPackedRows; ++r) {
       const float d = LoadHalf(tail + 2 * r), dmin = LoadHalf(tail + 16 + 2 * r);

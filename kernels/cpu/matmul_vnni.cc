@@ -242,8 +242,8 @@ G4_VNNI void DotPackedPairTile(const uint8_t* chunk_a, const uint8_t* chunk_b, i
 template <int T>
 G4_VNNI void DotPackedPairQ4KTile(const uint8_t* chunk_a, const uint8_t* chunk_b, int,
                                   const Q8Act* x, double* acc) {
-  const uint8_t* tail_a = chunk_a + kPackedQ4KNibbleBytes;
-  const uint8_t* tail_b = chunk_b + kPackedQ4KNibbleBytes;
+  const uint8_t* tail_a = chunk_a;  // the tail first, then the nibbles (matmul_internal.h)
+  const uint8_t* tail_b = chunk_b;
   const __m256 d_a = LoadPackedScales(tail_a, 0), dmin_a = LoadPackedScales(tail_a, 1);
   const __m256 d_b = LoadPackedScales(tail_b, 0), dmin_b = LoadPackedScales(tail_b, 1);
   const __m256i low = _mm256_set1_epi8(0x0F);
@@ -254,7 +254,7 @@ G4_VNNI void DotPackedPairQ4KTile(const uint8_t* chunk_a, const uint8_t* chunk_b
     __m256i da[T], db[T];
     for (int t = 0; t < T; ++t) da[t] = db[t] = _mm256_setzero_si256();
     for (int k = 0; k < 8; ++k) {
-      const int64_t at = 256 * j + 32 * k;
+      const int64_t at = kPackedQ4KNibbles + 256 * j + 32 * k;
       const __m256i wa = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_a + at), shift), low);
       const __m256i wb = _mm256_and_si256(_mm256_srli_epi16(LoadU256(chunk_b + at), shift), low);
       for (int t = 0; t < T; ++t) {

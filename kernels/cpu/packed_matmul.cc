@@ -40,9 +40,11 @@ void PackBlock(GgmlType type, const uint8_t* src, int r, uint8_t* dst, uint8_t* 
 void PackQ4KSuperblock(const uint8_t* src, int r, uint8_t* chunk) {
   const uint8_t* qs = src + 16;
   for (int j = 0; j < 4; ++j) {
-    for (int k = 0; k < 8; ++k) std::memcpy(chunk + 256 * j + 32 * k + 4 * r, qs + 32 * j + 4 * k, 4);
+    for (int k = 0; k < 8; ++k) {
+      std::memcpy(chunk + internal::kPackedQ4KNibbles + 256 * j + 32 * k + 4 * r, qs + 32 * j + 4 * k, 4);
+    }
   }
-  uint8_t* tail = chunk + internal::kPackedQ4KNibbleBytes;
+  uint8_t* tail = chunk;
   std::memcpy(tail + 2 * r, src, 2);           // d
   std::memcpy(tail + 16 + 2 * r, src + 2, 2);  // dmin
   for (int g = 0; g < 8; ++g) {

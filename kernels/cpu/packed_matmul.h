@@ -20,11 +20,12 @@
 //        w + 128 (unsigned, for vpdpbusd).
 //   Q4_0 (128 bytes/block): vector j = bytes 32j.. of rows 0..7 at 32j + 4r + k: row r's GGUF
 //        nibble bytes qs[4j + k] verbatim; low nibbles are group j, high nibbles group j + 4.
-//   Q4_K (a chunk is one superblock, 1184 bytes): for j = 0..3 (elements 64j..64j+63) and k =
-//        0..7, vector 8j + k at 32(8j + k) + 4r + i holds row r's GGUF qs[32j + 4k + i]: its low
-//        nibbles are group 2j's elements 4k..4k+3, its high nibbles group 2j+1's. Then the tail
-//        (1024 on): d of rows 0..7 (f16), dmin of rows 0..7 (f16), sc[g][r] and m[g][r] (the
-//        6-bit scales and mins unpacked to bytes, group-major).
+//   Q4_K (a chunk is one superblock, 1184 bytes), in the order the kernel first reads it: the
+//        tail, d of rows 0..7 (f16), dmin of rows 0..7 (f16), sc[g][r] and m[g][r] (the 6-bit
+//        scales and mins unpacked to bytes, group-major), 160 bytes; then from 160 on, for
+//        j = 0..3 (elements 64j..64j+63) and k = 0..7, vector 8j + k at 160 + 32(8j + k) + 4r + i
+//        holds row r's GGUF qs[32j + 4k + i]: its low nibbles are group 2j's elements
+//        4k..4k+3, its high nibbles group 2j+1's.
 //   Q6_K (a chunk is one superblock, 1696 bytes), in the order the kernel first reads it: d of
 //        rows 0..7 (f16) and the int8 scales sc[g][r] of the 16 groups of 16, padded to 160;
 //        then per half h, 768 bytes: ql word vectors 0..7, qh word vectors 0..7, ql word vectors
