@@ -195,12 +195,13 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
   template <bool kIsQ8, int T>                                                                  \
   ATTR void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {     \
     const int64_t block_bytes = kIsQ8 ? 256 : 128;                                              \
-    const uint8_t* scales = chunk + nblocks * block_bytes;                                      \
+    const uint8_t* scales = chunk;                                                              \
+    const uint8_t* blocks = chunk + PackedBlocksOffset(nblocks);                                \
     __m256 s[T];                                                                                \
     for (int t = 0; t < T; ++t) s[t] = _mm256_setzero_ps();                                     \
     for (int b = 0; b < nblocks; ++b) {                                                         \
       __m256i wg[8];                                                                            \
-      LoadPackedBlock<kIsQ8>(chunk + b * block_bytes, wg);                                      \
+      LoadPackedBlock<kIsQ8>(blocks + b * block_bytes, wg);                                     \
       const __m256 dw = LoadPackedScales(scales, b);                                            \
       for (int t = 0; t < T; ++t) {                                                             \
         s[t] = AddScaledBlock(BLOCK_DOT<kIsQ8>(wg, x[t].q + 32 * b, x[t].isum[b]), dw,          \

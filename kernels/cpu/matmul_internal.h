@@ -70,7 +70,7 @@ struct Q8Act {
 };
 
 // Packed panels (packed_matmul.h): rows per panel, tokens per kernel call, the bytes of one
-// 32-block of a panel's weights, the bytes of its scales (kept after the chunk's weight blocks:
+// 32-block of a panel's weights, the bytes of its scales (kept before the chunk's weight blocks:
 // 8 f16; Q4_K and Q6_K: an eighth of their superblock's tail), and of a chunk of nb
 // blocks.
 constexpr int kPackedRows = 8;
@@ -92,6 +92,10 @@ inline int64_t PackedScaleBytes(GgmlType type) {
     default: return 2 * kPackedRows;
   }
 }
+// Where a packed Q8_0 / Q4_0 chunk of nb blocks keeps its weight blocks: after the nb x 8 f16
+// scales ([block][row]), which come first because the kernel reads block 0's scales with its
+// weights (a chunk read front to back; "Tail first" in docs/kernels-cpu.md).
+inline int64_t PackedBlocksOffset(int64_t nb) { return nb * 2 * kPackedRows; }
 inline int64_t PackedChunkBytes(GgmlType type, int64_t nb) {
   return nb * (PackedBlockBytes(type) + PackedScaleBytes(type));
 }

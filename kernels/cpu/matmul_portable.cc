@@ -232,12 +232,13 @@ void DotPacked(GgmlType type, const uint8_t* chunk, int nblocks, const Q8Act* x,
   if (type == GgmlType::kQ4_K) return DotPackedQ4K(chunk, x, T, acc);
   if (type == GgmlType::kQ6_K) return DotPackedQ6K(chunk, x, T, acc);
   const int64_t block_bytes = PackedBlockBytes(type);
-  const uint8_t* scales = chunk + nblocks * block_bytes;
+  const uint8_t* scales = chunk;
+  const uint8_t* blocks = chunk + PackedBlocksOffset(nblocks);
   for (int t = 0; t < T; ++t) {
     for (int r = 0; r < kPackedRows; ++r) {
       float s = 0.0f;
       for (int b = 0; b < nblocks; ++b) {
-        const uint8_t* block = chunk + b * block_bytes;
+        const uint8_t* block = blocks + b * block_bytes;
         int32_t dot = 0;
         for (int j = 0; j < 32; ++j) dot += PackedWeight(type, block, r, j) * x[t].q[32 * b + j];
         const float scale = LoadHalf(scales + 2 * (kPackedRows * b + r)) * x[t].d[b];

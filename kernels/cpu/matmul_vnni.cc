@@ -206,8 +206,10 @@ G4_VNNI void DotPackedPairTile(const uint8_t* chunk_a, const uint8_t* chunk_b, i
                                const Q8Act* x, double* acc) {
   constexpr int64_t kBlockBytes = kIsQ8 ? 256 : 128;
   constexpr int32_t kOffset = kIsQ8 ? 128 : 8;
-  const uint8_t* scales_a = chunk_a + nblocks * kBlockBytes;
-  const uint8_t* scales_b = chunk_b + nblocks * kBlockBytes;
+  const uint8_t* scales_a = chunk_a;  // the scales first, then the blocks (matmul_internal.h)
+  const uint8_t* scales_b = chunk_b;
+  const uint8_t* blocks_a = chunk_a + PackedBlocksOffset(nblocks);
+  const uint8_t* blocks_b = chunk_b + PackedBlocksOffset(nblocks);
   __m256 sa[T], sb[T];  // fp32 chains per token and panel
   for (int t = 0; t < T; ++t) sa[t] = sb[t] = _mm256_setzero_ps();
   for (int b = 0; b < nblocks; ++b) {
@@ -215,8 +217,8 @@ G4_VNNI void DotPackedPairTile(const uint8_t* chunk_a, const uint8_t* chunk_b, i
     for (int t = 0; t < T; ++t) da[t] = db[t] = _mm256_set1_epi32(-kOffset * x[t].isum[b]);
     for (int j = 0; j < 4; ++j) {
       __m256i wa_lo, wa_hi, wb_lo, wb_hi;
-      PackedGroups<kIsQ8>(chunk_a + b * kBlockBytes, j, &wa_lo, &wa_hi);
-      PackedGroups<kIsQ8>(chunk_b + b * kBlockBytes, j, &wb_lo, &wb_hi);
+      PackedGroups<kIsQ8>(blocks_a + b * kBlockBytes, j, &wa_lo, &wa_hi);
+      PackedGroups<kIsQ8>(blocks_b + b * kBlockBytes, j, &wb_lo, &wb_hi);
       for (int t = 0; t < T; ++t) {
         const int8_t* q = x[t].q + 32 * b;
         const __m256i x_lo = BroadcastGroup(q + 4 * j), x_hi = BroadcastGroup(q + 4 * j + 16);

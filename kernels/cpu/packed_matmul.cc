@@ -100,10 +100,10 @@ void PackPanel(GgmlType type, const uint8_t* W, int64_t in, int64_t out, int64_t
         (type == GgmlType::kQ4_K ? PackQ4KSuperblock : PackQ6KSuperblock)(superblock, r, chunk);
         continue;
       }
-      uint8_t* scales = chunk + nbc * PackedBlockBytes(type);
+      uint8_t* blocks = chunk + internal::PackedBlocksOffset(nbc);
       for (int64_t b = 0; b < nbc; ++b) {
-        PackBlock(type, row + (b0 + b) * traits.block_bytes, r, chunk + b * PackedBlockBytes(type),
-                  scales + 16 * b);
+        PackBlock(type, row + (b0 + b) * traits.block_bytes, r, blocks + b * PackedBlockBytes(type),
+                  chunk + 16 * b);
       }
     }
     chunk += PackedChunkBytes(type, nbc);

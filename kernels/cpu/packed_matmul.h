@@ -14,8 +14,9 @@
 //
 // Layout (PackedMatrix::Panel(p) = rows 8p .. 8p+7; rows past `out` are zero): the panel's
 // blocks of 32 elements in order, grouped in chunks of up to 8 blocks (256 elements, the float64
-// accumulation chunk). A chunk of nb blocks is nb weight blocks of kPackedBlockBytes(type) bytes,
-// then nb x 8 f16 scales ([block][row]), the GGUF scales verbatim.
+// accumulation chunk). A chunk of nb blocks is nb x 8 f16 scales ([block][row]), the GGUF scales
+// verbatim, then nb weight blocks of kPackedBlockBytes(type) bytes (the scales first: the kernel
+// reads block 0's with its weights, so the chunk is read front to back).
 //   Q8_0 (256 bytes/block): group g (elements 4g..4g+3) of rows 0..7 at bytes 32g + 4r + k, as
 //        w + 128 (unsigned, for vpdpbusd).
 //   Q4_0 (128 bytes/block): vector j = bytes 32j.. of rows 0..7 at 32j + 4r + k: row r's GGUF
