@@ -315,7 +315,9 @@ G4_AVX2 void DotBf16PackedTile(const uint8_t* w, const X* const* x, int64_t n, d
 // KernelTable::decode_bf16_tile: the chunk's runs in the order they lie, each to its row.
 G4_AVX2 void DecodeBf16TileChunk(const uint8_t* chunk, int64_t n, int R, float (*dst)[kChunk]) {
   for (int64_t k = 0; k < n / 8; ++k) {
-    for (int r = 0; r < R; ++r) _mm256_storeu_ps(dst[r] + 8 * k, WidenBf16(chunk + 16 * (kRowTile * k + r)));
+    for (int r = 0; r < R; ++r) {
+      _mm256_storeu_ps(dst[r] + 8 * k, WidenBf16(chunk + 16 * (kRowTile * k + r)));
+    }
   }
 }
 

@@ -880,7 +880,8 @@ TEST(PackedBf16, ProductEqualsF32ProductOnEveryRoute) {
     Weights f32;
     f32.bytes.resize(w.deq.size() * 4);
     std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
-    absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(GgmlType::kBF16, w.bytes.data(), in, 13, &pool2);
+    absl::StatusOr<PackedMatrix> m =
+        PackedMatrix::Pack(GgmlType::kBF16, w.bytes.data(), in, 13, &pool2);
     ASSERT_TRUE(m.ok()) << m.status();
     for (const int64_t tokens : {1, 2, 3, 70}) {
       for (const bool bf16_exact : {false, true}) {
@@ -889,8 +890,8 @@ TEST(PackedBf16, ProductEqualsF32ProductOnEveryRoute) {
         if (bf16_exact) for (float& v : x) v = ops::RoundBf16(v);
         for (Isa isa : isas) {
           for (const bool round : {false, true}) {
-            const std::vector<float> want =
-                RunMatMul(GgmlType::kF32, f32, x, s, isa, ActivationPrecision::kF32, nullptr, round);
+            const std::vector<float> want = RunMatMul(GgmlType::kF32, f32, x, s, isa,
+                                                      ActivationPrecision::kF32, nullptr, round);
             for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
               const std::vector<float> got = RunPacked(*m, x, tokens, isa, pool, round);
               ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))

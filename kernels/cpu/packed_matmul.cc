@@ -1,6 +1,6 @@
 // PackedMatrix: the GGUF rows of a Q8_0 / Q4_0 / Q4_K / Q6_K / BF16 matrix rewritten into its
-// packed layout (packed_matmul.h). The product against it is MatMulPacked, in matmul.cc beside MatMul (they
-// share the activation quantizer, the ISA choice and the thread split).
+// packed layout (packed_matmul.h). The product against it is MatMulPacked, in matmul.cc beside
+// MatMul (they share the activation quantizer, the ISA choice and the thread split).
 #include "cpu/packed_matmul.h"
 
 #include <algorithm>
@@ -41,7 +41,8 @@ void PackQ4KSuperblock(const uint8_t* src, int r, uint8_t* chunk) {
   const uint8_t* qs = src + 16;
   for (int j = 0; j < 4; ++j) {
     for (int k = 0; k < 8; ++k) {
-      std::memcpy(chunk + internal::kPackedQ4KNibbles + 256 * j + 32 * k + 4 * r, qs + 32 * j + 4 * k, 4);
+      std::memcpy(chunk + internal::kPackedQ4KNibbles + 256 * j + 32 * k + 4 * r,
+                  qs + 32 * j + 4 * k, 4);
     }
   }
   uint8_t* tail = chunk;

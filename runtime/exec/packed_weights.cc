@@ -18,8 +18,8 @@
 namespace g4::exec {
 
 // The weights' copies, by plan weight name, one per expert (one for a 2-D weight): packed
-// matrices (Q8_0, Q4_0, Q4_K, Q6_K, BF16), or the GGUF bytes verbatim (every other dtype). All live in one arena
-// of huge pages, so that the small matrices share them too.
+// matrices (Q8_0, Q4_0, Q4_K, Q6_K, BF16), or the GGUF bytes verbatim (every other dtype). All
+// live in one arena of huge pages, so that the small matrices share them too.
 struct PackedWeights::Set {
   cpu::HugePageBuffer arena;
   absl::flat_hash_map<std::string, std::vector<cpu::PackedMatrix>> by_name;
@@ -49,11 +49,12 @@ bool Copied(const g4k_weight& w) { return w.n_dims >= 2 && w.n_dims <= 3; }
 // Whether weight `w` is packed (else copied verbatim): a packable dtype and a shape its layout
 // takes (whole blocks per row; BF16: whole 8-element runs).
 bool Packable(const g4k_weight& w) {
-  return Copied(w) && cpu::PackedMatrix::BytesFor(gguf::GgmlType(w.ggml_type), w.ne[0], w.ne[1]).ok();
+  return Copied(w) &&
+         cpu::PackedMatrix::BytesFor(gguf::GgmlType(w.ggml_type), w.ne[0], w.ne[1]).ok();
 }
 
 // Whether weight `w`'s copy only moves or reorders bytes the GGUF-layout kernels read to the
-// same bits (a verbatim copy, BF16's chunk interleave), so that it can be left out.
+// same bits (a verbatim copy, BF16's row tiles), so that it can be left out.
 bool Optional(const g4k_weight& w) {
   return !Packable(w) || gguf::GgmlType(w.ggml_type) == gguf::GgmlType::kBF16;
 }
@@ -155,11 +156,13 @@ absl::StatusOr<std::shared_ptr<const PackedWeights::Set>> PackAll(
   // must still run from its mapping.
   uint64_t required = 0, optional = 0;
   for (const auto& [id, name] : todo) {
-    (Optional(views[id]) ? optional : required) += CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
+    const uint64_t bytes = CopyBytes(views[id]) * uint64_t(Matrices(views[id]));
+    (Optional(views[id]) ? optional : required) += bytes;
   }
   const uint64_t available = AvailableMemoryBytes();  // 0: unknown
   if (available > 0 && required + optional > available) {
-    todo.erase(std::remove_if(todo.begin(), todo.end(), [&](const auto& t) { return Optional(views[t.first]); }),
+    todo.erase(std::remove_if(todo.begin(), todo.end(),
+                              [&](const auto& t) { return Optional(views[t.first]); }),
                todo.end());
     optional = 0;
   }
