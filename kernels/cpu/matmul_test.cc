@@ -463,9 +463,10 @@ TEST_P(MatMulTest, RoundBf16OptionEqualsRoundingAfterwards) {
 
 // The exact path on quantized weights equals the exact path on their dequantized F32 copy
 // bitwise: decoding is exact and the products then take the same route.
-// F16/BF16 too: their GEMV reads the rows in place (dot_bf16 widens BF16 in registers, several
-// 256-chunks side by side), which must give the decode-then-dot_f32 sums bit for bit; the shapes
-// cover GEMV (1-2 tokens, rows of whole chunk groups and of a short tail) and GEMM.
+// F16/BF16 too: their GEMV reads the rows in place (dot_bf16 widens BF16 in registers, one
+// 256-chunk's chain at a time), which must give the decode-then-dot_f32 sums bit for bit; the
+// shapes cover GEMV (1-2 tokens, rows of whole chunks and of a short tail) and GEMM. (Packed BF16
+// tiles: PackedBf16.ProductEqualsF32ProductOnEveryRoute.)
 TEST_P(MatMulTest, ExactPathEqualsF32OfDequantizedWeights) {
   if (type() == GgmlType::kF32 || activations() != ActivationPrecision::kF32) GTEST_SKIP();
   std::vector<Shape> shapes = {ShapesFor(type()).back()};
