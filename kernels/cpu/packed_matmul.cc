@@ -17,10 +17,10 @@ using internal::PackedBlockBytes;
 using internal::PackedChunkBytes;
 
 constexpr int64_t kBlockElems = 32;
+constexpr int64_t kChunkBlocks = internal::kChunk / kBlockElems;
 
 // A packed BF16 tile's bytes: kRowTile rows of 2 * in.
 int64_t Bf16TileBytes(int64_t in) { return 2 * internal::kRowTile * in; }
-constexpr int64_t kChunkBlocks = internal::kChunk / kBlockElems;
 
 // One GGUF block (34 or 18 bytes: f16 scale, then the quants) of row r into packed block `dst`
 // and its scale slot.
@@ -139,7 +139,6 @@ bool PackedMatrix::Supports(GgmlType type) {
   return type == GgmlType::kQ8_0 || type == GgmlType::kQ4_0 || type == GgmlType::kQ4_K ||
          type == GgmlType::kQ6_K || type == GgmlType::kBF16;
 }
-
 
 absl::StatusOr<uint64_t> PackedMatrix::BytesFor(GgmlType type, int64_t in, int64_t out) {
   if (absl::Status st = CheckShape(type, in, out); !st.ok()) return st;
