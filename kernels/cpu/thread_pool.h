@@ -8,7 +8,9 @@
 // Determinism: ParallelFor only decides WHICH thread runs an index, never how an index is
 // computed, so a kernel whose per-index work does not depend on the thread gives bit-identical
 // results for every thread count. Indices are handed out in contiguous chunks by an atomic
-// counter (dynamic scheduling: on a shared machine a descheduled thread does not stall the rest).
+// counter (dynamic scheduling: on a shared machine a descheduled thread does not stall the rest),
+// guided: each chunk a share of what is left (GuidedChunk), so the last ones are small and the
+// threads finish together.
 #ifndef GEMMA4C_KERNELS_CPU_THREAD_POOL_H_
 #define GEMMA4C_KERNELS_CPU_THREAD_POOL_H_
 
@@ -32,6 +34,10 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // The size of the chunk a thread takes when [begin, n) is left of a job on `threads` threads:
+  // a share of the rest (a quarter on 2 threads), never below n / 64 nor past n. At least 1.
+  static int64_t GuidedChunk(int64_t n, int64_t begin, int threads);
 
   // Calls fn(begin, end) on disjoint ranges that together cover [0, n), from up to
   // num_threads() threads, and returns when all have finished. fn must not throw.
@@ -58,7 +64,6 @@ class ThreadPool {
   RangeFn job_fn_ = nullptr;
   void* job_ctx_ = nullptr;
   int64_t job_n_ = 0;
-  int64_t job_grain_ = 1;
   std::atomic<int64_t> next_{0};    // next unclaimed index
   std::atomic<int> active_{0};      // workers that have not finished the current job
 

@@ -32,6 +32,20 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
   }
 }
 
+// Guided chunks on 2 threads, worked by hand: a quarter of what is left, at least n / 64.
+TEST(ThreadPool, GuidedChunksShrinkToTheMinimumGrain) {
+  std::vector<int64_t> sizes;
+  for (int64_t begin = 0; begin < 64; begin += sizes.back()) {
+    sizes.push_back(ThreadPool::GuidedChunk(64, begin, 2));
+  }
+  EXPECT_EQ(sizes, (std::vector<int64_t>{16, 12, 9, 6, 5, 4, 3, 2, 1, 1, 1, 1, 1, 1, 1}));
+  // n = 6400: the floor is 100 elements, and the last chunk stops at n.
+  EXPECT_EQ(ThreadPool::GuidedChunk(6400, 0, 2), 1600);
+  EXPECT_EQ(ThreadPool::GuidedChunk(6400, 6000, 2), 100);
+  EXPECT_EQ(ThreadPool::GuidedChunk(6400, 6350, 2), 50);
+  EXPECT_EQ(ThreadPool::GuidedChunk(6400, 0, 1), 3200);
+}
+
 TEST(ThreadPool, RunsOnSeveralThreads) {
   ThreadPool pool(3);
   std::mutex mu;
