@@ -46,11 +46,11 @@ inline void Linear(const g4k_call* c, int32_t w, int32_t x, int32_t y, int round
                  round);
 }
 
-// body(r, scratch) for every token row r of the call, on the runtime's threads when it offers
-// them (g4k_api::parallel_rows); each range gets its own `scratch_floats` of scratch. Rows are
+// body(i, scratch) for i in [0, n), on the runtime's threads when it offers them
+// (g4k_api::parallel_rows); each range gets its own `scratch_floats` of scratch. The items are
 // independent, so the result is the same for any split.
 template <typename Body>
-inline void ForRows(const g4k_call* c, int64_t scratch_floats, const Body& body) {
+inline void ForItems(const g4k_call* c, int64_t n, int64_t scratch_floats, const Body& body) {
   struct Ctx {
     const Body* body;
     int64_t scratch_floats;
@@ -64,11 +64,30 @@ inline void ForRows(const g4k_call* c, int64_t scratch_floats, const Body& body)
     if (scratch.size() < static_cast<size_t>(x.scratch_floats)) scratch.resize(x.scratch_floats);
     for (int64_t r = begin; r < end; ++r) (*x.body)(r, scratch.data());
   };
-  if (c->n_tokens > 1 && c->api->parallel_rows != nullptr) {
-    c->api->parallel_rows(c->rt, c->n_tokens, run, &ctx);
+  if (n > 1 && c->api->parallel_rows != nullptr) {
+    c->api->parallel_rows(c->rt, n, run, &ctx);
   } else {
-    run(&ctx, 0, c->n_tokens);
+    run(&ctx, 0, n);
   }
+}
+
+// body(r, scratch) for every token row r of the call (ForItems over the rows).
+template <typename Body>
+inline void ForRows(const g4k_call* c, int64_t scratch_floats, const Body& body) {
+  ForItems(c, c->n_tokens, scratch_floats, body);
+}
+
+// body(c0, scratch) for c0 = 0, K, 2K, ... < N: the one token row of an elementwise region (its
+// element j depends only on element j of its inputs) in N / K column blocks, on the runtime's
+// threads (ForItems). At decode ForRows has one row to hand out, so a wide row (the LM head's
+// softcap over the vocabulary) would run on one thread. The body offsets its rows by c0 and
+// calls the helpers with width K (a multiple of 8, so their AVX2 loops take every element as on
+// the whole row: the same bits). Its scratch rows are those of the whole row, offset by c0.
+template <int64_t N, int64_t K, typename Body>
+inline void ForColumns(const g4k_call* c, int64_t scratch_floats, const Body& body) {
+  static_assert(N % K == 0 && K % 8 == 0, "whole 8-float blocks");
+  ForItems(c, N / K, scratch_floats,
+           [&](int64_t block, float* scratch) { body(block * K, scratch); });
 }
 
 template <int64_t N> inline void Scale(const float* x, float f, float* y) {

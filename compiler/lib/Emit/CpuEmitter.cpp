@@ -9,12 +9,15 @@
 #include "g4/Emit/CpuEmitter.h"
 
 #include <cstdio>
+#include <optional>
+#include <vector>
 
 #include "g4/IR/G4Dialect.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -43,6 +46,21 @@ using namespace g4::fused;
 extern "C" uint32_t g4k_abi_version(void) { return G4K_ABI_VERSION; }
 )cc";
 
+/// The narrowest row that a one-token call splits into column blocks (ForColumns), and the
+/// blocks it is split into. Why: at decode a region's row ops run on one row, so ForRows runs
+/// them on one thread while the others wait; the widest are elementwise (the LM head's softcap
+/// over 262144 logits, GELU over up to 12288 features: ~5 % of an E2B decode step on one
+/// thread). Narrower rows cost less than a pool handoff.
+constexpr int64_t kMinColumnSplit = 4096;
+constexpr int64_t kColumnBlocks = 8;
+
+/// Row ops whose output element j depends only on element j of each input row (and on
+/// scalars): such a region computes the same bits on any split of its columns.
+bool isElementwise(Operation &op) {
+  return isa<ScaleOp, LayerScalarOp, AddOp, MulOp, GeluTanhOp, RoundBf16Op, SoftcapOp,
+             PleSliceOp>(op);
+}
+
 /// Writes one region's kernel body (ids abstracted as t[i], w[i]) and its id tables.
 class RegionWriter : public emit::RegionValues {
  public:
@@ -51,27 +69,40 @@ class RegionWriter : public emit::RegionValues {
   LogicalResult write() {
     FailureOr<SmallVector<LinearCall>> calls = collectLinears();
     if (failed(calls)) return failure();
-    std::string linears, loop;
-    llvm::raw_string_ostream lin(linears), os(loop);
+    std::string linears;
+    llvm::raw_string_ostream lin(linears);
     for (const LinearCall &l : *calls)
       lin << "  Linear(c, w[" << l.weight << "], t[" << l.input << "], t[" << l.output << "], "
           << l.round << ");  // " << l.inWidth
           << " -> " << l.outWidth << (l.round ? ", rounded to bf16" : "")
           << "\n";
     nameTensorRows();
-    for (Operation *op : rowOps())
-      if (failed(writeRowOp(*op, os))) return failure();
+    std::vector<emit::RowOpCode> codes;
+    bool elementwise = true;
+    for (Operation *op : rowOps()) {
+      FailureOr<emit::RowOpCode> code = rowOpCode(*op);
+      if (failed(code)) return op->emitOpError() << "has no CPU kernel emission";
+      elementwise &= isElementwise(*op);
+      codes.push_back(std::move(*code));
+    }
 
     llvm::raw_string_ostream body(body_);
     body << "(const g4k_call* c, const int32_t* t, const int32_t* w) {\n";
     body << linears;
-    if (!loop.empty()) {
+    if (!codes.empty()) {
+      if (std::optional<int64_t> width = columnSplitWidth(codes); elementwise && width) {
+        // One token: its row's column blocks over the runtime's threads (ForColumns).
+        const int64_t block = *width / kColumnBlocks;
+        body << "  if (c->n_tokens == 1) {\n";
+        body << "    ForColumns<" << *width << ", " << block << ">(c, " << scratch_
+             << ", [&](int64_t c0, float* scratch) {\n";
+        writeLoop(codes, "      ", "Row(c, t[%u], 0) + c0", " + c0", std::to_string(block), body);
+        body << "    });\n    return;\n  }\n";
+      }
       // The token rows, split over the runtime's threads (ForRows, fused_rows_cpu.h).
       body << "  ForRows(c, " << scratch_ << ", [&](int64_t r, float* scratch) {\n";
-      if (scratch_ == 0) body << "    (void)scratch;\n";
-      for (unsigned i = 0; i < tIds_.size(); ++i)
-        if (usedInLoop_.contains(i)) body << "    float* a" << i << " = Row(c, t[" << i << "], r);\n";
-      body << loop << "  });\n";
+      writeLoop(codes, "    ", "Row(c, t[%u], r)", "", "", body);
+      body << "  });\n";
     }
     body << "}\n";
     return success();
@@ -84,18 +115,44 @@ class RegionWriter : public emit::RegionValues {
     return "Vec(c, w[" + std::to_string(index) + "])";
   }
 
-  /// The op's calls inside the token loop, each new scratch row declared before them.
-  LogicalResult writeRowOp(Operation &op, llvm::raw_ostream &os) {
-    FailureOr<emit::RowOpCode> code = rowOpCode(op);
-    if (failed(code)) return op.emitOpError() << "has no CPU kernel emission";
-    for (const emit::ScratchRow &row : code->newScratch)
-      os << "    float* " << row.name << " = scratch + " << row.offset << ";\n";
-    for (const emit::RowCall &call : code->calls) {
-      os << "    ";
-      emit::writeRowCall(os, call);
-      os << "\n";
+  /// The width of every call of an elementwise region (their one template argument), when they
+  /// share one that is worth splitting into kColumnBlocks blocks of whole 8-float vectors (the
+  /// helpers' AVX2 loops then take every element as on the whole row).
+  static std::optional<int64_t> columnSplitWidth(ArrayRef<emit::RowOpCode> codes) {
+    std::optional<int64_t> width;
+    for (const emit::RowOpCode &code : codes)
+      for (const emit::RowCall &call : code.calls) {
+        int64_t n = 0;
+        if (call.templateArgs.size() != 1 || !llvm::to_integer(call.templateArgs[0], n) ||
+            (width && *width != n))
+          return std::nullopt;
+        width = n;
+      }
+    if (!width || *width < kMinColumnSplit || *width % (8 * kColumnBlocks) != 0)
+      return std::nullopt;
+    return width;
+  }
+
+  /// The loop body: each row variable the loop uses bound by `rowOf` (printf-style, %u the
+  /// tensor index), then each op's new scratch rows (`scratch + offset` and `scratchShift`) and
+  /// calls, with their width template argument replaced by `width` when it is not empty.
+  void writeLoop(ArrayRef<emit::RowOpCode> codes, StringRef indent, const char *rowOf,
+                 StringRef scratchShift, const std::string &width, llvm::raw_ostream &os) const {
+    if (scratch_ == 0) os << indent << "(void)scratch;\n";
+    for (unsigned i = 0; i < tIds_.size(); ++i)
+      if (usedInLoop_.contains(i))
+        os << indent << "float* a" << i << " = " << llvm::format(rowOf, i) << ";\n";
+    for (const emit::RowOpCode &code : codes) {
+      for (const emit::ScratchRow &row : code.newScratch)
+        os << indent << "float* " << row.name << " = scratch + " << row.offset << scratchShift
+           << ";\n";
+      for (emit::RowCall call : code.calls) {
+        if (!width.empty()) call.templateArgs = {width};
+        os << indent;
+        emit::writeRowCall(os, call);
+        os << "\n";
+      }
     }
-    return success();
   }
 
   std::string body_;

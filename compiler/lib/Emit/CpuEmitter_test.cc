@@ -8,6 +8,8 @@
 #include <dlfcn.h>
 
 #include <cmath>
+#include <optional>
+#include <string>
 #include <cstring>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 namespace {
 
@@ -79,40 +82,93 @@ void FakeParallelRows(void *rt, int64_t n, void (*fn)(void *, int64_t, int64_t),
   for (int64_t r = n - 1; r >= 0; --r) fn(ctx, r, r + 1);
 }
 
-TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
+// A spec's one fused region compiled (fuse, plan memory, layout) and its kernel built with the
+// host compiler and loaded: the emitted source, the plan layout and the kernel function.
+struct BuiltKernel {
   mlir::MLIRContext context;
-  mlir::DialectRegistry registry;
-  registry.insert<mlir::g4::G4Dialect, mlir::func::FuncDialect>();
-  context.appendDialectRegistry(registry);
-  context.loadAllAvailableDialects();
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(kSpec, &context);
-  ASSERT_TRUE(module);
-  mlir::PassManager pm(&context);
-  pm.addPass(mlir::g4::createG4Fuse());
-  pm.addPass(mlir::g4::createG4PlanMemory());
-  ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
-
-  auto forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
-  auto regions = llvm::to_vector(forward.getBody().front().getOps<mlir::g4::FusedOp>());
-  ASSERT_EQ(regions.size(), 1u) << "one region: linear, norm, add and their roundings";
-  std::string kernel = regions.front().getKernel().str();
-  ASSERT_FALSE(kernel.empty());
-
-  mlir::FailureOr<mlir::g4::PlanLayout> layout = mlir::g4::layoutPlan(forward);
-  ASSERT_TRUE(mlir::succeeded(layout));
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  mlir::func::FuncOp forward;
+  std::optional<mlir::g4::PlanLayout> layout;
   llvm::SmallString<128> dir;
-  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("g4emit", dir));
-  mlir::g4::CpuEmitStats stats;
-  ASSERT_TRUE(mlir::succeeded(mlir::g4::buildCpuKernels(forward, *layout, dir, {}, &stats)));
-  EXPECT_EQ(stats.kernels, 1u);
+  std::string source;
+  void *lib = nullptr;
+  g4k_fn fn = nullptr;
 
-  void *lib = dlopen((dir + "/kernels_cpu.so").str().c_str(), RTLD_NOW | RTLD_LOCAL);
-  ASSERT_NE(lib, nullptr) << dlerror();
-  auto version = reinterpret_cast<uint32_t (*)()>(dlsym(lib, "g4k_abi_version"));
-  ASSERT_NE(version, nullptr);
-  EXPECT_EQ(version(), G4K_ABI_VERSION);
-  auto fn = reinterpret_cast<g4k_fn>(dlsym(lib, kernel.c_str()));
-  ASSERT_NE(fn, nullptr) << kernel;
+  ~BuiltKernel() {
+    if (lib) dlclose(lib);
+    if (!dir.empty()) llvm::sys::fs::remove_directories(dir);
+  }
+
+  // Fills the members; gtest failures on the way (call through ASSERT_NO_FATAL_FAILURE).
+  void Build(const char *spec) {
+    mlir::DialectRegistry registry;
+    registry.insert<mlir::g4::G4Dialect, mlir::func::FuncDialect>();
+    context.appendDialectRegistry(registry);
+    context.loadAllAvailableDialects();
+    module = mlir::parseSourceString<mlir::ModuleOp>(spec, &context);
+    ASSERT_TRUE(module);
+    mlir::PassManager pm(&context);
+    pm.addPass(mlir::g4::createG4Fuse());
+    pm.addPass(mlir::g4::createG4PlanMemory());
+    ASSERT_TRUE(mlir::succeeded(pm.run(*module)));
+
+    forward = module->lookupSymbol<mlir::func::FuncOp>("forward");
+    auto regions = llvm::to_vector(forward.getBody().front().getOps<mlir::g4::FusedOp>());
+    ASSERT_EQ(regions.size(), 1u) << "one region: the linear and the row ops after it";
+    std::string kernel = regions.front().getKernel().str();
+    ASSERT_FALSE(kernel.empty());
+
+    mlir::FailureOr<mlir::g4::PlanLayout> laid = mlir::g4::layoutPlan(forward);
+    ASSERT_TRUE(mlir::succeeded(laid));
+    layout = std::move(*laid);
+    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("g4emit", dir));
+    mlir::g4::CpuEmitStats stats;
+    ASSERT_TRUE(mlir::succeeded(mlir::g4::buildCpuKernels(forward, *layout, dir, {}, &stats)));
+    EXPECT_EQ(stats.kernels, 1u);
+    auto text = llvm::MemoryBuffer::getFile(dir + "/src/kernels_cpu.cc");
+    ASSERT_TRUE(bool(text));
+    source = (*text)->getBuffer().str();
+
+    lib = dlopen((dir + "/kernels_cpu.so").str().c_str(), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(lib, nullptr) << dlerror();
+    auto version = reinterpret_cast<uint32_t (*)()>(dlsym(lib, "g4k_abi_version"));
+    ASSERT_NE(version, nullptr);
+    EXPECT_EQ(version(), G4K_ABI_VERSION);
+    fn = reinterpret_cast<g4k_fn>(dlsym(lib, kernel.c_str()));
+    ASSERT_NE(fn, nullptr) << kernel;
+  }
+
+  // The plan tensor id of the forward function's argument i / of its returned value.
+  uint32_t Argument(unsigned i) { return layout->tensorIds.lookup(forward.getArgument(i)); }
+  uint32_t Returned() {
+    auto ret = llvm::cast<mlir::func::ReturnOp>(forward.getBody().front().getTerminator());
+    return layout->tensorIds.lookup(ret.getOperand(0));
+  }
+
+  // Every plan tensor as `tokens` rows of NaN (its width from the layout), bound in `tensors`.
+  void AllocateTensors(int64_t tokens, std::vector<std::vector<float>> *storage,
+                       std::vector<g4k_tensor> *tensors) const {
+    storage->resize(layout->tensors.size());
+    tensors->resize(layout->tensors.size());
+    for (size_t i = 0; i < tensors->size(); ++i) {
+      auto type = llvm::cast<mlir::RankedTensorType>(layout->tensors[i].value.getType());
+      (*tensors)[i].width = type.getShape().back();
+      (*storage)[i].assign(tokens * (*tensors)[i].width, std::nanf(""));
+    }
+  }
+};
+
+// Points each tensor at its storage (after the inputs were assigned into it).
+void BindTensors(std::vector<std::vector<float>> &storage, std::vector<g4k_tensor> &tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = storage[i].data();
+}
+
+TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
+  BuiltKernel k;
+  ASSERT_NO_FATAL_FAILURE(k.Build(kSpec));
+  EXPECT_EQ(k.source.find("ForColumns"), std::string::npos) << "a norm is not elementwise";
+  mlir::g4::PlanLayout *layout = &*k.layout;
+  g4k_fn fn = k.fn;
 
   // Inputs: x [3][8], h [3][4], W [4][8] (ne [8, 4]), norm weight [4].
   std::vector<float> x(kTokens * kIn), h(kTokens * kOut), w(kOut * kIn), wn = {0.5f, 1.25f, -2.0f, 3.0f};
@@ -120,17 +176,12 @@ TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
   for (size_t i = 0; i < h.size(); ++i) h[i] = 1.0f - 0.37f * float(i);
   for (size_t i = 0; i < w.size(); ++i) w[i] = 0.05f * float(int(i % 5) - 2) + 0.001f * float(i);
 
-  std::vector<std::vector<float>> storage(layout->tensors.size());
-  std::vector<g4k_tensor> tensors(layout->tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    auto type = llvm::cast<mlir::RankedTensorType>(layout->tensors[i].value.getType());
-    tensors[i].width = type.getShape().back();
-    storage[i].assign(kTokens * tensors[i].width, std::nanf(""));
-    tensors[i].data = storage[i].data();
-  }
-  storage[layout->tensorIds.lookup(forward.getArgument(0))] = x;
-  storage[layout->tensorIds.lookup(forward.getArgument(1))] = h;
-  for (size_t i = 0; i < tensors.size(); ++i) tensors[i].data = storage[i].data();
+  std::vector<std::vector<float>> storage;
+  std::vector<g4k_tensor> tensors;
+  k.AllocateTensors(kTokens, &storage, &tensors);
+  storage[k.Argument(0)] = x;
+  storage[k.Argument(1)] = h;
+  BindTensors(storage, tensors);
   std::vector<g4k_weight> weights(layout->weights.size());
   for (auto [i, op] : llvm::enumerate(layout->weights)) {
     bool matrix = op.getName() == "proj.weight";
@@ -146,8 +197,7 @@ TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
   EXPECT_EQ(rt.calls, 1);
   EXPECT_EQ(rt.lastRound, 1) << "the rounding after the linear belongs in its epilogue";
   EXPECT_EQ(rt.lastTokens, kTokens);
-  auto ret = llvm::cast<mlir::func::ReturnOp>(forward.getBody().front().getTerminator());
-  const float *out = storage[layout->tensorIds.lookup(ret.getOperand(0))].data();
+  const float *out = storage[k.Returned()].data();
   for (int64_t t = 0; t < kTokens; ++t) {
     float l[kOut];
     double ss = 0;
@@ -168,14 +218,73 @@ TEST(CpuEmitter, FusedRegionKernelMatchesHandComputation) {
   // With the runtime's parallel_rows: the token rows in ranges of one, last first (any split
   // and order must give the same rows), bitwise the same output.
   const std::vector<float> serial(out, out + kTokens * kOut);
-  std::fill(storage[layout->tensorIds.lookup(ret.getOperand(0))].begin(),
-            storage[layout->tensorIds.lookup(ret.getOperand(0))].end(), std::nanf(""));
+  std::fill(storage[k.Returned()].begin(), storage[k.Returned()].end(), std::nanf(""));
   api.parallel_rows = &FakeParallelRows;
   fn(&call);
   EXPECT_EQ(rt.parallelCalls, 1);
   EXPECT_EQ(std::memcmp(serial.data(), out, serial.size() * sizeof(float)), 0);
-  dlclose(lib);
-  llvm::sys::fs::remove_directories(dir);
+}
+
+// A wide elementwise region (linear, GELU, product with a second input, each rounded): one
+// token's row is split into column blocks (ForColumns), a batch takes ForRows. Both against
+// the ops' definitions, and the one-token call bit for bit against row 0 of the batch.
+constexpr const char *kWideSpec = R"mlir(
+func.func @forward(%x: tensor<?x8xf32>, %h: tensor<?x4096xf32>) -> tensor<?x4096xf32> {
+  %w = g4.weight "up.weight" : !g4.weight<8x4096 : f32>
+  %l = g4.linear %x, %w : (tensor<?x8xf32>, !g4.weight<8x4096 : f32>) -> tensor<?x4096xf32>
+  %lr = g4.round_bf16 %l {rule = #g4.rule<linear_out>, island = 0 : i64} : tensor<?x4096xf32>
+  %g = g4.gelu_tanh %lr : tensor<?x4096xf32>
+  %gr = g4.round_bf16 %g {rule = #g4.rule<gelu_out>, island = 1 : i64} : tensor<?x4096xf32>
+  %m = g4.mul %gr, %h : tensor<?x4096xf32>
+  %mr = g4.round_bf16 %m {rule = #g4.rule<gelu_mul>, island = 2 : i64} : tensor<?x4096xf32>
+  return %mr : tensor<?x4096xf32>
+}
+)mlir";
+
+TEST(CpuEmitter, OneTokenOfAWideElementwiseRegionSplitsItsColumns) {
+  constexpr int64_t kWide = 4096, kBatch = 2;
+  BuiltKernel k;
+  ASSERT_NO_FATAL_FAILURE(k.Build(kWideSpec));
+  EXPECT_NE(k.source.find("ForColumns<4096, 512>"), std::string::npos) << k.source;
+
+  std::vector<float> x(kBatch * kIn), h(kBatch * kWide), w(kWide * kIn);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.3f * float(int(i % 5) - 2) + 0.07f * float(i);
+  for (size_t i = 0; i < h.size(); ++i) h[i] = 1.5f - 0.001f * float(i % 3001);
+  for (size_t i = 0; i < w.size(); ++i) {
+    w[i] = 0.02f * float(int(i % 11) - 5) + 1e-5f * float(i % 97);
+  }
+  g4k_weight weight{w.data(), 0, 2, {kIn, kWide, 1, 1}, nullptr};
+  FakeRuntime rt;
+  g4k_api api{G4K_ABI_VERSION, &FakeLinear};
+  api.parallel_rows = &FakeParallelRows;
+  std::vector<int32_t> positions(kBatch, 0);
+  // The kernel on `tokens` rows of x and h; returns its output rows.
+  auto run = [&](int64_t tokens) {
+    std::vector<std::vector<float>> storage;
+    std::vector<g4k_tensor> tensors;
+    k.AllocateTensors(tokens, &storage, &tensors);
+    storage[k.Argument(0)].assign(x.begin(), x.begin() + tokens * kIn);
+    storage[k.Argument(1)].assign(h.begin(), h.begin() + tokens * kWide);
+    BindTensors(storage, tensors);
+    g4k_call call{&api, &rt, tokens, positions.data(), tensors.data(), &weight};
+    k.fn(&call);
+    return storage[k.Returned()];
+  };
+
+  const std::vector<float> one = run(1);
+  EXPECT_EQ(rt.parallelCalls, 1) << "one token: the column blocks on the runtime's threads";
+  const std::vector<float> batch = run(kBatch);
+  EXPECT_EQ(rt.parallelCalls, 2) << "two tokens: the rows";
+  for (int64_t t = 0; t < kBatch; ++t) {
+    for (int64_t o = 0; o < kWide; ++o) {
+      float acc = 0;
+      for (int64_t i = 0; i < kIn; ++i) acc += w[o * kIn + i] * x[t * kIn + i];
+      const float gelu = Bf16(g4::ops::GeluTanh(Bf16(acc)));
+      const float expected = Bf16(gelu * h[t * kWide + o]);
+      ASSERT_EQ(batch[t * kWide + o], expected) << "token " << t << ", feature " << o;
+    }
+  }
+  EXPECT_EQ(std::memcmp(one.data(), batch.data(), kWide * sizeof(float)), 0);
 }
 
 // The row helpers the emitted bodies call: the elementwise ones by hand, the others bit for bit
