@@ -135,10 +135,40 @@ template <int64_t N, int64_t W>
 inline void RmsNorm(const float* x, const float* w, float eps, float* y) {
   ops::RmsNormRow(x, w, N, W, eps, y);
 }
-// ops::RopeRow in place: heads of HD, the first RD dims rotary.
+// The RD/2 (cos, sin) pairs of ops::RopeCosSin at one (theta, pos, round), kept per thread
+// and per (HD, RD) for the next call. Why: each pair is a pow, a cos and a sin in double, ~8 us
+// per 128 pairs, and at decode every layer's Q and K rows ask again for the same position (E2B:
+// 70 calls per token, 2 distinct tables). A batch's rows have distinct positions: recomputed.
+template <int64_t HD, int64_t RD>
+struct RopeTable {
+  double theta = 0;
+  int64_t pos = -1;
+  bool round = false;
+  float c[RD / 2], s[RD / 2];
+
+  static const RopeTable& At(double theta, int64_t pos, bool round) {
+    thread_local RopeTable t;
+    if (t.pos != pos || t.theta != theta || t.round != round) {
+      for (int64_t i = 0; i < RD / 2; ++i) {
+        ops::RopeCosSin(i, HD, theta, pos, round, &t.c[i], &t.s[i]);
+      }
+      t.theta = theta, t.pos = pos, t.round = round;
+    }
+    return t;
+  }
+};
+
+// ops::RopeRow in place: heads of HD, the first RD dims rotary; the same pairs and products,
+// the angles from RopeTable.
 template <int64_t N, int64_t HD, int64_t RD>
 inline void Rope(float* y, double theta, int64_t pos, bool round) {
-  ops::RopeRow(y, N, HD, RD, theta, pos, round);
+  const RopeTable<HD, RD>& t = RopeTable<HD, RD>::At(theta, pos, round);
+  for (int64_t i = 0; i < RD / 2; ++i) {
+    for (int64_t h = 0; h < N; h += HD) {
+      const float a = y[h + i], b = y[h + i + HD / 2];
+      ops::RopePair(a, b, t.c[i], t.s[i], round, &y[h + i], &y[h + i + HD / 2]);
+    }
+  }
 }
 
 }  // namespace

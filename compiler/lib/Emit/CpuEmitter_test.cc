@@ -332,14 +332,27 @@ TEST(FusedRowsCpu, HelpersMatchRowOps) {
     ops::RmsNormRow(x, weight, 8, 4, 1e-6f, want);
     EXPECT_EQ(std::memcmp(y, want, sizeof y), 0);
   }
-  // Rope in place: two heads of 4, all dims rotary, at position 7, against RopeRow.
-  for (bool round : {false, true}) {
+  // Rope in place: two heads of 4, all dims rotary, against RopeRow. The angles are cached per
+  // thread (RopeTable): the same key twice, then each of position, theta and rounding changed.
+  struct Key {
+    int64_t pos;
+    double theta;
+    bool round;
+  };
+  for (const Key &key : {Key{7, 1e4, false}, Key{7, 1e4, false}, Key{7, 1e4, true},
+                         Key{8, 1e4, true}, Key{8, 1e6, true}, Key{8, 1e6, false}}) {
     std::memcpy(y, x, sizeof y);
     std::memcpy(want, x, sizeof want);
-    fused::Rope<8, 4, 4>(y, 10000.0, 7, round);
-    ops::RopeRow(want, 8, 4, 4, 10000.0, 7, round);
-    EXPECT_EQ(std::memcmp(y, want, sizeof y), 0);
+    fused::Rope<8, 4, 4>(y, key.theta, key.pos, key.round);
+    ops::RopeRow(want, 8, 4, 4, key.theta, key.pos, key.round);
+    EXPECT_EQ(std::memcmp(y, want, sizeof y), 0) << key.pos << " " << key.theta << " " << key.round;
   }
+  // Half the dims rotary (proportional RoPE): the other pairs pass through.
+  std::memcpy(y, x, sizeof y);
+  std::memcpy(want, x, sizeof want);
+  fused::Rope<8, 4, 2>(y, 1e4, 5, true);
+  ops::RopeRow(want, 8, 4, 2, 1e4, 5, true);
+  EXPECT_EQ(std::memcmp(y, want, sizeof y), 0);
 
   // PosAt reads an int32 from a float slot; Row, Vec and Linear address the call's tables.
   int32_t pos = 300;
