@@ -213,21 +213,24 @@ for spec in "${MODELS[@]}"; do
   lpp=absent; ltg=absent
   [ -z "$LLAMA" ] || { lpp=$(llama_run "$model" -p "$PP" -n 0); echo "llama-bench pp$PP: $lpp tok/s"; }
   gpp=$(g4_run "$plan" "$model" prefill); echo "g4run       pp$PP: $gpp tok/s"
-  # The floor drifts within minutes on shared machines (30-58 GB/s on the Zen 4 VM of
-  # 2026-12-07), so each row's floor is probed right before and right after its two decode runs
-  # and the mean of the two is the row's floor; the start-of-run probe is only the banner's.
+  # The floor drifts within minutes on shared machines (30-64 GB/s on the Zen 4 VM of
+  # 2026-12-07/08), so each row's floor is probed right before, between and right after its two
+  # decode runs, and the median of the three is the row's floor: one probe in a fast or a slow
+  # minute (a 61 GB/s probe next to 34 happened twice in one run) no longer moves the row by
+  # half. The start-of-run probe is only the banner's.
   f_before=$("$DIR/readbw" "$THREADS")
   [ -z "$LLAMA" ] || { ltg=$(llama_run "$model" -p 0 -n "$TG"); echo "llama-bench tg$TG: $ltg tok/s"; }
+  f_between=$("$DIR/readbw" "$THREADS")
   read -r gtg gbt gbs <<< "$(g4_run "$plan" "$model" decode)"; echo "g4run       tg$TG: $gtg tok/s, $gbt GB/token, $gbs GB/s"
   f_after=$("$DIR/readbw" "$THREADS")
-  rfloor=$(awk -v a="$f_before" -v b="$f_after" 'BEGIN { printf "%.1f", (a + b) / 2 }')
-  echo "read floor around the decode runs: $f_before, $f_after GB/s (row floor $rfloor)"
+  rfloor=$(printf '%s\n' "$f_before" "$f_between" "$f_after" | sort -g | sed -n 2p)
+  echo "read floor around the decode runs: $f_before, $f_between, $f_after GB/s (row floor, the median: $rfloor)"
   lgbs=$(awk -v t="${ltg%% *}" -v g="$gbt" 'BEGIN { if (t + 0 > 0 && g + 0 > 0) printf "%.1f", t * g; else printf "-" }')
   ROWS+=("| $name | $dtype | $gpp | $lpp | $(ratio "$gpp" "$lpp") | $gtg | $ltg | $(ratio "$gtg" "$ltg") | $gbt | $rfloor | $gbs | $lgbs | $(pct "$gbs" "$rfloor") | $(pct "$lgbs" "$rfloor") |")
 done
 
 echo
-echo "threads $THREADS, read floor $FLOOR GB/s at the start; each row's floor is the mean of probes just before and after its decode runs; ratio = g4run / llama.cpp (below 1: gemma4c slower)"
+echo "threads $THREADS, read floor $FLOOR GB/s at the start; each row's floor is the median of probes just before, between and just after its decode runs; ratio = g4run / llama.cpp (below 1: gemma4c slower)"
 echo
 if [ -n "${DEPTHS:-}" ]; then
   echo "| model | dtype | depth | g4run pp$PP tok/s | llama pp$PP tok/s | ratio |"
