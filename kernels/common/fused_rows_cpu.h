@@ -136,9 +136,9 @@ inline void RmsNorm(const float* x, const float* w, float eps, float* y) {
   ops::RmsNormRow(x, w, N, W, eps, y);
 }
 // The RD/2 (cos, sin) pairs of ops::RopeCosSin at one (theta, pos, round), kept per thread
-// and per (HD, RD) for the next call. Why: each pair is a pow, a cos and a sin in double, ~8 us
-// per 128 pairs, and at decode every layer's Q and K rows ask again for the same position (E2B:
-// 70 calls per token, 2 distinct tables). A batch's rows have distinct positions: recomputed.
+// and per (HD, RD) for the next call. Why: each pair is a pow, a cos and a sin in double, and at
+// decode every layer's Q and K rows ask again for the same position (E2B: 70 calls per token, 2
+// distinct tables). A batch's rows have distinct positions: there the table is recomputed.
 template <int64_t HD, int64_t RD>
 struct RopeTable {
   double theta = 0;
