@@ -190,8 +190,9 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
 // inlined into an AVX2-only function, and the AVX2 table must not contain VNNI code), so each
 // kernel file expands this with its attribute, its `BLOCK_DOT<kIsQ8>(wg, q, isum)` (the exact
 // integer dot of token q with rows 0..7 of one block) and its `DOT16(wg, q, isum16)` (Q6_K: the
-// exact dot of (w - 32) over 16 elements). Defines the tiles and DotPacked.
-#define G4_DEFINE_DOT_PACKED(ATTR, BLOCK_DOT, DOT16)                                                 \
+// exact dot of (w - 32) over 16 elements) and its `Q6_GROUP<J>(ql, qh)` (Q6Group's contract).
+// Defines the tiles and DotPacked.
+#define G4_DEFINE_DOT_PACKED(ATTR, BLOCK_DOT, DOT16, Q6_GROUP)                                       \
   template <bool kIsQ8, int T>                                                                  \
   ATTR void DotPackedTile(const uint8_t* chunk, int nblocks, const Q8Act* x, double* acc) {     \
     const int64_t block_bytes = kIsQ8 ? 256 : 128;                                              \
@@ -248,7 +249,7 @@ G4_AVX2 inline void AddPackedChunk(__m256 s, double* acc8) {
     const int b = 4 * h + J;                                                                    \
     __m256i q[8];                                                                               \
     for (int k = 0; k < 8; ++k) {                                                               \
-      q[k] = Q6Group<J>(LoadU256(half + PackedQ6KQl(J % 2, k)), LoadU256(half + PackedQ6KQh(k))); \
+      q[k] = Q6_GROUP<J>(LoadU256(half + PackedQ6KQl(J % 2, k)), LoadU256(half + PackedQ6KQh(k))); \
     }                                                                                           \
     const __m256i sc_a = LoadPackedInt8(tail + 16 + 8 * (2 * b));                               \
     const __m256i sc_b = LoadPackedInt8(tail + 16 + 8 * (2 * b + 1));                           \

@@ -585,7 +585,7 @@ G4_AVX2 __m256i PackedDot16(const __m256i* wg, const int8_t* q, int32_t isum16) 
                           _mm256_set1_epi32(-32 * isum16));
 }
 
-G4_DEFINE_DOT_PACKED(G4_AVX2, PackedBlockDot, PackedDot16)
+G4_DEFINE_DOT_PACKED(G4_AVX2, PackedBlockDot, PackedDot16, Q6Group)
 
 static_assert(kRowTile == 4 && kTokenTile == 2, "update the instantiation tables");
 
