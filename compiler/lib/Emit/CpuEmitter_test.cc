@@ -1,6 +1,7 @@
 // The emitted CPU kernel of a hand-written region (linear + round, RMSNorm + round, residual
 // add + round), built with the host compiler, loaded with dlopen and run on known inputs;
-// the expected values are computed here from the ops' definitions. Then the helpers of
+// the expected values are computed here from the ops' definitions. The same for a wide
+// elementwise region (linear, GELU, product), whose one-token call splits its columns. Then the helpers of
 // kernels/common/fused_rows_cpu.h, which the emitted code includes, against row_ops.h and
 // hand-worked values.
 #include "g4/Emit/CpuEmitter.h"
