@@ -158,17 +158,12 @@ struct RopeTable {
   }
 };
 
-// ops::RopeRow in place: heads of HD, the first RD dims rotary; the same pairs and products,
-// the angles from RopeTable.
+// ops::RopeRow in place: heads of HD, the first RD dims rotary; its steps
+// (ops::RopeRotatePairs), the angles from RopeTable.
 template <int64_t N, int64_t HD, int64_t RD>
 inline void Rope(float* y, double theta, int64_t pos, bool round) {
   const RopeTable<HD, RD>& t = RopeTable<HD, RD>::At(theta, pos, round);
-  for (int64_t i = 0; i < RD / 2; ++i) {
-    for (int64_t h = 0; h < N; h += HD) {
-      const float a = y[h + i], b = y[h + i + HD / 2];
-      ops::RopePair(a, b, t.c[i], t.s[i], round, &y[h + i], &y[h + i + HD / 2]);
-    }
-  }
+  for (int64_t i = 0; i < RD / 2; ++i) ops::RopeRotatePairs(y, N, HD, i, t.c[i], t.s[i], round);
 }
 
 }  // namespace

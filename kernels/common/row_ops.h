@@ -121,20 +121,27 @@ G4_HD inline void RopePair(float a, float b, float c, float s, bool round_bf16, 
   }
 }
 
+// Pair i of every head of an n-wide row, in place, rotated by (c, s): RopeRow's step for one
+// angle (the fused Rope helper takes its angles from a cache and calls this).
+G4_HD inline void RopeRotatePairs(float* x, int64_t n, int64_t head_dim, int64_t i, float c,
+                                  float s, bool round_bf16) {
+  const int64_t half = head_dim / 2;
+  for (int64_t h = 0; h < n; h += head_dim) {
+    const float a = x[h + i], b = x[h + i + half];
+    RopePair(a, b, c, s, round_bf16, &x[h + i], &x[h + i + half]);
+  }
+}
+
 // NeoX ("rotate half") RoPE of every head of an n-wide row, in place. Pair i < d/2 rotates by
 // pos * theta^(-2i/d) for i < rotary_dims/2; the other pairs pass through (proportional RoPE).
 // When round_bf16: cos/sin are rounded to bf16, and x*cos, rot(x)*sin and their sum each
 // rounded (the reference's three roundings, architecture spec §2.3).
 G4_HD inline void RopeRow(float* x, int64_t n, int64_t head_dim, int64_t rotary_dims,
                           double theta, int64_t pos, bool round_bf16) {
-  const int64_t half = head_dim / 2, pairs = rotary_dims / 2;
-  for (int64_t i = 0; i < pairs; ++i) {
+  for (int64_t i = 0; i < rotary_dims / 2; ++i) {
     float c, s;
     RopeCosSin(i, head_dim, theta, pos, round_bf16, &c, &s);
-    for (int64_t h = 0; h < n; h += head_dim) {
-      const float a = x[h + i], b = x[h + i + half];
-      RopePair(a, b, c, s, round_bf16, &x[h + i], &x[h + i + half]);
-    }
+    RopeRotatePairs(x, n, head_dim, i, c, s, round_bf16);
   }
 }
 
