@@ -163,13 +163,22 @@ G4_AVX2 inline __m256i LoadPackedInt8(const uint8_t* p) {
 // ql word vector `ql` (words 8(J % 2) + k of the half) and its qh word vector `qh` (word k):
 // J = 0: low nibbles | qh bits 0-1; 1: low | bits 2-3; 2: high nibbles | bits 4-5; 3: high |
 // bits 6-7 (ggml's dequantize_row_q6_K, element l, l + 32, l + 64, l + 96).
+// Q6NibbleBits<J> puts block J's nibble in bits 0-3 of each byte and Q6HighBits<J> its two high
+// bits in bits 4-5; the other bits hold neighbours' bits, which the merge masks off.
+template <int J>
+G4_AVX2 inline __m256i Q6NibbleBits(__m256i ql) {
+  return J < 2 ? ql : _mm256_srli_epi16(ql, 4);
+}
+template <int J>
+G4_AVX2 inline __m256i Q6HighBits(__m256i qh) {
+  return J == 0 ? _mm256_slli_epi16(qh, 4) : J == 1 ? _mm256_slli_epi16(qh, 2)
+         : J == 2 ? qh : _mm256_srli_epi16(qh, 2);
+}
 template <int J>
 G4_AVX2 inline __m256i Q6Group(__m256i ql, __m256i qh) {
   const __m256i low4 = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
-  const __m256i nibble = J < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
-  const __m256i high = J == 0 ? _mm256_slli_epi16(qh, 4) : J == 1 ? _mm256_slli_epi16(qh, 2)
-                       : J == 2 ? qh : _mm256_srli_epi16(qh, 2);
-  return _mm256_or_si256(nibble, _mm256_and_si256(high, bits45));
+  return _mm256_or_si256(_mm256_and_si256(Q6NibbleBits<J>(ql), low4),
+                         _mm256_and_si256(Q6HighBits<J>(qh), bits45));
 }
 
 // s = fma(float(dot), dw * d, s) for rows 0..7: the packed numerics' one step per block.

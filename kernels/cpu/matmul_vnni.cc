@@ -185,10 +185,8 @@ G4_VNNI __m256i PackedDot16Vnni(const __m256i* wg, const int8_t* q, int32_t isum
 // furthest from the bandwidth floor (79 % on the Zen 4 VM), bound by its ALU work per byte.
 template <int J>
 G4_VNNI inline __m256i Q6GroupTernlog(__m256i ql, __m256i qh) {
-  const __m256i nibble = J < 2 ? ql : _mm256_srli_epi16(ql, 4);
-  const __m256i high = J == 0 ? _mm256_slli_epi16(qh, 4) : J == 1 ? _mm256_slli_epi16(qh, 2)
-                       : J == 2 ? qh : _mm256_srli_epi16(qh, 2);
-  const __m256i merged = _mm256_ternarylogic_epi32(nibble, high, _mm256_set1_epi8(0x0F), 0xE4);
+  const __m256i merged = _mm256_ternarylogic_epi32(Q6NibbleBits<J>(ql), Q6HighBits<J>(qh),
+                                                   _mm256_set1_epi8(0x0F), 0xE4);
   return _mm256_and_si256(merged, _mm256_set1_epi8(0x3F));
 }
 G4_DEFINE_DOT_PACKED(G4_VNNI, PackedBlockDotVnni, PackedDot16Vnni, Q6GroupTernlog)
