@@ -77,12 +77,11 @@ class RegionWriter : public emit::RegionValues {
           << " -> " << l.outWidth << (l.round ? ", rounded to bf16" : "")
           << "\n";
     nameTensorRows();
+    const SmallVector<Operation *> ops = rowOps();
     std::vector<emit::RowOpCode> codes;
-    bool elementwise = true;
-    for (Operation *op : rowOps()) {
+    for (Operation *op : ops) {
       FailureOr<emit::RowOpCode> code = rowOpCode(*op);
       if (failed(code)) return op->emitOpError() << "has no CPU kernel emission";
-      elementwise &= isElementwise(*op);
       codes.push_back(std::move(*code));
     }
 
@@ -90,7 +89,7 @@ class RegionWriter : public emit::RegionValues {
     body << "(const g4k_call* c, const int32_t* t, const int32_t* w) {\n";
     body << linears;
     if (!codes.empty()) {
-      if (std::optional<int64_t> width = columnSplitWidth(codes); elementwise && width) {
+      if (std::optional<int64_t> width = columnSplitWidth(ops)) {
         // One token: its row's column blocks over the runtime's threads (ForColumns).
         const int64_t block = *width / kColumnBlocks;
         body << "  if (c->n_tokens == 1) {\n";
@@ -115,19 +114,18 @@ class RegionWriter : public emit::RegionValues {
     return "Vec(c, w[" + std::to_string(index) + "])";
   }
 
-  /// The width of every call of an elementwise region (their one template argument), when they
-  /// share one that is worth splitting into kColumnBlocks blocks of whole 8-float vectors (the
-  /// helpers' AVX2 loops then take every element as on the whole row).
-  static std::optional<int64_t> columnSplitWidth(ArrayRef<emit::RowOpCode> codes) {
+  /// The row width of a region whose row ops are all elementwise with one result width, when
+  /// that width is worth splitting into kColumnBlocks blocks of whole 8-float vectors (the
+  /// helpers' AVX2 loops then take every element as on the whole row). The calls of these ops
+  /// have that width as their one template argument (rowOpCode), which writeLoop replaces.
+  static std::optional<int64_t> columnSplitWidth(ArrayRef<Operation *> ops) {
     std::optional<int64_t> width;
-    for (const emit::RowOpCode &code : codes)
-      for (const emit::RowCall &call : code.calls) {
-        int64_t n = 0;
-        if (call.templateArgs.size() != 1 || !llvm::to_integer(call.templateArgs[0], n) ||
-            (width && *width != n))
-          return std::nullopt;
-        width = n;
-      }
+    for (Operation *op : ops) {
+      if (!isElementwise(*op)) return std::nullopt;
+      const int64_t n = featureWidth(op->getResult(0));
+      if (width && *width != n) return std::nullopt;
+      width = n;
+    }
     if (!width || *width < kMinColumnSplit || *width % (8 * kColumnBlocks) != 0)
       return std::nullopt;
     return width;
