@@ -81,6 +81,11 @@ absl::Status ValidateStep(const Plan& plan, const Step& step, const std::string&
     return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): attributes are ",
                                                    EnumNameOpAttrs(step.attrs_type()), ", the op needs ",
                                                    EnumNameOpAttrs(shape.attrs)));
+  // The union's type can be set with its table absent (a corrupt or fuzzed plan): the executors
+  // and the checks below read the table through attrs_as_*() without a null check.
+  if (shape.attrs != OpAttrs::NONE && step.attrs() == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat(where, " (", op, "): attributes ",
+                                                   EnumNameOpAttrs(shape.attrs), " have no table"));
   const size_t n_in = SizeOf(step.inputs()), n_out = SizeOf(step.outputs()), n_w = SizeOf(step.weights());
   if (int(n_in) < shape.min_inputs || int(n_in) > shape.max_inputs ||
       (shape.outputs >= 0 && int(n_out) != shape.outputs) || int(n_w) < shape.min_weights ||

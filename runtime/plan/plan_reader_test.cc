@@ -152,6 +152,19 @@ TEST(PlanReader, RejectsStepWithoutItsAttributes) {
                     HasSubstr("needs RmsNormAttrs")));
 }
 
+// The attribute type named but its table absent (found by fuzz_plan under UBSan: the
+// attention check dereferenced the missing table).
+TEST(PlanReader, RejectsAttributeTypeWithoutItsTable) {
+  StepMaker attention = [](flatbuffers::FlatBufferBuilder& b) {
+    return CreateStep(b, OpKind::Attention, OpAttrs::AttentionAttrs, /*attrs=*/0, 0,
+                      b.CreateVector(std::vector<uint32_t>{2, 1}), b.CreateVector(std::vector<uint32_t>{3}), 0,
+                      /*layer=*/0);
+  };
+  EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, attention)),
+              AllOf(HasSubstr("bad/plan: step 1 (Attention)"),
+                    HasSubstr("attributes AttentionAttrs have no table")));
+}
+
 TEST(PlanReader, RejectsTensorIdOutOfRange) {
   EXPECT_THAT(LoadError(MakePlan(kPlanSchemaVersion, kRuntimeAbiVersion, Norm(2, 9))),
               AllOf(HasSubstr("step 1 (RmsNorm)"), HasSubstr("tensor id 9 is outside the plan's 4 tensors")));
