@@ -543,6 +543,31 @@ bool CpuHasAvxVnni() { return VnniKernels() != nullptr; }
 
 namespace {
 
+// The EVEX vpdpbusd table with the BF16 pair products, when this CPU has all they need
+// (Isa::kAvx512Bf16); nullptr otherwise.
+const KernelTable* Bf16PairKernels() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const KernelTable* table = []() -> const KernelTable* {
+    __builtin_cpu_init();
+    if (!CpuHasAvx2() || !__builtin_cpu_supports("avx512vnni") ||
+        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512f") ||
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512bf16")) {
+      return nullptr;
+    }
+    return internal::Avx512Bf16Kernels();
+  }();
+  return table;
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace
+
+bool CpuHasAvx512Bf16() { return Bf16PairKernels() != nullptr; }
+
+namespace {
+
 // The kernel table `isa` asks for on this CPU, or FailedPrecondition.
 absl::StatusOr<const KernelTable*> SelectKernels(Isa isa) {
   switch (isa) {
@@ -558,7 +583,15 @@ absl::StatusOr<const KernelTable*> SelectKernels(Isa isa) {
             "MatMul: AVX-VNNI kernels requested on a CPU without AVX-VNNI");
       }
       return VnniKernels();
+    case Isa::kAvx512Bf16:
+      if (!CpuHasAvx512Bf16()) {
+        return absl::FailedPreconditionError(
+            "MatMul: AVX512_BF16 kernels requested on a CPU without AVX512_BF16 (and "
+            "AVX512-VNNI, AVX512BW, AVX512VL)");
+      }
+      return Bf16PairKernels();
     case Isa::kAuto:
+      if (CpuHasAvx512Bf16()) return Bf16PairKernels();
       if (CpuHasAvxVnni()) return VnniKernels();
       if (CpuHasAvx2()) return internal::Avx2Kernels();
       return &internal::PortableKernels();
@@ -566,16 +599,59 @@ absl::StatusOr<const KernelTable*> SelectKernels(Isa isa) {
   return absl::InvalidArgumentError("MatMul: unknown Isa");
 }
 
+// Whether `p` takes the BF16 pair products (KernelTable::dot_bf16_pairs) once its activations
+// are known to be bf16-exact.
+bool UsesBf16Pairs(const Problem& p) {
+  return p.bf16_tiles && p.k->dot_bf16_pairs != nullptr && p.in % 8 == 0;
+}
+
+// Packed BF16 tiles [tile_begin, tile_end) x all tokens by the pair products (p.x_bf16 set).
+// Tokens go in blocks whose bf16 activations stay in L2 (kActivationBlockBytes); in a block, each
+// pair of tiles is taken against kBf16PairTokens tokens per call, so its weights are read from
+// L2 once per such group and each weight register feeds that many tokens. A GEMV (tokens <=
+// kTokenTile) takes one tile per call: one sequential stream, as the other decode kernels read.
+void ComputeBf16PairTiles(const Problem& p, int64_t tile_begin, int64_t tile_end) {
+  constexpr int kGroup = internal::kBf16PairTokens;
+  const int64_t tile_bytes = kRowTile * p.row_bytes;
+  const int64_t step = p.tokens <= kTokenTile ? 1 : 2;
+  const int64_t token_block = std::max<int64_t>(kActivationBlockBytes / (2 * p.in) / kGroup, 1) * kGroup;
+  for (int64_t t0 = 0; t0 < p.tokens; t0 += token_block) {
+    const int64_t t_end = std::min(p.tokens, t0 + token_block);
+    for (int64_t q = tile_begin; q < tile_end; q += step) {
+      const int ntiles = static_cast<int>(std::min(step, tile_end - q));
+      for (int64_t tt = t0; tt < t_end; tt += kGroup) {
+        const int T = static_cast<int>(std::min<int64_t>(kGroup, t_end - tt));
+        const uint16_t* xb[kGroup];
+        for (int t = 0; t < T; ++t) xb[t] = p.x_bf16 + (tt + t) * p.in;
+        double acc[2 * kRowTile][kGroup];  // set by the kernel
+        p.k->dot_bf16_pairs(p.w + q * tile_bytes, tile_bytes, ntiles, xb, T, p.in, &acc[0][0],
+                            kGroup);
+        for (int r = 0; r < ntiles * kRowTile && q * kRowTile + r < p.out; ++r) {
+          for (int t = 0; t < T; ++t) p.Store(tt + t, q * kRowTile + r, acc[r][t]);
+        }
+      }
+    }
+  }
+}
+
 // The row tiles of `p` (the exact path, or the integer path without panels) on `pool`. A BF16
-// GEMV with bf16-exact activations reads them as bf16 (dot_bf16x, dot_bf16_tile).
+// GEMV with bf16-exact activations reads them as bf16 (dot_bf16x, dot_bf16_tile); packed BF16
+// tiles against bf16-exact activations take the pair products where the table has them, GEMV
+// and GEMM alike (one summation order per (row, token) whatever the batch).
 void RunRowTiles(Problem* p, ThreadPool* pool) {
   thread_local std::vector<uint16_t> x_bf16;  // the caller's; workers get the pointer
-  if (UsesBf16Gemv(*p, p->tokens) && (p->bf16_tiles || p->k->dot_bf16x != nullptr) &&
+  const bool pairs = UsesBf16Pairs(*p);
+  if ((pairs ||
+       (UsesBf16Gemv(*p, p->tokens) && (p->bf16_tiles || p->k->dot_bf16x != nullptr))) &&
       CopyIfBf16Exact(p->x, p->tokens * p->in, &x_bf16)) {
     p->x_bf16 = x_bf16.data();
   }
-  ForRange(pool, (p->out + kRowTile - 1) / kRowTile,
-           [&](int64_t b, int64_t e) { ComputeRowTiles(*p, b, e); });
+  const int64_t tiles = (p->out + kRowTile - 1) / kRowTile;
+  if (pairs && p->x_bf16 != nullptr) {
+    ForRange(pool, tiles, [&](int64_t b, int64_t e) { ComputeBf16PairTiles(*p, b, e); });
+    return;
+  }
+  ForRange(pool, tiles, [&](int64_t b, int64_t e) { ComputeRowTiles(*p, b, e); });
 }
 
 }  // namespace

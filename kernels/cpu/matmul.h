@@ -37,11 +37,16 @@ namespace g4::cpu {
 
 using gguf::GgmlType;
 
-// Which implementation runs. kAuto picks the 256-bit vpdpbusd kernels when the CPU has them (VEX
-// AVX-VNNI, or AVX512-VNNI with AVX512VL, and AVX2+FMA+F16C), else AVX2 when it has
-// AVX2+FMA+F16C, else portable. kAvxVnni gives the same results as kAvx2 bit for bit (only the
-// Q8_0/Q4_0 integer products differ in how they are computed).
-enum class Isa { kAuto, kAvx2, kAvxVnni, kPortable };
+// Which implementation runs. kAuto picks kAvx512Bf16 when the CPU has it, else the 256-bit
+// vpdpbusd kernels when the CPU has them (VEX AVX-VNNI, or AVX512-VNNI with AVX512VL, and
+// AVX2+FMA+F16C), else AVX2 when it has AVX2+FMA+F16C, else portable. kAvxVnni gives the same
+// results as kAvx2 bit for bit (only the Q8_0/Q4_0 integer products differ in how they are
+// computed). kAvx512Bf16 (AVX512-VNNI, AVX512_BF16, AVX512BW, AVX512VL) is kAvxVnni plus the BF16
+// pair products: packed BF16 matrices (MatMulPacked) against activations that are all
+// bf16-exact (as every Linear input is under the `reference` policy) take vdpbf16ps, whose
+// summation order differs from the fp32 path's (docs/kernels-cpu.md, "BF16 pair products"; the
+// same products, exact either way). Everything else gives kAvxVnni's bits.
+enum class Isa { kAuto, kAvx2, kAvxVnni, kPortable, kAvx512Bf16 };
 
 // How activations meet quantized weights (ignored for F32/F16/BF16 weights, which are exact).
 enum class ActivationPrecision {
@@ -64,9 +69,11 @@ struct MatMulOptions {
 bool CpuHasAvx2();
 // Whether it can also run the vpdpbusd ones (VEX AVX-VNNI, or EVEX AVX512-VNNI + AVX512VL).
 bool CpuHasAvxVnni();
+// Whether it can run Isa::kAvx512Bf16.
+bool CpuHasAvx512Bf16();
 
 // Y = X W^T as described above. InvalidArgument for bad shapes or null pointers;
-// FailedPrecondition for Isa::kAvx2 / kAvxVnni on a CPU without it.
+// FailedPrecondition for Isa::kAvx2 / kAvxVnni / kAvx512Bf16 on a CPU without it.
 absl::Status MatMul(GgmlType wtype, const void* W, int64_t in, int64_t out, const float* X,
                     int64_t tokens, float* Y, const MatMulOptions& options = {});
 

@@ -1,8 +1,8 @@
 // matmul_bench: GEMV GB/s and GEMM GFLOP/s of cpu::MatMul per dtype on a 4096 x 4096 matrix,
 // on 1 and 2 threads, next to this machine's memcpy bandwidth. Not a test.
 //
-//   matmul_bench [--isa=auto|avx2|avxvnni|portable] [--tokens=64] [--reps=N]
-//                [--shape=IN,OUT] [--types=q4_k,q5_0,...] [--decode=DTYPE] [--packed]
+//   matmul_bench [--isa=auto|avx2|avxvnni|avx512bf16|portable] [--tokens=64] [--reps=N]
+//                [--shape=IN,OUT] [--types=q4_k,q5_0,...] [--decode=DTYPE] [--packed] [--bf16-acts]
 // (default types: the first seven; a type without a quantizer would be filled with random
 // blocks, which times the same code)
 //
@@ -28,6 +28,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/row_ops.h"
 #include "cpu/bench_util.h"
 #include "cpu/huge_pages.h"
 #include "cpu/matmul.h"
@@ -42,6 +43,14 @@ using g4::cpu::ThreadPool;
 using g4::gguf::GgmlType;
 
 int64_t kIn = 4096, kOut = 4096;  // --shape=IN,OUT
+// --bf16-acts: activations rounded to bf16, as every Linear input is under the `reference`
+// policy; packed BF16 matrices then take the pair products where the CPU has them (matmul.h).
+bool g_bf16_acts = false;
+
+void FillActivations(std::mt19937* rng, std::vector<float>* x) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : *x) v = g_bf16_acts ? g4::ops::RoundBf16(normal(*rng)) : normal(*rng);
+}
 }  // namespace
 namespace {
 
@@ -103,11 +112,10 @@ int DecodeSweep(GgmlType type, Isa isa, int reps, ThreadPool* pool, int kLayers,
     }
   }
   std::mt19937 rng(3);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   int64_t max_in = 0, max_out = 0;  // DECODE_SHAPE may be wider than E2B's layers
   for (const Shape& s : shapes) max_in = std::max(max_in, s.in), max_out = std::max(max_out, s.out);
   std::vector<float> x(static_cast<size_t>(max_in)), y(static_cast<size_t>(max_out));
-  for (float& v : x) v = normal(rng);
+  FillActivations(&rng, &x);
   MatMulOptions options;
   options.isa = isa;
   options.pool = pool;
@@ -189,6 +197,8 @@ int main(int argc, char** argv) {
     if (a == "--isa=portable") isa = Isa::kPortable;
     else if (a == "--isa=avx2") isa = Isa::kAvx2;
     else if (a == "--isa=avxvnni") isa = Isa::kAvxVnni;
+    else if (a == "--isa=avx512bf16") isa = Isa::kAvx512Bf16;
+    else if (a == "--bf16-acts") g_bf16_acts = true;
     else if (a.rfind("--tokens=", 0) == 0) tokens = std::stoll(a.substr(9));
     else if (a.rfind("--reps=", 0) == 0) reps = std::stoi(a.substr(7));
     else if (a.rfind("--shape=", 0) == 0) {  // IN,OUT: the matrix of the GEMV/GEMM table
@@ -217,8 +227,8 @@ int main(int argc, char** argv) {
     }
     else if (a != "--isa=auto") {
       std::fprintf(stderr,
-                   "usage: %s [--isa=auto|avx2|avxvnni|portable] [--tokens=N] [--reps=N] "
-                   "[--shape=IN,OUT] [--types=T,...] [--decode=DTYPE] [--packed]\n",
+                   "usage: %s [--isa=auto|avx2|avxvnni|avx512bf16|portable] [--tokens=N] [--reps=N] "
+                   "[--shape=IN,OUT] [--types=T,...] [--decode=DTYPE] [--packed] [--bf16-acts]\n",
                    argv[0]);
       return 2;
     }
@@ -240,9 +250,8 @@ int main(int argc, char** argv) {
   std::printf("memcpy: %.1f GB/s (bytes copied; traffic is 2x)\n\n", MemcpyGBs());
 
   std::mt19937 rng(2);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> x(static_cast<size_t>(kIn * tokens));
-  for (float& v : x) v = normal(rng);
+  FillActivations(&rng, &x);
   std::vector<float> y(static_cast<size_t>(kOut * tokens));
   ThreadPool pool2(2);
 

@@ -78,6 +78,9 @@ constexpr int kPackedTokenTile = 4;
 // Tokens per pass of KernelTable::dot_packed_pair: 4 accumulators per token (an int32 and an
 // fp32 one per panel) take 24 of the 32 registers AVX-512VL gives 256-bit code.
 constexpr int kPackedPairTokenTile = 6;
+// Tokens per call of KernelTable::dot_bf16_pairs: with two tiles, 2 accumulators per token take
+// 24 of AVX-512's 32 registers, next to the 2 weight registers and the broadcast activations.
+constexpr int kBf16PairTokens = 12;
 inline int64_t PackedBlockBytes(GgmlType type) {
   switch (type) {
     case GgmlType::kQ8_0: return 256;
@@ -187,6 +190,20 @@ struct KernelTable {
   // dot_packed on each panel (the same exact integers, the same fp32 FMAs in the same order).
   void (*dot_packed_pair)(GgmlType type, const uint8_t* chunk_a, const uint8_t* chunk_b,
                           int nblocks, const Q8Act* x, int T, double* acc) = nullptr;
+  // Optional (nullptr: none; AVX512_BF16 only): the BF16 pair products. `ntiles` (1 or 2)
+  // packed BF16 tiles (Bf16TileOffset), tile_bytes apart, against T <= kBf16PairTokens tokens
+  // whose activations are bf16-exact, given as bf16 (xb[t], n of them; n a multiple of 8):
+  // acc[r * acc_stride + t] = row r's sum, r < 4 * ntiles. Not dot_bf16_tile's order, the
+  // order vdpbf16ps computes in (docs/kernels-cpu.md, "BF16 pair products"): per kChunk, row r
+  // keeps 4 fp32 lanes; lane j takes, run after run (8 elements), the products of elements
+  // 2j + 1 and then 2j of the run, each added with one rounding to nearest even (the products
+  // of two bf16 are exact in fp32), inputs and results below 2^-126 flushed to zero (vdpbf16ps
+  // has DAZ and FTZ fixed); the chunk's sum ((l0 + l2) + (l1 + l3)) in float64, chunk sums
+  // added in chunk order. Thread count and tile shape never enter: each (row, token) is one
+  // fixed sequence.
+  void (*dot_bf16_pairs)(const uint8_t* tiles, int64_t tile_bytes, int ntiles,
+                         const uint16_t* const* xb, int T, int64_t n, double* acc,
+                         int64_t acc_stride) = nullptr;
 };
 
 // A kernel with the dot_q8 signature that takes at most one chunk (n <= kChunk).
@@ -228,6 +245,9 @@ const KernelTable* AvxVnniKernels();
 // The same kernels with the EVEX vpdpbusd (AVX512-VNNI + AVX512VL), the same bits; nullptr on
 // non-x86 builds. Callable only when the CPU has AVX512-VNNI and AVX512VL.
 const KernelTable* Avx512VnniKernels();
+// Avx512VnniKernels() with the BF16 pair products (dot_bf16_pairs); nullptr on non-x86 builds.
+// Callable only when the CPU also has AVX512_BF16 and AVX512BW.
+const KernelTable* Avx512Bf16Kernels();
 
 }  // namespace g4::cpu::internal
 

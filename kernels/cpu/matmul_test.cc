@@ -15,6 +15,8 @@
 //   (c) bitwise identity across thread counts.
 #include "cpu/matmul.h"
 
+#include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -866,16 +868,25 @@ TEST(PackedBf16, LayoutPutsEachElementWhereWorkedOut) {
             absl::StatusCode::kInvalidArgument);  // rows are whole 8-element runs
 }
 
+// The ISAs this CPU runs, kAuto left out (it is one of them).
+std::vector<Isa> IsasOfThisCpu() {
+  std::vector<Isa> isas = {Isa::kPortable};
+  if (CpuHasAvx2()) isas.push_back(Isa::kAvx2);
+  if (CpuHasAvxVnni()) isas.push_back(Isa::kAvxVnni);
+  if (CpuHasAvx512Bf16()) isas.push_back(Isa::kAvx512Bf16);
+  return isas;
+}
+
 // The product against packed BF16 tiles equals the product against the F32 copy of the same
 // weights bit for bit (the exact path: the same chains per row and chunk, side by side), on every
 // route: the GEMV (1 and 2 tokens; fp32 activations and bf16-exact ones), the GEMM (chunks
 // gathered from the tiles), every ISA and thread count, round_bf16 on. Rows of whole chunks, of
 // chunks and a short tail, and of one short chunk; out = 13 leaves a tile of one row and 3 zero
-// ones.
+// ones. Isa::kAvx512Bf16 with bf16-exact activations takes the pair products instead
+// (PairProductsEqualTheSpelledOutOrder).
 TEST(PackedBf16, ProductEqualsF32ProductOnEveryRoute) {
   ThreadPool pool2(2), pool3(3);
-  std::vector<Isa> isas = {Isa::kPortable};
-  if (CpuHasAvx2()) isas.push_back(Isa::kAuto);
+  const std::vector<Isa> isas = IsasOfThisCpu();
   for (const int64_t in : {1536, 1544, 40}) {
     const Weights w = MakeWeights(GgmlType::kBF16, in, 13, 91);
     Weights f32;
@@ -890,6 +901,7 @@ TEST(PackedBf16, ProductEqualsF32ProductOnEveryRoute) {
         std::vector<float> x = MakeActivations(in * tokens, 92);
         if (bf16_exact) for (float& v : x) v = ops::RoundBf16(v);
         for (Isa isa : isas) {
+          if (isa == Isa::kAvx512Bf16 && bf16_exact) continue;
           for (const bool round : {false, true}) {
             const std::vector<float> want = RunMatMul(GgmlType::kF32, f32, x, s, isa,
                                                       ActivationPrecision::kF32, nullptr, round);
@@ -904,6 +916,119 @@ TEST(PackedBf16, ProductEqualsF32ProductOnEveryRoute) {
         }
       }
     }
+  }
+}
+
+// A bf16 value as vdpbf16ps reads it: subnormals as zero (DAZ).
+float Bf16OperandDaz(uint16_t h) {
+  if ((h & 0x7F80u) == 0) h &= 0x8000u;
+  const uint32_t bits = uint32_t{h} << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+// A result as vdpbf16ps stores it: below 2^-126 in magnitude, zero of the same sign (FTZ).
+float FlushToZero(float v) { return std::fabs(v) < FLT_MIN ? std::copysign(0.0f, v) : v; }
+
+// The pair products' numerics (KernelTable::dot_bf16_pairs) spelled out for one row and token:
+// per 256-chunk 4 fp32 lanes, lane j taking run by run elements 2j + 1 then 2j of each 8-element
+// run, each add rounded once (the product of two bf16 is exact, so fma is that add), DAZ and
+// FTZ; ((l0 + l2) + (l1 + l3)) in float64 per chunk, chunks added in order.
+double PairOrderDot(const uint16_t* w, const uint16_t* x, int64_t n) {
+  double total = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += 256) {
+    float l[4] = {0, 0, 0, 0};
+    for (int64_t i = c0; i < std::min<int64_t>(n, c0 + 256); i += 8) {
+      for (int j = 0; j < 4; ++j) {
+        for (const int64_t e : {i + 2 * j + 1, i + 2 * j}) {
+          l[j] = FlushToZero(std::fma(Bf16OperandDaz(w[e]), Bf16OperandDaz(x[e]), l[j]));
+        }
+      }
+    }
+    total += (double{l[0]} + double{l[2]}) + (double{l[1]} + double{l[3]});
+  }
+  return total;
+}
+
+// Isa::kAvx512Bf16: packed BF16 tiles against bf16-exact activations give PairOrderDot's bits,
+// rounded to float (and to bf16 with round_bf16), for the GEMV (1, 2 tokens: one tile per call),
+// the GEMM (token groups of 12 and a remainder, two tiles per call and a lone last tile when a
+// thread's range is odd, several token blocks), any thread count. The weights include subnormal
+// bf16 (read as zero; row 6 is all of them) and a row of 2^-126 (row 5), whose products and
+// partial sums fall below 2^-126 and are flushed, which an fp32 FMA chain would keep. out = 13:
+// a last tile of one row.
+TEST(PackedBf16, PairProductsEqualTheSpelledOutOrder) {
+  if (!CpuHasAvx512Bf16()) GTEST_SKIP() << "CPU has no AVX512_BF16";
+  ThreadPool pool2(2), pool3(3);
+  for (const int64_t in : {1536, 1544, 40}) {
+    const int64_t out = 13;
+    Weights w = MakeWeights(GgmlType::kBF16, in, out, 93);
+    uint16_t* wb = reinterpret_cast<uint16_t*>(w.bytes.data());
+    for (int64_t i = 3; i < in * out; i += 97) wb[i] = 0x0040;  // subnormal: 0
+    for (int64_t i = 0; i < in; ++i) wb[5 * in + i] = 0x0080;     // 2^-126: tiny sums, flushed
+    for (int64_t i = 0; i < in; ++i) wb[6 * in + i] = 0x8040;     // subnormal: the row is 0
+    absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(GgmlType::kBF16, w.bytes.data(), in, out);
+    ASSERT_TRUE(m.ok()) << m.status();
+    for (const int64_t tokens : {1, 2, 3, 13, 30, 700}) {
+      std::vector<float> x = MakeActivations(in * tokens, 94);
+      for (float& v : x) v = ops::RoundBf16(v);
+      std::vector<uint16_t> xb(x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, &x[i], 4);
+        xb[i] = static_cast<uint16_t>(bits >> 16);
+      }
+      for (const bool round : {false, true}) {
+        std::vector<float> want(static_cast<size_t>(tokens * out));
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t o = 0; o < out; ++o) {
+            const float y = static_cast<float>(PairOrderDot(wb + o * in, xb.data() + t * in, in));
+            want[static_cast<size_t>(t * out + o)] = round ? ops::RoundBf16(y) : y;
+          }
+        }
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
+          const std::vector<float> got = RunPacked(*m, x, tokens, Isa::kAvx512Bf16, pool, round);
+          ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+              << "in " << in << " tokens " << tokens << (round ? " round_bf16 " : " ")
+              << (pool ? pool->num_threads() : 1) << " threads";
+        }
+      }
+    }
+  }
+}
+
+// The pair products need every activation bf16-exact: one that is not sends the whole product
+// to the fp32 path, whose bits are the F32 copy's.
+TEST(PackedBf16, OneInexactActivationKeepsTheFp32Path) {
+  if (!CpuHasAvx512Bf16()) GTEST_SKIP() << "CPU has no AVX512_BF16";
+  const int64_t in = 256, out = 8, tokens = 20;
+  const Weights w = MakeWeights(GgmlType::kBF16, in, out, 95);
+  Weights f32;
+  f32.bytes.resize(w.deq.size() * 4);
+  std::memcpy(f32.bytes.data(), w.deq.data(), f32.bytes.size());
+  absl::StatusOr<PackedMatrix> m = PackedMatrix::Pack(GgmlType::kBF16, w.bytes.data(), in, out);
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<float> x = MakeActivations(in * tokens, 96);
+  for (float& v : x) v = ops::RoundBf16(v);
+  x[in * tokens - 1] = std::nextafter(x[in * tokens - 1], 10.0f);  // the last one not bf16
+  const std::vector<float> want = RunMatMul(GgmlType::kF32, f32, x, Shape{in, out, tokens},
+                                            Isa::kAvx2, ActivationPrecision::kF32, nullptr);
+  const std::vector<float> got = RunPacked(*m, x, tokens, Isa::kAvx512Bf16, nullptr);
+  EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)));
+}
+
+TEST(MatMulArgs, Avx512Bf16OnlyWhereTheCpuHasIt) {
+  const std::vector<float> x(32, 1.0f);
+  std::vector<float> y(1);
+  std::vector<uint8_t> w(64, 0);
+  MatMulOptions options;
+  options.isa = Isa::kAvx512Bf16;
+  const absl::Status s = MatMul(GgmlType::kBF16, w.data(), 32, 1, x.data(), 1, y.data(), options);
+  if (CpuHasAvx512Bf16()) {
+    EXPECT_TRUE(s.ok()) << s;
+  } else {
+    EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(s.message().find("AVX512_BF16"), std::string::npos) << s;
   }
 }
 
