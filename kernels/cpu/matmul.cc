@@ -623,11 +623,14 @@ void ComputeBf16PairTiles(const Problem& p, int64_t tile_begin, int64_t tile_end
         const int T = static_cast<int>(std::min<int64_t>(kGroup, t_end - tt));
         const uint16_t* xb[kGroup];
         for (int t = 0; t < T; ++t) xb[t] = p.x_bf16 + (tt + t) * p.in;
-        double acc[2 * kRowTile][kGroup];  // set by the kernel
+        double acc[kGroup][2 * kRowTile];  // [token][row], set by the kernel
         p.k->dot_bf16_pairs(p.w + q * tile_bytes, tile_bytes, ntiles, xb, T, p.in, &acc[0][0],
-                            kGroup);
-        for (int r = 0; r < ntiles * kRowTile && q * kRowTile + r < p.out; ++r) {
-          for (int t = 0; t < T; ++t) p.Store(tt + t, q * kRowTile + r, acc[r][t]);
+                            2 * kRowTile);
+        const int64_t row0 = q * kRowTile;
+        const int rows = static_cast<int>(std::min<int64_t>(ntiles * kRowTile, p.out - row0));
+        for (int t = 0; t < T; ++t) {
+          float* y = p.y + (tt + t) * p.out + row0;
+          for (int r = 0; r < rows; ++r) y[r] = ToOutput(acc[t][r], p.round_bf16);
         }
       }
     }

@@ -43,7 +43,7 @@ G4_BF16 inline __m512d RowSums2(__m512 s0, __m512 s1) {
 // one vdpbf16ps per 64-byte run and token, each weight register feeding T tokens and each
 // activation broadcast NT tiles. Per chunk the lanes go to float64 (RowSums2) and are added to
 // the running sums, kept in RowSums2's layout so that each pair of tokens takes one vector add;
-// at the end acc[row * acc_stride + token] = the sum. kStream (the GEMV): each line
+// at the end acc[token * acc_stride + row] = the sum. kStream (the GEMV): each line
 // kStreamPrefetchBytes ahead is prefetched, as the other decode kernels do.
 template <int NT, int T, bool kStream>
 G4_BF16 void DotBf16PairsTile(const uint8_t* tiles, int64_t tile_bytes,
@@ -53,8 +53,8 @@ G4_BF16 void DotBf16PairsTile(const uint8_t* tiles, int64_t tile_bytes,
   __m512d sums[NT][kPairs];            // [tile][token pair]: row r, token 2p + u at 2r + u
   for (int q = 0; q < NT; ++q)
     for (int p = 0; p < kPairs; ++p) sums[q][p] = _mm512_setzero_pd();
-  for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
-    const int64_t len = std::min<int64_t>(kChunk, n - c0);
+  for (int64_t c0 = 0; c0 < n; c0 += kBf16PairChunk) {
+    const int64_t len = std::min<int64_t>(kBf16PairChunk, n - c0);
     const uint8_t* wc[NT];
     for (int q = 0; q < NT; ++q) wc[q] = tiles + q * tile_bytes + 2 * kRowTile * c0;
     __m512 s[NT][2 * kPairs];
@@ -89,7 +89,7 @@ G4_BF16 void DotBf16PairsTile(const uint8_t* tiles, int64_t tile_bytes,
       _mm512_store_pd(v, sums[q][p]);
       for (int r = 0; r < kRowTile; ++r) {
         for (int u = 0; u < 2 && 2 * p + u < T; ++u) {
-          acc[(q * kRowTile + r) * acc_stride + 2 * p + u] = v[2 * r + u];
+          acc[(2 * p + u) * acc_stride + q * kRowTile + r] = v[2 * r + u];
         }
       }
     }

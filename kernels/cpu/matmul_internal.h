@@ -81,6 +81,11 @@ constexpr int kPackedPairTokenTile = 6;
 // Tokens per call of KernelTable::dot_bf16_pairs: with two tiles, 2 accumulators per token take
 // 24 of AVX-512's 32 registers, next to the 2 weight registers and the broadcast activations.
 constexpr int kBf16PairTokens = 12;
+// Elements per fp32 accumulation chunk of the BF16 pair products (numerics: each of a row's 4
+// lanes takes at most 2 * kBf16PairChunk / 8 products before its chunk goes to float64). Four
+// kChunk: the chunk's float64 reduction runs a quarter as often (GEMM 157 -> 185 GFLOP/s on one
+// thread, matmul_bench --bf16-acts, 1536 x 6144).
+constexpr int kBf16PairChunk = 1024;
 inline int64_t PackedBlockBytes(GgmlType type) {
   switch (type) {
     case GgmlType::kQ8_0: return 256;
@@ -193,8 +198,9 @@ struct KernelTable {
   // Optional (nullptr: none; AVX512_BF16 only): the BF16 pair products. `ntiles` (1 or 2)
   // packed BF16 tiles (Bf16TileOffset), tile_bytes apart, against T <= kBf16PairTokens tokens
   // whose activations are bf16-exact, given as bf16 (xb[t], n of them; n a multiple of 8):
-  // acc[r * acc_stride + t] = row r's sum, r < 4 * ntiles. Not dot_bf16_tile's order, the
-  // order vdpbf16ps computes in (docs/kernels-cpu.md, "BF16 pair products"): per kChunk, row r
+  // acc[t * acc_stride + r] = row r's sum, r < 4 * ntiles (token-major: the driver stores each
+  // token's rows as one contiguous run of Y). Not dot_bf16_tile's order but the one vdpbf16ps
+  // computes in (docs/kernels-cpu.md, "BF16 pair products"): per kBf16PairChunk elements, row r
   // keeps 4 fp32 lanes; lane j takes, run after run (8 elements), the products of elements
   // 2j + 1 and then 2j of the run, each added with one rounding to nearest even (the products
   // of two bf16 are exact in fp32), inputs and results below 2^-126 flushed to zero (vdpbf16ps

@@ -931,14 +931,14 @@ float Bf16OperandDaz(uint16_t h) {
 float FlushToZero(float v) { return std::fabs(v) < FLT_MIN ? std::copysign(0.0f, v) : v; }
 
 // The pair products' numerics (KernelTable::dot_bf16_pairs) spelled out for one row and token:
-// per 256-chunk 4 fp32 lanes, lane j taking run by run elements 2j + 1 then 2j of each 8-element
-// run, each add rounded once (the product of two bf16 is exact, so fma is that add), DAZ and
-// FTZ; ((l0 + l2) + (l1 + l3)) in float64 per chunk, chunks added in order.
+// per 1024-chunk 4 fp32 lanes, lane j taking run by run elements 2j + 1 then 2j of each
+// 8-element run, each add rounded once (the product of two bf16 is exact, so fma is that add),
+// DAZ and FTZ; ((l0 + l2) + (l1 + l3)) in float64 per chunk, chunks added in order.
 double PairOrderDot(const uint16_t* w, const uint16_t* x, int64_t n) {
   double total = 0;
-  for (int64_t c0 = 0; c0 < n; c0 += 256) {
+  for (int64_t c0 = 0; c0 < n; c0 += 1024) {
     float l[4] = {0, 0, 0, 0};
-    for (int64_t i = c0; i < std::min<int64_t>(n, c0 + 256); i += 8) {
+    for (int64_t i = c0; i < std::min<int64_t>(n, c0 + 1024); i += 8) {
       for (int j = 0; j < 4; ++j) {
         for (const int64_t e : {i + 2 * j + 1, i + 2 * j}) {
           l[j] = FlushToZero(std::fma(Bf16OperandDaz(w[e]), Bf16OperandDaz(x[e]), l[j]));
@@ -960,7 +960,7 @@ double PairOrderDot(const uint16_t* w, const uint16_t* x, int64_t n) {
 TEST(PackedBf16, PairProductsEqualTheSpelledOutOrder) {
   if (!CpuHasAvx512Bf16()) GTEST_SKIP() << "CPU has no AVX512_BF16";
   ThreadPool pool2(2), pool3(3);
-  for (const int64_t in : {1536, 1544, 40}) {
+  for (const int64_t in : {2048, 2056, 1536, 40}) {  // whole chunks, and a short last one
     const int64_t out = 13;
     Weights w = MakeWeights(GgmlType::kBF16, in, out, 93);
     uint16_t* wb = reinterpret_cast<uint16_t*>(w.bytes.data());
