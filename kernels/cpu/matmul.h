@@ -14,7 +14,10 @@
 //     widened exactly to fp32 (bit-identical to gguf::Dequantize), activations are used as given
 //     (never rounded to bf16/f16), products are fused multiply-adds into 8 fp32 lanes over chunks
 //     of 256 elements, and the chunk sums are added in float64. Error <= ~34 * 2^-24 *
-//     sum_i |W[o][i] X[t][i]| (+ the final rounding to float).
+//     sum_i |W[o][i] X[t][i]| (+ the final rounding to float). The BF16 pair products
+//     (Isa::kAvx512Bf16, packed matrices only, every X bf16-exact) keep 4 lanes per row over
+//     chunks of 1024: error <= ~258 * 2^-24 * sum_i |W[o][i] X[t][i]|, plus inputs and partial
+//     sums below 2^-126 flushed to zero.
 //   * Quantized weights with ActivationPrecision::kQ8 (the default): each token's activations
 //     are quantized to int8 per block of 32 (scale d = amax/127 kept in fp32, round to nearest)
 //     and the products are integer dot products, as ggml's q8_0/q8_K paths. Extra error

@@ -114,7 +114,10 @@ class PackedMatrix {
 
 // Y = X W^T for the packed W (shapes and Y as MatMul's). options.activations is ignored (the
 // packed quantized layouts are the integer path's, BF16 the exact path's); options.isa picks
-// the kernels as for MatMul.
+// the kernels as for MatMul. One exception to the exact path's order: BF16 under
+// Isa::kAvx512Bf16 (kAuto's choice where the CPU has it) with every X bf16-exact takes the pair
+// products (matmul_internal.h, KernelTable::dot_bf16_pairs): the same products, another
+// summation order, for any number of tokens.
 absl::Status MatMulPacked(const PackedMatrix& W, const float* X, int64_t tokens, float* Y,
                           const MatMulOptions& options = {});
 
