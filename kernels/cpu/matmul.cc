@@ -614,7 +614,8 @@ void ComputeBf16PairTiles(const Problem& p, int64_t tile_begin, int64_t tile_end
   constexpr int kGroup = internal::kBf16PairTokens;
   const int64_t tile_bytes = kRowTile * p.row_bytes;
   const int64_t step = p.tokens <= kTokenTile ? 1 : 2;
-  const int64_t token_block = std::max<int64_t>(kActivationBlockBytes / (2 * p.in) / kGroup, 1) * kGroup;
+  const int64_t token_block =
+      std::max<int64_t>(kActivationBlockBytes / (2 * p.in) / kGroup, 1) * kGroup;
   for (int64_t t0 = 0; t0 < p.tokens; t0 += token_block) {
     const int64_t t_end = std::min(p.tokens, t0 + token_block);
     for (int64_t q = tile_begin; q < tile_end; q += step) {

@@ -18,13 +18,15 @@
 namespace g4::cpu::internal {
 namespace {
 
+// Lanes 8..15 of v (extractf32x8 would need AVX512DQ).
+G4_BF16 inline __m256 UpperHalf(__m512 v) {
+  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
 // The four rows' chunk sums of one accumulator (lanes 4r..4r+3 are row r's lanes l0..l3):
 // ((l0 + l2) + (l1 + l3)) per row, in float64, for two tokens at once: out[2r + u] is row r of
 // token u (s0: u = 0, s1: u = 1). Every add is a float64 add of the same two operands the scalar
 // spelling adds, so the sums are its bits.
-G4_BF16 inline __m256 UpperHalf(__m512 v) {  // AVX512F (extractf32x8 is AVX512DQ)
-  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-}
 G4_BF16 inline __m512d RowSums2(__m512 s0, __m512 s1) {
   const __m512d a01 = _mm512_cvtps_pd(_mm512_castps512_ps256(s0));  // rows 0, 1 of token 0
   const __m512d a23 = _mm512_cvtps_pd(UpperHalf(s0));

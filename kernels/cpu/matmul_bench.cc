@@ -227,8 +227,9 @@ int main(int argc, char** argv) {
     }
     else if (a != "--isa=auto") {
       std::fprintf(stderr,
-                   "usage: %s [--isa=auto|avx2|avxvnni|avx512bf16|portable] [--tokens=N] [--reps=N] "
-                   "[--shape=IN,OUT] [--types=T,...] [--decode=DTYPE] [--packed] [--bf16-acts]\n",
+                   "usage: %s [--isa=auto|avx2|avxvnni|avx512bf16|portable] [--tokens=N] "
+                   "[--reps=N] [--shape=IN,OUT] [--types=T,...] [--decode=DTYPE] [--packed] "
+                   "[--bf16-acts]\n",
                    argv[0]);
       return 2;
     }
