@@ -69,8 +69,10 @@ typedef struct g4rt_options {
   int64_t memory_limit;       /* CPU: bytes the KV cache (at max_context) and activations may
                                  take, checked at open (G4RT_RESOURCE_EXHAUSTED, the bytes
                                  named); 0: the memory available (MemAvailable) */
-  int gguf_layout;            /* CPU, 1: multiply Q8_0/Q4_0/Q4_K/Q6_K weights in their GGUF layout;
-                                 0: repack them into 8-row panels at open (faster) */
+  int gguf_layout;            /* CPU, 1: multiply Q8_0/Q4_0/Q4_K/Q6_K/BF16 weights in their GGUF
+                                 layout; 0: repack them into 8-row panels (BF16: 4-row tiles) at
+                                 open (faster; BF16 against bf16 activations then takes vdpbf16ps
+                                 where the CPU has AVX512_BF16, another summation order) */
   int profile_steps;          /* CPU, 1: time every plan step (g4rt_step_times) */
 } g4rt_options;
 

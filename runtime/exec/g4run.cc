@@ -49,7 +49,9 @@ ABSL_FLAG(bool, builtin, false, "the old name of --interpret");
 ABSL_FLAG(int64_t, max_context, 0, "positions the KV cache holds (0: the model's context length)");
 ABSL_FLAG(uint64_t, memory_limit, 0, "CPU: bytes the KV cache and activations may take (0: available memory)");
 ABSL_FLAG(bool, portable_kernels, false, "use the portable build of the emitted kernels even on AVX2");
-ABSL_FLAG(bool, repack, true, "CPU: repack Q8_0/Q4_0/Q4_K/Q6_K matrices into 8-row panels at open (--norepack: GGUF layout)");
+ABSL_FLAG(bool, repack, true,
+          "CPU: repack Q8_0/Q4_0/Q4_K/Q6_K/BF16 matrices into panels at open (--norepack: GGUF "
+          "layout; for BF16 also the fp32 summation order where the CPU has AVX512_BF16)");
 // Text mode (runtime/text): the prompt through the tokenizer and the Gemma 4 chat template.
 ABSL_FLAG(std::string, prompt, "", "text prompt (one user turn); streams the model's answer");
 ABSL_FLAG(bool, chat, false, "interactive chat: user turns from stdin, one per line, KV cache kept");
