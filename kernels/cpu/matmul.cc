@@ -517,6 +517,16 @@ bool CpuHasAvx2() {
 
 namespace {
 
+#if defined(__x86_64__) || defined(__i386__)
+// Whether the CPU has what internal::Avx512VnniKernels() needs besides AVX2: the EVEX vpdpbusd
+// (AVX512-VNNI) on 256-bit registers (AVX512VL, AVX512F). Also the base of Bf16PairKernels().
+bool CpuHasEvexVnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512f");
+}
+#endif
+
 // The 256-bit vpdpbusd table this CPU can run: the VEX form (AVX-VNNI), else the EVEX form
 // (AVX512-VNNI + AVX512VL: Zen 4, Ice Lake servers), the same bits; nullptr without either.
 const KernelTable* VnniKernels() {
@@ -525,10 +535,7 @@ const KernelTable* VnniKernels() {
     __builtin_cpu_init();
     if (!CpuHasAvx2()) return nullptr;
     if (__builtin_cpu_supports("avxvnni")) return internal::AvxVnniKernels();
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512f")) {
-      return internal::Avx512VnniKernels();
-    }
+    if (CpuHasEvexVnni()) return internal::Avx512VnniKernels();
     return nullptr;
   }();
   return table;
@@ -548,10 +555,8 @@ namespace {
 const KernelTable* Bf16PairKernels() {
 #if defined(__x86_64__) || defined(__i386__)
   static const KernelTable* table = []() -> const KernelTable* {
-    __builtin_cpu_init();
-    if (!CpuHasAvx2() || !__builtin_cpu_supports("avx512vnni") ||
-        !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512f") ||
-        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512bf16")) {
+    if (!CpuHasAvx2() || !CpuHasEvexVnni() || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512bf16")) {
       return nullptr;
     }
     return internal::Avx512Bf16Kernels();
@@ -630,8 +635,7 @@ void ComputeBf16PairTiles(const Problem& p, int64_t tile_begin, int64_t tile_end
         const int64_t row0 = q * kRowTile;
         const int rows = static_cast<int>(std::min<int64_t>(ntiles * kRowTile, p.out - row0));
         for (int t = 0; t < T; ++t) {
-          float* y = p.y + (tt + t) * p.out + row0;
-          for (int r = 0; r < rows; ++r) y[r] = ToOutput(acc[t][r], p.round_bf16);
+          for (int r = 0; r < rows; ++r) p.Store(tt + t, row0 + r, acc[t][r]);
         }
       }
     }
